@@ -1,0 +1,19 @@
+//! iron-cage's cost engine: [`Money`] as integer micro-USD, the embedded
+//! [`PriceTable`], provider [`Usage`] parsing, token counting with the real BPE
+//! ranks, and the [`Ledger`] whose reservations can never overspend.
+//!
+//! This crate knows nothing of Python; `iron_cage_py` wraps it.
+
+mod error;
+mod ledger;
+mod money;
+mod prices;
+mod tokens;
+mod usage;
+
+pub use error::CostError;
+pub use ledger::{thresholds_ppm, Ledger, LedgerEvent, Reservation, SharedReservation, Snapshot};
+pub use money::{Money, MICROS_PER_USD};
+pub use prices::{active as active_prices, set_active as set_active_prices, ModelPrice, PriceTable, Provider, Rates, Resolved, Tier};
+pub use tokens::{tokenizer_for, Tokenizer};
+pub use usage::Usage;

@@ -1,0 +1,184 @@
+//! Token counting with the real BPE ranks (embedded by the `tiktoken-rs` crate,
+//! never downloaded).
+//!
+//! OpenAI models are counted exactly: `o200k_base` for gpt-4o, gpt-4.1, gpt-5
+//! and the o-series, `cl100k_base` for gpt-4, gpt-3.5 and embeddings. Anthropic
+//! publishes no tokenizer for Claude 3+, so Claude counts are an ESTIMATE:
+//! the `cl100k_base` count times 1.25, rounded up. Claude's tokenizer yields
+//! more tokens than cl100k for the same text, so the estimate errs high, which
+//! is the safe side for a budget reservation; the bill itself always comes from
+//! the provider's reported usage.
+
+use serde_json::Value;
+use tiktoken_rs::CoreBPE;
+
+use crate::error::CostError;
+
+/// Numerator and denominator of the Claude estimate factor (1.25).
+const ANTHROPIC_FACTOR: (usize, usize) = (5, 4);
+/// Tokens every chat message costs beyond its content (OpenAI cookbook).
+const TOKENS_PER_MESSAGE: usize = 3;
+/// Extra token when a message carries a `name`.
+const TOKENS_PER_NAME: usize = 1;
+/// Tokens that prime the assistant's reply.
+const REPLY_PRIMING: usize = 3;
+
+/// How a model's text becomes tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tokenizer {
+    /// Exact: gpt-4o, gpt-4.1, gpt-5, o-series.
+    O200kBase,
+    /// Exact: gpt-4, gpt-3.5-turbo, text-embedding-*.
+    Cl100kBase,
+    /// Estimate for Claude models (see the module docs).
+    AnthropicEstimate,
+}
+
+impl Tokenizer {
+    /// `o200k_base`, `cl100k_base` or `anthropic_estimate`.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "o200k_base" => Some(Tokenizer::O200kBase),
+            "cl100k_base" => Some(Tokenizer::Cl100kBase),
+            "anthropic_estimate" => Some(Tokenizer::AnthropicEstimate),
+            _ => None,
+        }
+    }
+
+    /// The tokenizer of a model by its family name; `None` if unknown.
+    #[must_use]
+    pub fn for_model(model: &str) -> Option<Self> {
+        let m = model.trim().to_ascii_lowercase();
+        let m = m.rsplit('/').next().unwrap_or(&m);
+        let m = m.strip_prefix("anthropic.").unwrap_or(m);
+        let starts = |p: &str| m.starts_with(p);
+        if starts("gpt-4o") || starts("gpt-4.1") || starts("gpt-4.5") || starts("gpt-5") || starts("chatgpt-4o")
+            || starts("o1") || starts("o3") || starts("o4") || starts("gpt-oss") || starts("codex")
+        {
+            Some(Tokenizer::O200kBase)
+        } else if starts("gpt-4") || starts("gpt-3.5") || starts("gpt-35") || starts("text-embedding-") {
+            Some(Tokenizer::Cl100kBase)
+        } else if starts("claude") {
+            Some(Tokenizer::AnthropicEstimate)
+        } else {
+            None
+        }
+    }
+
+    /// Whether counts are exact (false for the Claude estimate).
+    #[must_use]
+    pub fn is_exact(self) -> bool {
+        self != Tokenizer::AnthropicEstimate
+    }
+
+    fn bpe(self) -> &'static CoreBPE {
+        match self {
+            Tokenizer::O200kBase => tiktoken_rs::o200k_base_singleton(),
+            Tokenizer::Cl100kBase | Tokenizer::AnthropicEstimate => tiktoken_rs::cl100k_base_singleton(),
+        }
+    }
+
+    fn raw(self, text: &str) -> usize {
+        if text.is_empty() {
+            0
+        } else {
+            self.bpe().count_ordinary(text)
+        }
+    }
+
+    fn finish(self, n: usize) -> usize {
+        match self {
+            Tokenizer::AnthropicEstimate => (n * ANTHROPIC_FACTOR.0).div_ceil(ANTHROPIC_FACTOR.1),
+            _ => n,
+        }
+    }
+
+    /// Tokens in plain text (special-token text counted as ordinary text).
+    #[must_use]
+    pub fn count_text(self, text: &str) -> usize {
+        self.finish(self.raw(text))
+    }
+
+    /// Tokens of a chat request's `messages` (OpenAI or Anthropic shape): every
+    /// string value of each message, text content parts, tool call names and
+    /// arguments, plus per-message overhead and the reply priming.
+    ///
+    /// # Errors
+    /// `messages` is not a list of objects.
+    pub fn count_messages(self, messages: &Value) -> Result<usize, CostError> {
+        let list = messages
+            .as_array()
+            .ok_or_else(|| CostError::InvalidMessages("expected a list of message dicts like {\"role\": \"user\", \"content\": \"hi\"}".into()))?;
+        let mut n = REPLY_PRIMING;
+        for (i, msg) in list.iter().enumerate() {
+            let obj = msg.as_object().ok_or_else(|| {
+                CostError::InvalidMessages(format!("message {i} is not a dict; each message is like {{\"role\": \"user\", \"content\": \"hi\"}}"))
+            })?;
+            n += TOKENS_PER_MESSAGE;
+            for (key, value) in obj {
+                if key == "name" {
+                    n += TOKENS_PER_NAME;
+                }
+                n += self.raw_value(value);
+            }
+        }
+        Ok(self.finish(n))
+    }
+
+    fn raw_value(self, value: &Value) -> usize {
+        match value {
+            Value::String(s) => self.raw(s),
+            Value::Array(items) => items.iter().map(|v| self.raw_value(v)).sum(),
+            // Content parts, tool calls and function specs: count the text they carry.
+            Value::Object(map) => map
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "type" | "id" | "cache_control" | "image_url" | "source"))
+                .map(|(_, v)| self.raw_value(v))
+                .sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// The tokenizer for `model`.
+///
+/// # Errors
+/// A model of no known family.
+pub fn tokenizer_for(model: &str) -> Result<Tokenizer, CostError> {
+    Tokenizer::for_model(model).ok_or_else(|| CostError::UnknownTokenizer { model: model.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn known_counts() {
+        // Reference values from OpenAI's tiktoken.
+        assert_eq!(Tokenizer::O200kBase.count_text("hello world"), 2);
+        assert_eq!(Tokenizer::Cl100kBase.count_text("tiktoken is great!"), 6);
+        assert_eq!(Tokenizer::O200kBase.count_text(""), 0);
+    }
+
+    #[test]
+    fn families() {
+        assert_eq!(tokenizer_for("gpt-4o-mini"), Ok(Tokenizer::O200kBase));
+        assert_eq!(tokenizer_for("o3-mini"), Ok(Tokenizer::O200kBase));
+        assert_eq!(tokenizer_for("gpt-4-turbo"), Ok(Tokenizer::Cl100kBase));
+        assert_eq!(tokenizer_for("gpt-3.5-turbo"), Ok(Tokenizer::Cl100kBase));
+        assert_eq!(tokenizer_for("claude-sonnet-4-5"), Ok(Tokenizer::AnthropicEstimate));
+        assert!(tokenizer_for("llama-3").is_err());
+    }
+
+    #[test]
+    fn messages_include_overhead() {
+        let msgs = json!([{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "hello world", "name": "bob"}]);
+        let t = Tokenizer::O200kBase;
+        let expected = 3 + (3 + t.count_text("system") + t.count_text("You are helpful."))
+            + (3 + t.count_text("user") + t.count_text("hello world") + 1 + t.count_text("bob"));
+        assert_eq!(t.count_messages(&msgs), Ok(expected));
+        assert!(t.count_messages(&json!({"role": "user"})).is_err());
+    }
+}
