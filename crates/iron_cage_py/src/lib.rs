@@ -1,0 +1,28 @@
+//! `iron_cage._core`: the one Python extension of iron-cage. Thin wrappers over
+//! the domain crates; argument conversion in `convert`, error mapping in `errors`.
+
+mod budget;
+mod convert;
+mod cost;
+mod errors;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "PRICE_TABLE_VERSION",
+        iron_cost::PriceTable::embedded().version(),
+    )?;
+    m.add_class::<budget::PyBudget>()?;
+    m.add_class::<budget::PyReservation>()?;
+    m.add_class::<budget::PyThresholdEvent>()?;
+    m.add_class::<cost::PyPriceTable>()?;
+    m.add_function(wrap_pyfunction!(cost::cost_of, m)?)?;
+    m.add_function(wrap_pyfunction!(cost::count_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(cost::token_count_is_exact, m)?)?;
+    m.add_function(wrap_pyfunction!(cost::use_prices, m)?)?;
+    m.add_function(wrap_pyfunction!(cost::active_price_table, m)?)?;
+    Ok(())
+}

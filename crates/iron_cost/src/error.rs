@@ -19,7 +19,7 @@ pub enum CostError {
     },
 
     /// A model the price table does not know and no default price is configured.
-    #[error("unknown model {model:?}: it is not in the price table (version {table_version}){}; add it with a price override file (IRON_CAGE_PRICES=prices.toml) or configure a default price", suggestion_text(.suggestions))]
+    #[error("unknown model {model:?}: it is not in the price table (version {table_version}).{} Add it with a price override file (IRON_CAGE_PRICES=prices.toml) or configure a default price", suggestion_text(.suggestions))]
     UnknownModel {
         /// The model as requested.
         model: String,
@@ -97,6 +97,6 @@ fn suggestion_text(suggestions: &[String]) -> String {
     if suggestions.is_empty() {
         String::new()
     } else {
-        format!("; did you mean {}?", suggestions.join(", "))
+        format!(" Did you mean {}?", suggestions.join(" or "))
     }
 }

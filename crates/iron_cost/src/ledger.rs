@@ -78,7 +78,10 @@ pub struct Ledger {
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("name", &self.name).field("snapshot", &self.snapshot()).finish_non_exhaustive()
+        f.debug_struct("Ledger")
+            .field("name", &self.name)
+            .field("snapshot", &self.snapshot())
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,18 +112,34 @@ impl Ledger {
 
     /// A ledger whose reservations also draw from `parent` (and its ancestors).
     #[must_use]
-    pub fn child(parent: &Arc<Ledger>, name: impl Into<String>, limit: Money, thresholds_ppm: &[u64]) -> Arc<Ledger> {
+    pub fn child(
+        parent: &Arc<Ledger>,
+        name: impl Into<String>,
+        limit: Money,
+        thresholds_ppm: &[u64],
+    ) -> Arc<Ledger> {
         Self::build(name.into(), limit, thresholds_ppm, Some(Arc::clone(parent)))
     }
 
-    fn build(name: String, limit: Money, thresholds_ppm: &[u64], parent: Option<Arc<Ledger>>) -> Arc<Ledger> {
+    fn build(
+        name: String,
+        limit: Money,
+        thresholds_ppm: &[u64],
+        parent: Option<Arc<Ledger>>,
+    ) -> Arc<Ledger> {
         Arc::new(Ledger {
             name,
             limit: AtomicU64::new(limit.micros()),
             used: AtomicU64::new(0),
             spent: AtomicU64::new(0),
             overrun: AtomicU64::new(0),
-            thresholds: thresholds_ppm.iter().map(|&ppm| Threshold { ppm, fired: AtomicBool::new(false) }).collect(),
+            thresholds: thresholds_ppm
+                .iter()
+                .map(|&ppm| Threshold {
+                    ppm,
+                    fired: AtomicBool::new(false),
+                })
+                .collect(),
             parent,
             subscribers: RwLock::new(Vec::new()),
             next_subscriber: AtomicU64::new(0),
@@ -196,7 +215,11 @@ impl Ledger {
     /// [`CostError::BudgetExceeded`] naming the ledger that had no room; nothing changes.
     pub fn reserve(&self, amount: Money) -> Result<Reservation<'_>, CostError> {
         self.reserve_raw(amount.micros())?;
-        Ok(Reservation { ledger: self, amount, settled: false })
+        Ok(Reservation {
+            ledger: self,
+            amount,
+            settled: false,
+        })
     }
 
     /// Like [`Ledger::reserve`] but the reservation owns a handle to the ledger,
@@ -206,7 +229,11 @@ impl Ledger {
     /// As [`Ledger::reserve`].
     pub fn reserve_shared(self: &Arc<Self>, amount: Money) -> Result<SharedReservation, CostError> {
         self.reserve_raw(amount.micros())?;
-        Ok(SharedReservation { ledger: Arc::clone(self), amount, state: AtomicU8::new(PENDING) })
+        Ok(SharedReservation {
+            ledger: Arc::clone(self),
+            amount,
+            state: AtomicU8::new(PENDING),
+        })
     }
 
     fn reserve_raw(&self, amount: u64) -> Result<(), CostError> {
@@ -217,7 +244,10 @@ impl Ledger {
             let Some(next) = next else {
                 return Err(self.exceeded(amount, used, limit));
             };
-            match self.used.compare_exchange_weak(used, next, Ordering::AcqRel, Ordering::Relaxed) {
+            match self
+                .used
+                .compare_exchange_weak(used, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(_) => break,
                 Err(actual) => used = actual,
             }
@@ -274,7 +304,10 @@ impl Ledger {
         }
         let limit = self.limit.load(Ordering::Acquire);
         for t in &*self.thresholds {
-            if !t.fired.load(Ordering::Relaxed) && crossed(spent, limit, t.ppm) && !t.fired.swap(true, Ordering::AcqRel) {
+            if !t.fired.load(Ordering::Relaxed)
+                && crossed(spent, limit, t.ppm)
+                && !t.fired.swap(true, Ordering::AcqRel)
+            {
                 self.emit(&LedgerEvent::ThresholdCrossed {
                     ledger: self.name.clone(),
                     threshold_ppm: t.ppm,
@@ -288,20 +321,30 @@ impl Ledger {
     /// Thresholds (in ppm) that have fired and not been re-armed.
     #[must_use]
     pub fn fired_thresholds(&self) -> Vec<u64> {
-        self.thresholds.iter().filter(|t| t.fired.load(Ordering::Acquire)).map(|t| t.ppm).collect()
+        self.thresholds
+            .iter()
+            .filter(|t| t.fired.load(Ordering::Acquire))
+            .map(|t| t.ppm)
+            .collect()
     }
 
     /// Calls `f` for every event of this ledger, on the thread that caused it.
     /// Returns an id for [`Ledger::unsubscribe`].
     pub fn subscribe(&self, f: impl Fn(&LedgerEvent) + Send + Sync + 'static) -> u64 {
         let id = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
-        self.subscribers.write().unwrap_or_else(std::sync::PoisonError::into_inner).push((id, Arc::new(f)));
+        self.subscribers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((id, Arc::new(f)));
         id
     }
 
     /// Stops calling the subscriber `id`; false if there was none.
     pub fn unsubscribe(&self, id: u64) -> bool {
-        let mut subs = self.subscribers.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut subs = self
+            .subscribers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = subs.len();
         subs.retain(|(i, _)| *i != id);
         subs.len() != before
@@ -347,7 +390,8 @@ impl Reservation<'_> {
     /// Records the actual cost and frees the rest of the reservation.
     pub fn commit(mut self, actual: Money) {
         self.settled = true;
-        self.ledger.settle_raw(self.amount.micros(), actual.micros());
+        self.ledger
+            .settle_raw(self.amount.micros(), actual.micros());
     }
 
     /// Frees the whole reservation (the call did not happen or cost nothing).
@@ -399,9 +443,13 @@ impl SharedReservation {
     }
 
     fn settle(&self, to: u8) -> Result<(), CostError> {
-        self.state.compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire).map(|_| ()).map_err(|s| {
-            CostError::AlreadySettled { amount: self.amount, state: state_name(s) }
-        })
+        self.state
+            .compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(|s| CostError::AlreadySettled {
+                amount: self.amount,
+                state: state_name(s),
+            })
     }
 
     /// Records the actual cost and frees the rest.
@@ -410,7 +458,8 @@ impl SharedReservation {
     /// Already committed or released; nothing changes.
     pub fn commit(&self, actual: Money) -> Result<(), CostError> {
         self.settle(COMMITTED)?;
-        self.ledger.settle_raw(self.amount.micros(), actual.micros());
+        self.ledger
+            .settle_raw(self.amount.micros(), actual.micros());
         Ok(())
     }
 
@@ -456,7 +505,10 @@ mod tests {
         assert!(l.reserve(usd(0.5)).is_err(), "0.6 reserved + 0.5 > 1.0");
         r.commit(usd(0.2));
         let s = l.snapshot();
-        assert_eq!((s.spent, s.reserved, s.remaining), (usd(0.2), Money::ZERO, usd(0.8)));
+        assert_eq!(
+            (s.spent, s.reserved, s.remaining),
+            (usd(0.2), Money::ZERO, usd(0.8))
+        );
         l.reserve(usd(0.8)).expect("exactly fits").release();
         assert_eq!(l.snapshot().remaining, usd(0.8));
         {
@@ -470,7 +522,10 @@ mod tests {
         let l = Ledger::new("b", usd(1.0), &[]);
         l.reserve(usd(0.5)).expect("fits").commit(usd(1.2));
         let s = l.snapshot();
-        assert_eq!((s.spent, s.overrun, s.remaining), (usd(1.2), usd(0.7), Money::ZERO));
+        assert_eq!(
+            (s.spent, s.overrun, s.remaining),
+            (usd(1.2), usd(0.7), Money::ZERO)
+        );
         assert!(l.reserve(Money::ZERO).is_err());
     }
 
@@ -479,7 +534,13 @@ mod tests {
         let l = Ledger::new("b", usd(1.0), &[]);
         let r = l.reserve_shared(usd(0.5)).expect("fits");
         r.commit(usd(0.1)).expect("first");
-        assert!(matches!(r.commit(usd(0.1)), Err(CostError::AlreadySettled { state: "committed", .. })));
+        assert!(matches!(
+            r.commit(usd(0.1)),
+            Err(CostError::AlreadySettled {
+                state: "committed",
+                ..
+            })
+        ));
         assert!(matches!(r.release(), Err(CostError::AlreadySettled { .. })));
         assert_eq!(l.spent(), usd(0.1));
     }
@@ -512,9 +573,20 @@ mod tests {
         }
         assert_eq!(*seen.lock().expect("lock"), vec![500_000, 900_000]);
         l.set_limit(usd(20.0));
-        assert_eq!(l.fired_thresholds(), Vec::<u64>::new(), "9.5 of 20 is below both");
+        assert_eq!(
+            l.fired_thresholds(),
+            Vec::<u64>::new(),
+            "9.5 of 20 is below both"
+        );
         l.set_limit(usd(10.0));
-        assert_eq!(*seen.lock().expect("lock"), vec![500_000, 900_000, 500_000, 900_000]);
-        assert!(thresholds_ppm(&[0.0]).is_err() && thresholds_ppm(&[1.5]).is_err() && thresholds_ppm(&[f64::NAN]).is_err());
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            vec![500_000, 900_000, 500_000, 900_000]
+        );
+        assert!(
+            thresholds_ppm(&[0.0]).is_err()
+                && thresholds_ppm(&[1.5]).is_err()
+                && thresholds_ppm(&[f64::NAN]).is_err()
+        );
     }
 }

@@ -14,6 +14,9 @@ mod usage;
 pub use error::CostError;
 pub use ledger::{thresholds_ppm, Ledger, LedgerEvent, Reservation, SharedReservation, Snapshot};
 pub use money::{Money, MICROS_PER_USD};
-pub use prices::{active as active_prices, set_active as set_active_prices, ModelPrice, PriceTable, Provider, Rates, Resolved, Tier};
+pub use prices::{
+    active as active_prices, set_active as set_active_prices, ModelPrice, PriceTable, Provider,
+    Rates, Resolved, Tier,
+};
 pub use tokens::{tokenizer_for, Tokenizer};
 pub use usage::Usage;

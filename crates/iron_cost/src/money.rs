@@ -62,7 +62,9 @@ impl Money {
             ));
         }
         if usd < 0.0 {
-            return Err(invalid("is negative: amounts of USD must be zero or positive"));
+            return Err(invalid(
+                "is negative: amounts of USD must be zero or positive",
+            ));
         }
         #[allow(clippy::cast_precision_loss)]
         let max = Money::MAX.0 as f64 / 1e6;
@@ -89,7 +91,9 @@ impl Money {
             reason: reason.to_owned(),
         };
         if usd < 0 {
-            return Err(invalid("is negative: amounts of USD must be zero or positive"));
+            return Err(invalid(
+                "is negative: amounts of USD must be zero or positive",
+            ));
         }
         let micros = usd.saturating_mul(i128::from(MICROS_PER_USD));
         if micros > i128::from(Money::MAX.0) {
@@ -116,7 +120,9 @@ impl Money {
         let lower = s.to_ascii_lowercase();
         let unsigned = lower.trim_start_matches(['+', '-']);
         if unsigned.starts_with("nan") || unsigned.starts_with("snan") {
-            return Err(invalid("is NaN: pass a finite amount of USD such as \"10.00\""));
+            return Err(invalid(
+                "is NaN: pass a finite amount of USD such as \"10.00\"",
+            ));
         }
         if unsigned.starts_with("inf") {
             return Err(invalid("is infinite: budgets must be finite"));
@@ -140,7 +146,9 @@ impl Money {
             None => (mantissa, ""),
         };
         let digits_ok = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-        if (int_part.is_empty() && frac_part.is_empty()) || !digits_ok(int_part) || !digits_ok(frac_part)
+        if (int_part.is_empty() && frac_part.is_empty())
+            || !digits_ok(int_part)
+            || !digits_ok(frac_part)
         {
             return Err(invalid("is not a decimal number of USD such as \"12.50\""));
         }
@@ -148,7 +156,9 @@ impl Money {
         let all_digits = all_digits.trim_start_matches('0');
         let is_zero = all_digits.is_empty();
         if negative && !is_zero {
-            return Err(invalid("is negative: amounts of USD must be zero or positive"));
+            return Err(invalid(
+                "is negative: amounts of USD must be zero or positive",
+            ));
         }
         if is_zero {
             return Ok(Money::ZERO);
@@ -156,7 +166,9 @@ impl Money {
         // value = digits * 10^(exponent - frac_len); micros = value * 10^6.
         let frac_len = i32::try_from(frac_part.len()).unwrap_or(i32::MAX);
         let shift = exponent.saturating_add(6).saturating_sub(frac_len);
-        let too_big = || invalid("is above the 1,000,000,000 USD maximum: amounts are in USD, not cents or micro-dollars");
+        let too_big = || {
+            invalid("is above the 1,000,000,000 USD maximum: amounts are in USD, not cents or micro-dollars")
+        };
         if all_digits.len() > 30 && shift >= 0 {
             return Err(too_big());
         }
@@ -177,7 +189,11 @@ impl Money {
                 if keep.len() > 30 {
                     return Err(too_big());
                 }
-                let kept: u128 = if keep.is_empty() { 0 } else { keep.parse().map_err(|_| too_big())? };
+                let kept: u128 = if keep.is_empty() {
+                    0
+                } else {
+                    keep.parse().map_err(|_| too_big())?
+                };
                 let round_up = dropped.as_bytes().first().is_some_and(|d| *d >= b'5');
                 kept + u128::from(round_up)
             }
@@ -214,7 +230,11 @@ impl fmt::Display for Money {
         let whole = self.0 / MICROS_PER_USD;
         let frac = format!("{:06}", self.0 % MICROS_PER_USD);
         let trimmed = frac.trim_end_matches('0');
-        let shown = if trimmed.len() < 2 { &frac[..2] } else { trimmed };
+        let shown = if trimmed.len() < 2 {
+            &frac[..2]
+        } else {
+            trimmed
+        };
         write!(f, "${whole}.{shown}")
     }
 }
@@ -231,15 +251,28 @@ mod tests {
 
     #[test]
     fn parses_floats_to_the_nearest_micro() {
-        assert_eq!(Money::from_usd_f64(0.1, "x").map(Money::micros), Ok(100_000));
-        assert_eq!(Money::from_usd_f64(12.345_678_9, "x").map(Money::micros), Ok(12_345_679));
+        assert_eq!(
+            Money::from_usd_f64(0.1, "x").map(Money::micros),
+            Ok(100_000)
+        );
+        assert_eq!(
+            Money::from_usd_f64(12.345_678_9, "x").map(Money::micros),
+            Ok(12_345_679)
+        );
         assert_eq!(Money::from_usd_f64(0.0, "x"), Ok(Money::ZERO));
     }
 
     #[test]
     fn rejects_bad_floats_with_reasons() {
-        for (v, needle) in [(-1.0, "negative"), (f64::NAN, "NaN"), (f64::INFINITY, "infinite"), (2e9, "maximum")] {
-            let err = Money::from_usd_f64(v, "limit_usd").expect_err("must reject").to_string();
+        for (v, needle) in [
+            (-1.0, "negative"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "infinite"),
+            (2e9, "maximum"),
+        ] {
+            let err = Money::from_usd_f64(v, "limit_usd")
+                .expect_err("must reject")
+                .to_string();
             assert!(err.contains(needle) && err.contains("limit_usd"), "{err}");
         }
     }
@@ -256,7 +289,17 @@ mod tests {
         assert_eq!(m("$3"), Ok(3_000_000));
         assert_eq!(m("-0.00"), Ok(0));
         assert_eq!(m(".5"), Ok(500_000));
-        for bad in ["", "-1", "abc", "1.2.3", "NaN", "-Infinity", "1e40", "1000000001", "1e"] {
+        for bad in [
+            "",
+            "-1",
+            "abc",
+            "1.2.3",
+            "NaN",
+            "-Infinity",
+            "1e40",
+            "1000000001",
+            "1e",
+        ] {
             assert!(m(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -65,7 +65,9 @@ impl Tier {
             "priority" => Ok(Tier::Priority),
             other => Err(CostError::PriceTable {
                 source_name: "<tier>".into(),
-                message: format!("unknown service tier {other:?}; use \"standard\", \"batch\" or \"priority\""),
+                message: format!(
+                    "unknown service tier {other:?}; use \"standard\", \"batch\" or \"priority\""
+                ),
             }),
         }
     }
@@ -182,7 +184,9 @@ impl ModelPrice {
         let scaled = rates.cost_scaled(usage);
         let micros = scaled.div_ceil(1_000_000);
         u64::try_from(micros).map(Money::from_micros).map_err(|_| {
-            CostError::InvalidUsage(format!("the cost of {usage:?} does not fit in a 64-bit amount"))
+            CostError::InvalidUsage(format!(
+                "the cost of {usage:?} does not fit in a 64-bit amount"
+            ))
         })
     }
 }
@@ -257,14 +261,20 @@ fn rate(v: Option<f64>, field: &str, model: &str, source: &str) -> Result<Option
         // so micro-USD per million tokens is the same decimal read as "USD".
         Money::parse_usd(&format!("{x}"), &format!("{model}.{field}"))
             .map(Money::micros)
-            .map_err(|e| CostError::PriceTable { source_name: source.to_owned(), message: e.to_string() })
+            .map_err(|e| CostError::PriceTable {
+                source_name: source.to_owned(),
+                message: e.to_string(),
+            })
     })
     .transpose()
 }
 
 impl RawModel {
     fn resolve(self, model: &str, source: &str) -> Result<ModelPrice, CostError> {
-        let bad = |message: String| CostError::PriceTable { source_name: source.to_owned(), message };
+        let bad = |message: String| CostError::PriceTable {
+            source_name: source.to_owned(),
+            message,
+        };
         let provider = match self.provider.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("openai") => Provider::OpenAi,
             Some("anthropic") => Provider::Anthropic,
@@ -272,10 +282,16 @@ impl RawModel {
             Some(p) => return Err(bad(format!("model {model:?}: unknown provider {p:?}; use \"openai\", \"anthropic\" or \"other\""))),
         };
         let r = |v: Option<f64>, f: &str| rate(v, f, model, source);
-        let input = r(self.input, "input")?
-            .ok_or_else(|| bad(format!("model {model:?} has no \"input\" price (USD per 1M tokens)")))?;
-        let output = r(self.output, "output")?
-            .ok_or_else(|| bad(format!("model {model:?} has no \"output\" price (USD per 1M tokens)")))?;
+        let input = r(self.input, "input")?.ok_or_else(|| {
+            bad(format!(
+                "model {model:?} has no \"input\" price (USD per 1M tokens)"
+            ))
+        })?;
+        let output = r(self.output, "output")?.ok_or_else(|| {
+            bad(format!(
+                "model {model:?} has no \"output\" price (USD per 1M tokens)"
+            ))
+        })?;
         let (read_num, w5_num, w1_num, den) = match provider {
             Provider::Anthropic => (10, 125, 200, 100),
             Provider::OpenAi | Provider::Other => (100, 100, 100, 100),
@@ -284,8 +300,10 @@ impl RawModel {
             input,
             output,
             cached_input: r(self.cached_input, "cached_input")?.unwrap_or(input * read_num / den),
-            cache_write_5m: r(self.cache_write_5m, "cache_write_5m")?.unwrap_or(input * w5_num / den),
-            cache_write_1h: r(self.cache_write_1h, "cache_write_1h")?.unwrap_or(input * w1_num / den),
+            cache_write_5m: r(self.cache_write_5m, "cache_write_5m")?
+                .unwrap_or(input * w5_num / den),
+            cache_write_1h: r(self.cache_write_1h, "cache_write_1h")?
+                .unwrap_or(input * w1_num / den),
         };
         let half = standard.scaled(1, 2);
         let batch = Rates {
@@ -293,13 +311,26 @@ impl RawModel {
             output: r(self.batch_output, "batch_output")?.unwrap_or(half.output),
             ..half
         };
-        let priority = match (r(self.priority_input, "priority_input")?, r(self.priority_output, "priority_output")?) {
+        let priority = match (
+            r(self.priority_input, "priority_input")?,
+            r(self.priority_output, "priority_output")?,
+        ) {
             (Some(pi), Some(po)) => {
                 let pc = r(self.priority_cached_input, "priority_cached_input")?.unwrap_or(pi);
-                Some(Rates { input: pi, output: po, cached_input: pc, cache_write_5m: pi, cache_write_1h: pi })
+                Some(Rates {
+                    input: pi,
+                    output: po,
+                    cached_input: pc,
+                    cache_write_5m: pi,
+                    cache_write_1h: pi,
+                })
             }
             (None, None) => None,
-            _ => return Err(bad(format!("model {model:?}: give both priority_input and priority_output, or neither"))),
+            _ => {
+                return Err(bad(format!(
+                    "model {model:?}: give both priority_input and priority_output, or neither"
+                )))
+            }
         };
         let long_context = match (
             self.long_context_threshold,
@@ -356,8 +387,10 @@ impl PriceTable {
     /// # Errors
     /// Invalid JSON or a model entry that cannot be used.
     pub fn from_json_str(text: &str, source_name: &str) -> Result<Self, CostError> {
-        let raw: RawTable = serde_json::from_str(text)
-            .map_err(|e| CostError::PriceTable { source_name: source_name.to_owned(), message: e.to_string() })?;
+        let raw: RawTable = serde_json::from_str(text).map_err(|e| CostError::PriceTable {
+            source_name: source_name.to_owned(),
+            message: e.to_string(),
+        })?;
         Self::from_raw(raw, source_name)
     }
 
@@ -366,8 +399,10 @@ impl PriceTable {
     /// # Errors
     /// Invalid TOML or a model entry that cannot be used.
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self, CostError> {
-        let raw: RawTable = toml::from_str(text)
-            .map_err(|e| CostError::PriceTable { source_name: source_name.to_owned(), message: e.to_string() })?;
+        let raw: RawTable = toml::from_str(text).map_err(|e| CostError::PriceTable {
+            source_name: source_name.to_owned(),
+            message: e.to_string(),
+        })?;
         Self::from_raw(raw, source_name)
     }
 
@@ -381,7 +416,12 @@ impl PriceTable {
             source_name: name.clone(),
             message: format!("cannot read the file: {e}"),
         })?;
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("json") => Self::from_json_str(&text, &name),
             Some("toml") => Self::from_toml_str(&text, &name),
             _ => Err(CostError::PriceTable {
@@ -397,9 +437,21 @@ impl PriceTable {
             let price = m.resolve(&name, source)?;
             models.insert(normalize(&name), price);
         }
-        let default = raw.default.map(|d| d.resolve("default", source)).transpose()?;
-        let aliases: HashMap<String, String> = raw.aliases.into_iter().map(|(a, t)| (normalize(&a), normalize(&t))).collect();
-        Ok(PriceTable { version: raw.version.unwrap_or_else(|| "custom".into()), models, aliases, default })
+        let default = raw
+            .default
+            .map(|d| d.resolve("default", source))
+            .transpose()?;
+        let aliases: HashMap<String, String> = raw
+            .aliases
+            .into_iter()
+            .map(|(a, t)| (normalize(&a), normalize(&t)))
+            .collect();
+        Ok(PriceTable {
+            version: raw.version.unwrap_or_else(|| "custom".into()),
+            models,
+            aliases,
+            default,
+        })
     }
 
     /// This table with `overrides` on top: its models replace or add, its default
@@ -411,7 +463,12 @@ impl PriceTable {
             out.models.insert(k.clone(), v.clone());
             out.aliases.remove(k);
         }
-        out.aliases.extend(overrides.aliases.iter().map(|(a, b)| (a.clone(), b.clone())));
+        out.aliases.extend(
+            overrides
+                .aliases
+                .iter()
+                .map(|(a, b)| (a.clone(), b.clone())),
+        );
         if overrides.default.is_some() {
             out.default.clone_from(&overrides.default);
         }
@@ -459,7 +516,10 @@ impl PriceTable {
             }
         }
         if let Some(price) = &self.default {
-            return Ok(Resolved { name: "<default>", price });
+            return Ok(Resolved {
+                name: "<default>",
+                price,
+            });
         }
         Err(CostError::UnknownModel {
             model: model.to_owned(),
@@ -472,7 +532,12 @@ impl PriceTable {
     ///
     /// # Errors
     /// Unknown model, unpriced tier, or a usage object of no known shape.
-    pub fn cost_of_json(&self, model: &str, usage: &serde_json::Value, tier: Tier) -> Result<Money, CostError> {
+    pub fn cost_of_json(
+        &self,
+        model: &str,
+        usage: &serde_json::Value,
+        tier: Tier,
+    ) -> Result<Money, CostError> {
         let resolved = self.lookup(model)?;
         let usage = Usage::from_json(usage, resolved.price.provider)?;
         resolved.price.cost(resolved.name, &usage, tier)
@@ -485,13 +550,21 @@ impl PriceTable {
             .keys()
             .map(|k| {
                 let d = levenshtein(&want, k);
-                let bonus = if k.starts_with(&want) || want.starts_with(k.as_str()) { 0 } else { 1 };
+                let bonus = if k.starts_with(&want) || want.starts_with(k.as_str()) {
+                    0
+                } else {
+                    1
+                };
                 (d * 2 + bonus, k.as_str())
             })
             .filter(|(score, k)| *score <= (k.len().max(want.len()) / 3).max(3) * 2 + 1)
             .collect();
         scored.sort_unstable();
-        scored.into_iter().take(3).map(|(_, k)| k.to_owned()).collect()
+        scored
+            .into_iter()
+            .take(3)
+            .map(|(_, k)| k.to_owned())
+            .collect()
     }
 }
 
@@ -541,13 +614,19 @@ fn strip_version_suffix(m: &str) -> Option<&str> {
     if m.len() > 11 && m.as_bytes()[m.len() - 11] == b'-' {
         let tail = &m[m.len() - 10..];
         let parts: Vec<&str> = tail.split('-').collect();
-        if parts.len() == 3 && is_digits(parts[0], 4..=4) && is_digits(parts[1], 2..=2) && is_digits(parts[2], 2..=2) {
+        if parts.len() == 3
+            && is_digits(parts[0], 4..=4)
+            && is_digits(parts[1], 2..=2)
+            && is_digits(parts[2], 2..=2)
+        {
             return Some(&m[..m.len() - 11]);
         }
     }
     // -20250514 or @20240620, and legacy -0613
     if let Some(i) = m.rfind(['-', '@']) {
-        if is_digits(&m[i + 1..], 8..=8) || (m.as_bytes()[i] == b'-' && is_digits(&m[i + 1..], 4..=4)) {
+        if is_digits(&m[i + 1..], 8..=8)
+            || (m.as_bytes()[i] == b'-' && is_digits(&m[i + 1..], 4..=4))
+        {
             return Some(&m[..i]);
         }
     }
@@ -580,13 +659,20 @@ fn levenshtein(a: &str, b: &str) -> usize {
 /// `IRON_CAGE_PRICES` names a file that cannot be used (not cached: fix it and retry).
 pub fn active() -> Result<Arc<PriceTable>, CostError> {
     let lock = active_slot();
-    if let Some(t) = lock.read().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
+    if let Some(t) = lock
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+    {
         return Ok(Arc::clone(t));
     }
     let table = match std::env::var_os("IRON_CAGE_PRICES") {
         Some(path) if !path.is_empty() => {
             let overrides = PriceTable::from_path(Path::new(&path)).map_err(|e| match e {
-                CostError::PriceTable { source_name, message } => CostError::PriceTable {
+                CostError::PriceTable {
+                    source_name,
+                    message,
+                } => CostError::PriceTable {
                     source_name: format!("{source_name} (from IRON_CAGE_PRICES)"),
                     message,
                 },
@@ -597,13 +683,17 @@ pub fn active() -> Result<Arc<PriceTable>, CostError> {
         _ => PriceTable::embedded().clone(),
     };
     let table = Arc::new(table);
-    let mut slot = lock.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut slot = lock
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Ok(Arc::clone(slot.get_or_insert(table)))
 }
 
 /// Replaces the process-wide table (`None` goes back to embedded + `IRON_CAGE_PRICES`).
 pub fn set_active(table: Option<Arc<PriceTable>>) {
-    *active_slot().write().unwrap_or_else(std::sync::PoisonError::into_inner) = table;
+    *active_slot()
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = table;
 }
 
 fn active_slot() -> &'static RwLock<Option<Arc<PriceTable>>> {
@@ -619,9 +709,25 @@ mod tests {
     fn embedded_table_loads_and_covers_the_families() {
         let t = PriceTable::embedded();
         for m in [
-            "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "o1", "o3", "o4-mini",
-            "gpt-3.5-turbo", "gpt-4", "claude-3-haiku", "claude-3-5-sonnet", "claude-3-7-sonnet",
-            "claude-sonnet-4", "claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-5",
+            "gpt-4o",
+            "gpt-4o-mini",
+            "gpt-4.1",
+            "gpt-4.1-mini",
+            "gpt-5",
+            "gpt-5-mini",
+            "o1",
+            "o3",
+            "o4-mini",
+            "gpt-3.5-turbo",
+            "gpt-4",
+            "claude-3-haiku",
+            "claude-3-5-sonnet",
+            "claude-3-7-sonnet",
+            "claude-sonnet-4",
+            "claude-opus-4-1",
+            "claude-sonnet-4-5",
+            "claude-haiku-4-5",
+            "claude-opus-4-5",
         ] {
             assert!(t.lookup(m).is_ok(), "{m} missing");
         }
@@ -632,12 +738,30 @@ mod tests {
         let t = PriceTable::embedded();
         let name = |m: &str| t.lookup(m).map(|r| r.name.to_owned());
         assert_eq!(name("gpt-4o-2024-08-06").as_deref(), Ok("gpt-4o"));
-        assert_eq!(name("gpt-4o-2024-05-13").as_deref(), Ok("gpt-4o-2024-05-13"));
-        assert_eq!(name("openai/gpt-4o-mini-2024-07-18").as_deref(), Ok("gpt-4o-mini"));
-        assert_eq!(name("claude-sonnet-4-5-20250929").as_deref(), Ok("claude-sonnet-4-5"));
-        assert_eq!(name("anthropic.claude-3-5-sonnet-20240620-v1:0").as_deref(), Ok("claude-3-5-sonnet"));
-        assert_eq!(name("claude-3-5-sonnet@20240620").as_deref(), Ok("claude-3-5-sonnet"));
-        assert_eq!(name("claude-3-7-sonnet-latest").as_deref(), Ok("claude-3-7-sonnet"));
+        assert_eq!(
+            name("gpt-4o-2024-05-13").as_deref(),
+            Ok("gpt-4o-2024-05-13")
+        );
+        assert_eq!(
+            name("openai/gpt-4o-mini-2024-07-18").as_deref(),
+            Ok("gpt-4o-mini")
+        );
+        assert_eq!(
+            name("claude-sonnet-4-5-20250929").as_deref(),
+            Ok("claude-sonnet-4-5")
+        );
+        assert_eq!(
+            name("anthropic.claude-3-5-sonnet-20240620-v1:0").as_deref(),
+            Ok("claude-3-5-sonnet")
+        );
+        assert_eq!(
+            name("claude-3-5-sonnet@20240620").as_deref(),
+            Ok("claude-3-5-sonnet")
+        );
+        assert_eq!(
+            name("claude-3-7-sonnet-latest").as_deref(),
+            Ok("claude-3-7-sonnet")
+        );
         assert_eq!(name("claude-opus-4-0").as_deref(), Ok("claude-opus-4"));
         assert_eq!(name("gpt-4-0613").as_deref(), Ok("gpt-4"));
         assert_eq!(name("GPT-4o").as_deref(), Ok("gpt-4o"));
@@ -645,13 +769,25 @@ mod tests {
 
     #[test]
     fn unknown_model_suggests_close_names() {
-        let err = PriceTable::embedded().lookup("gpt-4o-mnii").expect_err("unknown");
+        let err = PriceTable::embedded()
+            .lookup("gpt-4o-mnii")
+            .expect_err("unknown");
         match &err {
-            CostError::UnknownModel { suggestions, .. } => assert_eq!(suggestions.first().map(String::as_str), Some("gpt-4o-mini")),
+            CostError::UnknownModel { suggestions, .. } => {
+                assert_eq!(suggestions.first().map(String::as_str), Some("gpt-4o-mini"))
+            }
             other => panic!("{other:?}"),
         }
-        assert!(err.to_string().contains("did you mean gpt-4o-mini"), "{err}");
-        assert!(PriceTable::embedded().lookup("gpt-4o-audio-preview").is_err(), "no loose prefix matches");
+        assert!(
+            err.to_string().contains("Did you mean gpt-4o-mini"),
+            "{err}"
+        );
+        assert!(
+            PriceTable::embedded()
+                .lookup("gpt-4o-audio-preview")
+                .is_err(),
+            "no loose prefix matches"
+        );
     }
 
     #[test]
@@ -662,14 +798,29 @@ mod tests {
         )
         .expect("valid");
         let t = PriceTable::embedded().merged(&o);
-        assert_eq!(t.lookup("my-model").map(|r| r.price.standard.input), Ok(1_000_000));
+        assert_eq!(
+            t.lookup("my-model").map(|r| r.price.standard.input),
+            Ok(1_000_000)
+        );
         assert_eq!(t.lookup("nope").map(|r| r.name), Ok("<default>"));
         assert!(t.version().ends_with("+mine"));
-        let bad = PriceTable::from_json_str("{\"models\": {\"x\": {\"input\": -1, \"output\": 1}}}", "f.json");
+        let bad = PriceTable::from_json_str(
+            "{\"models\": {\"x\": {\"input\": -1, \"output\": 1}}}",
+            "f.json",
+        );
         assert!(bad.expect_err("negative").to_string().contains("x.input"));
         let missing = PriceTable::from_json_str("{\"models\": {\"x\": {\"input\": 1}}}", "f.json");
-        assert!(missing.expect_err("no output").to_string().contains("no \"output\" price"));
-        let typo = PriceTable::from_json_str("{\"models\": {\"x\": {\"input\": 1, \"output\": 1, \"ouput\": 2}}}", "f.json");
-        assert!(typo.expect_err("unknown field").to_string().contains("ouput"));
+        assert!(missing
+            .expect_err("no output")
+            .to_string()
+            .contains("no \"output\" price"));
+        let typo = PriceTable::from_json_str(
+            "{\"models\": {\"x\": {\"input\": 1, \"output\": 1, \"ouput\": 2}}}",
+            "f.json",
+        );
+        assert!(typo
+            .expect_err("unknown field")
+            .to_string()
+            .contains("ouput"));
     }
 }

@@ -53,11 +53,23 @@ impl Tokenizer {
         let m = m.rsplit('/').next().unwrap_or(&m);
         let m = m.strip_prefix("anthropic.").unwrap_or(m);
         let starts = |p: &str| m.starts_with(p);
-        if starts("gpt-4o") || starts("gpt-4.1") || starts("gpt-4.5") || starts("gpt-5") || starts("chatgpt-4o")
-            || starts("o1") || starts("o3") || starts("o4") || starts("gpt-oss") || starts("codex")
+        if starts("gpt-4o")
+            || starts("gpt-4.1")
+            || starts("gpt-4.5")
+            || starts("gpt-5")
+            || starts("chatgpt-4o")
+            || starts("o1")
+            || starts("o3")
+            || starts("o4")
+            || starts("gpt-oss")
+            || starts("codex")
         {
             Some(Tokenizer::O200kBase)
-        } else if starts("gpt-4") || starts("gpt-3.5") || starts("gpt-35") || starts("text-embedding-") {
+        } else if starts("gpt-4")
+            || starts("gpt-3.5")
+            || starts("gpt-35")
+            || starts("text-embedding-")
+        {
             Some(Tokenizer::Cl100kBase)
         } else if starts("claude") {
             Some(Tokenizer::AnthropicEstimate)
@@ -75,7 +87,9 @@ impl Tokenizer {
     fn bpe(self) -> &'static CoreBPE {
         match self {
             Tokenizer::O200kBase => tiktoken_rs::o200k_base_singleton(),
-            Tokenizer::Cl100kBase | Tokenizer::AnthropicEstimate => tiktoken_rs::cl100k_base_singleton(),
+            Tokenizer::Cl100kBase | Tokenizer::AnthropicEstimate => {
+                tiktoken_rs::cl100k_base_singleton()
+            }
         }
     }
 
@@ -107,9 +121,12 @@ impl Tokenizer {
     /// # Errors
     /// `messages` is not a list of objects.
     pub fn count_messages(self, messages: &Value) -> Result<usize, CostError> {
-        let list = messages
-            .as_array()
-            .ok_or_else(|| CostError::InvalidMessages("expected a list of message dicts like {\"role\": \"user\", \"content\": \"hi\"}".into()))?;
+        let list = messages.as_array().ok_or_else(|| {
+            CostError::InvalidMessages(
+                "expected a list of message dicts like {\"role\": \"user\", \"content\": \"hi\"}"
+                    .into(),
+            )
+        })?;
         let mut n = REPLY_PRIMING;
         for (i, msg) in list.iter().enumerate() {
             let obj = msg.as_object().ok_or_else(|| {
@@ -133,7 +150,12 @@ impl Tokenizer {
             // Content parts, tool calls and function specs: count the text they carry.
             Value::Object(map) => map
                 .iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "type" | "id" | "cache_control" | "image_url" | "source"))
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "type" | "id" | "cache_control" | "image_url" | "source"
+                    )
+                })
                 .map(|(_, v)| self.raw_value(v))
                 .sum(),
             _ => 0,
@@ -146,7 +168,9 @@ impl Tokenizer {
 /// # Errors
 /// A model of no known family.
 pub fn tokenizer_for(model: &str) -> Result<Tokenizer, CostError> {
-    Tokenizer::for_model(model).ok_or_else(|| CostError::UnknownTokenizer { model: model.to_owned() })
+    Tokenizer::for_model(model).ok_or_else(|| CostError::UnknownTokenizer {
+        model: model.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -168,7 +192,10 @@ mod tests {
         assert_eq!(tokenizer_for("o3-mini"), Ok(Tokenizer::O200kBase));
         assert_eq!(tokenizer_for("gpt-4-turbo"), Ok(Tokenizer::Cl100kBase));
         assert_eq!(tokenizer_for("gpt-3.5-turbo"), Ok(Tokenizer::Cl100kBase));
-        assert_eq!(tokenizer_for("claude-sonnet-4-5"), Ok(Tokenizer::AnthropicEstimate));
+        assert_eq!(
+            tokenizer_for("claude-sonnet-4-5"),
+            Ok(Tokenizer::AnthropicEstimate)
+        );
         assert!(tokenizer_for("llama-3").is_err());
     }
 
@@ -176,7 +203,8 @@ mod tests {
     fn messages_include_overhead() {
         let msgs = json!([{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "hello world", "name": "bob"}]);
         let t = Tokenizer::O200kBase;
-        let expected = 3 + (3 + t.count_text("system") + t.count_text("You are helpful."))
+        let expected = 3
+            + (3 + t.count_text("system") + t.count_text("You are helpful."))
             + (3 + t.count_text("user") + t.count_text("hello world") + 1 + t.count_text("bob"));
         assert_eq!(t.count_messages(&msgs), Ok(expected));
         assert!(t.count_messages(&json!({"role": "user"})).is_err());

@@ -46,7 +46,10 @@ impl Usage {
     /// cached tokens exceeding the input they are part of.
     pub fn from_json(usage: &Value, provider: Provider) -> Result<Usage, CostError> {
         let obj = usage.as_object().ok_or_else(|| {
-            CostError::InvalidUsage(format!("expected the provider's usage object (a dict), got {}", kind(usage)))
+            CostError::InvalidUsage(format!(
+                "expected the provider's usage object (a dict), got {}",
+                kind(usage)
+            ))
         })?;
         let has = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
         if has("prompt_tokens") || has("completion_tokens") {
@@ -54,11 +57,21 @@ impl Usage {
             let cached = count(usage, &["prompt_tokens_details", "cached_tokens"])?;
             let output = count(usage, &["completion_tokens"])?;
             let reasoning = count(usage, &["completion_tokens_details", "reasoning_tokens"])?;
-            return openai(prompt, cached, output, reasoning, "prompt_tokens", "completion_tokens");
+            return openai(
+                prompt,
+                cached,
+                output,
+                reasoning,
+                "prompt_tokens",
+                "completion_tokens",
+            );
         }
         if has("input_tokens") || has("output_tokens") {
-            let anthropic_fields = has("cache_read_input_tokens") || has("cache_creation_input_tokens") || has("cache_creation");
-            let responses_fields = has("input_tokens_details") || has("output_tokens_details") || has("total_tokens");
+            let anthropic_fields = has("cache_read_input_tokens")
+                || has("cache_creation_input_tokens")
+                || has("cache_creation");
+            let responses_fields =
+                has("input_tokens_details") || has("output_tokens_details") || has("total_tokens");
             if anthropic_fields || (!responses_fields && provider == Provider::Anthropic) {
                 return anthropic(usage);
             }
@@ -66,7 +79,14 @@ impl Usage {
             let cached = count(usage, &["input_tokens_details", "cached_tokens"])?;
             let output = count(usage, &["output_tokens"])?;
             let reasoning = count(usage, &["output_tokens_details", "reasoning_tokens"])?;
-            return openai(input, cached, output, reasoning, "input_tokens", "output_tokens");
+            return openai(
+                input,
+                cached,
+                output,
+                reasoning,
+                "input_tokens",
+                "output_tokens",
+            );
         }
         let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
         Err(CostError::InvalidUsage(format!(
@@ -75,7 +95,14 @@ impl Usage {
     }
 }
 
-fn openai(input: u64, cached: u64, output: u64, reasoning: u64, in_name: &str, out_name: &str) -> Result<Usage, CostError> {
+fn openai(
+    input: u64,
+    cached: u64,
+    output: u64,
+    reasoning: u64,
+    in_name: &str,
+    out_name: &str,
+) -> Result<Usage, CostError> {
     if cached > input {
         return Err(CostError::InvalidUsage(format!(
             "cached_tokens ({cached}) exceeds {in_name} ({input}); in OpenAI usage cached tokens are part of {in_name}"
@@ -86,7 +113,13 @@ fn openai(input: u64, cached: u64, output: u64, reasoning: u64, in_name: &str, o
             "reasoning_tokens ({reasoning}) exceeds {out_name} ({output}); in OpenAI usage reasoning tokens are part of {out_name}"
         )));
     }
-    Ok(Usage { input: input - cached, cached_input: cached, output, reasoning, ..Usage::default() })
+    Ok(Usage {
+        input: input - cached,
+        cached_input: cached,
+        output,
+        reasoning,
+        ..Usage::default()
+    })
 }
 
 fn anthropic(usage: &Value) -> Result<Usage, CostError> {
@@ -98,9 +131,20 @@ fn anthropic(usage: &Value) -> Result<Usage, CostError> {
     let split = w5 + w1;
     // The breakdown is authoritative when present; tokens it does not cover
     // (older responses report only the total) are billed as 5-minute writes.
-    let (w5, w1) = if split >= creation { (w5, w1) } else { (w5 + (creation - split), w1) };
+    let (w5, w1) = if split >= creation {
+        (w5, w1)
+    } else {
+        (w5 + (creation - split), w1)
+    };
     let output = count(usage, &["output_tokens"])?;
-    Ok(Usage { input, cached_input: read, cache_write_5m: w5, cache_write_1h: w1, output, reasoning: 0 })
+    Ok(Usage {
+        input,
+        cached_input: read,
+        cache_write_5m: w5,
+        cache_write_1h: w1,
+        output,
+        reasoning: 0,
+    })
 }
 
 fn count(root: &Value, path: &[&str]) -> Result<u64, CostError> {
@@ -117,16 +161,26 @@ fn count(root: &Value, path: &[&str]) -> Result<u64, CostError> {
             if let Some(u) = n.as_u64() {
                 Ok(u)
             } else if n.as_i64().is_some() {
-                Err(CostError::InvalidUsage(format!("{} is negative ({n}); token counts are zero or positive", path.join("."))))
+                Err(CostError::InvalidUsage(format!(
+                    "{} is negative ({n}); token counts are zero or positive",
+                    path.join(".")
+                )))
             } else {
                 match n.as_f64() {
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                     Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(f as u64),
-                    _ => Err(CostError::InvalidUsage(format!("{} is {n}; token counts are whole numbers", path.join(".")))),
+                    _ => Err(CostError::InvalidUsage(format!(
+                        "{} is {n}; token counts are whole numbers",
+                        path.join(".")
+                    ))),
                 }
             }
         }
-        other => Err(CostError::InvalidUsage(format!("{} is {}; token counts are integers", path.join("."), kind(other)))),
+        other => Err(CostError::InvalidUsage(format!(
+            "{} is {}; token counts are integers",
+            path.join("."),
+            kind(other)
+        ))),
     }
 }
 
@@ -154,7 +208,16 @@ mod tests {
                     "completion_tokens_details": {"reasoning_tokens": 200}}),
             Provider::OpenAi,
         );
-        assert_eq!(u, Ok(Usage { input: 600, cached_input: 400, output: 300, reasoning: 200, ..Usage::default() }));
+        assert_eq!(
+            u,
+            Ok(Usage {
+                input: 600,
+                cached_input: 400,
+                output: 300,
+                reasoning: 200,
+                ..Usage::default()
+            })
+        );
     }
 
     #[test]
@@ -165,13 +228,29 @@ mod tests {
                     "output_tokens": 80}),
             Provider::Anthropic,
         );
-        assert_eq!(u, Ok(Usage { input: 50, cached_input: 1000, cache_write_5m: 100, cache_write_1h: 200, output: 80, reasoning: 0 }));
+        assert_eq!(
+            u,
+            Ok(Usage {
+                input: 50,
+                cached_input: 1000,
+                cache_write_5m: 100,
+                cache_write_1h: 200,
+                output: 80,
+                reasoning: 0
+            })
+        );
     }
 
     #[test]
     fn rejects_nonsense() {
-        for bad in [json!([1]), json!({"foo": 1}), json!({"prompt_tokens": -3}), json!({"prompt_tokens": "7"}),
-                    json!({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 11}}), json!({"input_tokens": 1.5})] {
+        for bad in [
+            json!([1]),
+            json!({"foo": 1}),
+            json!({"prompt_tokens": -3}),
+            json!({"prompt_tokens": "7"}),
+            json!({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 11}}),
+            json!({"input_tokens": 1.5}),
+        ] {
             assert!(Usage::from_json(&bad, Provider::OpenAi).is_err(), "{bad}");
         }
     }

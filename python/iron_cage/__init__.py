@@ -1,0 +1,53 @@
+"""iron-cage: governance for AI agents, with a Rust core.
+
+Every LLM call an agent makes is priced with the provider's real billing,
+checked against a hard budget (reserve before, commit after: concurrent calls
+can never together overspend), and reported. See README.md for the quick start.
+"""
+
+from __future__ import annotations
+
+from iron_cage._core import (
+    PRICE_TABLE_VERSION,
+    Budget,
+    PriceTable,
+    Reservation,
+    ThresholdEvent,
+    active_price_table,
+    cost_of,
+    count_tokens,
+    token_count_is_exact,
+    use_prices,
+)
+from iron_cage._core import __version__ as __version__
+from iron_cage._exceptions import (
+    BudgetExceededError,
+    CircuitOpenError,
+    ConfigError,
+    ControlPanelError,
+    IronCageError,
+    PiiBlockedError,
+    ReservationError,
+    SecretError,
+)
+
+__all__ = [
+    "Budget",
+    "BudgetExceededError",
+    "CircuitOpenError",
+    "ConfigError",
+    "ControlPanelError",
+    "IronCageError",
+    "PRICE_TABLE_VERSION",
+    "PiiBlockedError",
+    "PriceTable",
+    "Reservation",
+    "ReservationError",
+    "SecretError",
+    "ThresholdEvent",
+    "active_price_table",
+    "cost_of",
+    "count_tokens",
+    "token_count_is_exact",
+    "use_prices",
+]

@@ -1,0 +1,99 @@
+"""The exceptions iron-cage raises. Catch ``IronCageError`` to catch them all.
+
+::
+
+    IronCageError
+    ├── BudgetExceededError      a call would take a budget past its limit; raised before the call
+    ├── PiiBlockedError          safety_mode="block" found PII; nothing was returned
+    ├── CircuitOpenError         a circuit breaker is open; retry after ``retry_after_s``
+    ├── ConfigError (ValueError) bad configuration or argument: amount, model, price table, usage
+    ├── SecretError              the vault cannot be unlocked, or a secret is tampered with
+    ├── ControlPanelError        the Control Panel refused or could not be reached
+    └── ReservationError (RuntimeError)
+                                 a reservation was committed or released twice
+
+The Rust core raises these same classes: ``iron_cage._core`` maps every domain
+error to exactly one of them (see ``crates/iron_cage_py/src/errors.rs``).
+Messages say what happened, the numbers involved, and what to do; they never
+contain a secret or a PII value.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BudgetExceededError",
+    "CircuitOpenError",
+    "ConfigError",
+    "ControlPanelError",
+    "IronCageError",
+    "PiiBlockedError",
+    "ReservationError",
+    "SecretError",
+]
+
+
+class IronCageError(Exception):
+    """Base class of every error iron-cage raises on purpose."""
+
+
+class BudgetExceededError(IronCageError):
+    """A reservation would take a budget past its limit. Nothing was spent or changed.
+
+    ``budget`` names the budget that had no room (a child or one of its parents).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        budget: str = "budget",
+        limit_usd: float = 0.0,
+        spent_usd: float = 0.0,
+        reserved_usd: float = 0.0,
+        requested_usd: float = 0.0,
+        remaining_usd: float = 0.0,
+    ) -> None:
+        super().__init__(message)
+        self.budget = budget
+        self.limit_usd = limit_usd
+        self.spent_usd = spent_usd
+        self.reserved_usd = reserved_usd
+        self.requested_usd = requested_usd
+        self.remaining_usd = remaining_usd
+
+
+class PiiBlockedError(IronCageError):
+    """PII was found in ``safety_mode="block"``; the text was not returned."""
+
+
+class CircuitOpenError(IronCageError):
+    """A circuit breaker rejected the call without making it."""
+
+    def __init__(self, message: str, *, breaker: str = "", retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.breaker = breaker
+        self.retry_after_s = retry_after_s
+
+
+class ConfigError(IronCageError, ValueError):
+    """A configuration value or argument is invalid; the message says which and what is accepted.
+
+    For an unknown model, ``model`` and ``suggestions`` (close matches) are set.
+    """
+
+    def __init__(self, message: str, *, model: str | None = None, suggestions: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.suggestions = suggestions or []
+
+
+class SecretError(IronCageError):
+    """The vault cannot be unlocked with the given key, or a stored secret fails to verify."""
+
+
+class ControlPanelError(IronCageError):
+    """The Control Panel refused a request or could not be reached."""
+
+
+class ReservationError(IronCageError, RuntimeError):
+    """A reservation was settled twice (committed or released after it was already settled)."""
