@@ -1,0 +1,3 @@
+from iron_cage.cli import main
+
+raise SystemExit(main())

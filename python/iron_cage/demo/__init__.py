@@ -1,0 +1,1 @@
+"""Runnable demonstrations of iron-cage (``iron-cage demo``)."""
