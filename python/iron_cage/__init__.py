@@ -5,8 +5,6 @@ checked against a hard budget (reserve before, commit after: concurrent calls
 can never together overspend), and reported. See README.md for the quick start.
 """
 
-from __future__ import annotations
-
 from iron_cage._core import (
     PRICE_TABLE_VERSION,
     Budget,

@@ -81,7 +81,9 @@ class ConfigError(IronCageError, ValueError):
     For an unknown model, ``model`` and ``suggestions`` (close matches) are set.
     """
 
-    def __init__(self, message: str, *, model: str | None = None, suggestions: list[str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, model: str | None = None, suggestions: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.model = model
         self.suggestions = suggestions or []

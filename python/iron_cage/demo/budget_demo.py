@@ -47,7 +47,10 @@ def synthetic_leads(n: int = LEADS, seed: int = 7) -> list[Lead]:
 
 def messages_for(lead: Lead) -> list[dict[str, str]]:
     return [
-        {"role": "system", "content": "You qualify B2B sales leads. Answer with a score from 1-10 and one reason."},
+        {
+            "role": "system",
+            "content": "You qualify B2B sales leads. Answer with a score from 1-10 and one reason.",
+        },
         {
             "role": "user",
             "content": f"Lead #{lead.number}: {lead.name}, {lead.role} at {lead.company}. "
@@ -91,8 +94,10 @@ def run(echo: Callable[[str], None] = print) -> int:
     budget = ic.Budget(limit, thresholds=[0.9], name="lead-gen-agent")
     events: list[ic.ThresholdEvent] = []
     budget.on_threshold(events.append)
-    echo(f"iron-cage budget demo: {LEADS} leads, model {MODEL} (prices {ic.PRICE_TABLE_VERSION}), budget ${limit:.6f}")
-    echo("LLM replies are simulated until FakeProvider lands; tokens, prices, reservations and thresholds are real.")
+    echo(f"iron-cage budget demo: {LEADS} leads, model {MODEL}, prices of {ic.PRICE_TABLE_VERSION}")
+    echo(f"budget ${limit:.6f}; 90% threshold armed; every call reserves its worst case first")
+    echo("LLM replies are simulated until FakeProvider lands;")
+    echo("token counts, prices, reservations, commits and thresholds are the real engine.")
     done = shown = 0
     for lead in leads:
         msgs = messages_for(lead)

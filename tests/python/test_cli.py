@@ -1,0 +1,38 @@
+"""The iron-cage command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "iron_cage", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_demo_stops_before_overspending_and_warns_once() -> None:
+    out = run("demo")
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"lead #\s*85: THRESHOLD 90% crossed", out.stdout), out.stdout
+    assert "STOPPED before the call" in out.stdout
+    m = re.search(
+        r"spent \$([\d.]+) of \$([\d.]+) \(overspend \$0\.000000\); threshold events: 1", out.stdout
+    )
+    assert m is not None, out.stdout
+    assert float(m.group(1)) <= float(m.group(2))
+
+
+def test_prices_shows_a_resolved_model() -> None:
+    out = run("prices", "gpt-4o-mini-2024-07-18")
+    assert out.returncode == 0
+    assert '"model": "gpt-4o-mini"' in out.stdout
+
+
+def test_unknown_model_is_a_clean_error() -> None:
+    out = run("prices", "gpt-4o-mnii")
+    assert out.returncode == 2
+    assert "Did you mean gpt-4o-mini" in out.stderr
+    assert "Traceback" not in out.stderr
