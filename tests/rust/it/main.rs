@@ -1,1 +1,4 @@
+//! Integration tests of the domain crates, one binary (uv's `tests/it` layout).
 
+mod ledger_concurrency;
+mod prices_files;

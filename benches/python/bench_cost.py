@@ -1,0 +1,82 @@
+"""Python-side costs of the cost engine, with OpenAI's tiktoken as the peer in the same run.
+
+Run: make bench-python   (or: .venv/bin/python benches/python/bench_cost.py)
+Prints per-call medians and a Markdown table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "python"))
+
+import iron_cage as ic
+from tiktoken_local import encoding
+
+ROUNDS = 15
+
+
+def text_1kb() -> str:
+    base = (
+        "The agent qualified lead #42 (Ada Lovelace, CTO at Acme Robotics) with a score of 8/10: "
+        "they attended the webinar on 2026-11-21 and asked about pricing at $12.50 per seat. "
+        "def score(lead):\n    return min(10, lead.visits * 2)  # heuristic\n"
+        "Next steps: schedule a demo, send the whitepaper, follow up in 3 days. "
+    )
+    return (base * 8)[:1024]
+
+
+def per_call_ns(fn: Callable[[], object], number: int) -> float:
+    """Median over ROUNDS of the mean time per call in a batch of `number` calls."""
+    for _ in range(max(1, number // 10)):
+        fn()
+    samples = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter_ns()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter_ns() - start) / number)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    budget = ic.Budget(1_000_000_000.0, thresholds=[0.9])
+    text = text_1kb()
+    o200k = encoding("o200k_base")
+    usage = {
+        "prompt_tokens": 1200,
+        "completion_tokens": 300,
+        "prompt_tokens_details": {"cached_tokens": 1024},
+    }
+    assert ic.count_tokens("gpt-4o", text) == len(o200k.encode_ordinary(text))
+
+    def reserve_commit() -> None:
+        budget.reserve(0.001).commit(0.0)
+
+    def empty_call() -> None:
+        pass
+
+    rows = [
+        ("Budget.reserve(0.001).commit(0.0)", per_call_ns(reserve_commit, 20_000), None),
+        ("(loop + empty Python call, for scale)", per_call_ns(empty_call, 20_000), None),
+        ("ic.count_tokens('gpt-4o', 1 KB)", per_call_ns(lambda: ic.count_tokens("gpt-4o", text), 2_000), "ours"),
+        ("tiktoken o200k encode_ordinary(1 KB)", per_call_ns(lambda: o200k.encode_ordinary(text), 2_000), "peer"),
+        ("ic.cost_of('gpt-4o-2024-08-06', usage)", per_call_ns(lambda: ic.cost_of("gpt-4o-2024-08-06", usage), 20_000), None),
+    ]
+    ours = next(ns for name, ns, tag in rows if tag == "ours")
+    peer = next(ns for name, ns, tag in rows if tag == "peer")
+    print(f"python {platform.python_version()} on {platform.machine()}, {ROUNDS} rounds, median per call")
+    print("| operation | per call |")
+    print("|---|---|")
+    for name, ns, _ in rows:
+        print(f"| {name} | {ns / 1000:.2f} µs |")
+    print(f"\ncount_tokens 1 KB: iron-cage {ours / 1000:.1f} µs vs tiktoken {peer / 1000:.1f} µs -> {peer / ours:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
