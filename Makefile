@@ -54,7 +54,7 @@ test-python: setup
 bench: bench-rust bench-python
 
 bench-rust:
-	cargo bench -p iron_cage_benches --quiet -- --noplot
+	cargo bench -p iron_cage_benches --bench cost --quiet -- --noplot
 
 bench-python: setup
 	$(PY) benches/python/bench_cost.py

@@ -20,7 +20,7 @@ fn ledger(c: &mut Criterion) {
             let r = l
                 .reserve(black_box(Money::from_micros(1_000)))
                 .expect("room");
-            r.commit(black_box(Money::ZERO));
+            r.commit(black_box(Money::from_micros(700)));
         });
     });
     g.bench_function("reserve_commit_shared/uncontended", |b| {
@@ -28,12 +28,12 @@ fn ledger(c: &mut Criterion) {
             let r = l
                 .reserve_shared(black_box(Money::from_micros(1_000)))
                 .expect("room");
-            r.commit(black_box(Money::ZERO)).expect("once");
+            r.commit(black_box(Money::from_micros(700))).expect("once");
         });
     });
     // A second thread reserves and commits on the same ledger the whole time:
     // the measured thread's operations pay for the cache-line transfers.
-    g.bench_function("reserve_commit/contended_2_threads", |b| {
+    g.bench_function("reserve_commit/contended_2_threads_latency", |b| {
         b.iter_custom(|iters| {
             let stop = Arc::new(AtomicBool::new(false));
             let other = {
@@ -42,7 +42,7 @@ fn ledger(c: &mut Criterion) {
                     while !stop.load(Ordering::Relaxed) {
                         l.reserve(Money::from_micros(1_000))
                             .expect("room")
-                            .commit(Money::ZERO);
+                            .commit(Money::from_micros(700));
                     }
                 })
             };
@@ -52,7 +52,7 @@ fn ledger(c: &mut Criterion) {
                 let r = l
                     .reserve(black_box(Money::from_micros(1_000)))
                     .expect("room");
-                r.commit(black_box(Money::ZERO));
+                r.commit(black_box(Money::from_micros(700)));
             }
             let elapsed = start.elapsed();
             stop.store(true, Ordering::Relaxed);
@@ -60,7 +60,44 @@ fn ledger(c: &mut Criterion) {
             elapsed
         });
     });
+    // Both threads do the operation; time per operation of their combined throughput.
+    g.bench_function("reserve_commit/contended_2_threads_throughput", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, |_| {
+                l.reserve(black_box(Money::from_micros(1_000)))
+                    .expect("room")
+                    .commit(black_box(Money::from_micros(700)));
+            })
+        });
+    });
+    // The floor, measured the same way: one contended compare-and-swap increment,
+    // the least any exact shared limit check can cost.
+    let counter = std::sync::atomic::AtomicU64::new(0);
+    g.bench_function("floor_one_cas/contended_2_threads_throughput", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, |_| {
+                let mut v = counter.load(Ordering::Relaxed);
+                while let Err(x) =
+                    counter.compare_exchange_weak(v, v + 1, Ordering::AcqRel, Ordering::Relaxed)
+                {
+                    v = x;
+                }
+            })
+        });
+    });
     g.finish();
+}
+
+/// Runs `iters` calls of `op` split over two threads; returns the wall time.
+fn two_threads(iters: u64, op: impl Fn(u64) + Sync) -> Duration {
+    let start = Instant::now();
+    thread::scope(|s| {
+        let half = iters / 2;
+        let op = &op;
+        s.spawn(move || (0..half).for_each(op));
+        (half..iters).for_each(op);
+    });
+    start.elapsed()
 }
 
 fn tokens(c: &mut Criterion) {

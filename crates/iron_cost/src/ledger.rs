@@ -7,14 +7,16 @@
 //! overspend is impossible by construction, not by a check that can race.
 //!
 //! A commit adds the actual cost to `spent` and moves `used` by `actual -
-//! reserved`. If the provider billed MORE than was reserved (a reservation made
+//! reserved`. `spent` is striped over per-thread shards on their own cache
+//! lines, and the read-mostly limit sits apart from `used`, so concurrent
+//! commits contend on one cache line only (see BENCHMARKS.md). If the provider billed MORE than was reserved (a reservation made
 //! from an estimate), the overrun is recorded, not hidden: `used` may then
 //! exceed the limit, and every later reservation fails until the limit is raised.
 //!
 //! A child ledger draws from its parent: a reservation takes room in the child
 //! and in every ancestor, or in none of them.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::error::CostError;
@@ -22,6 +24,23 @@ use crate::money::Money;
 
 /// Parts per million of the limit: thresholds are held as integers.
 const PPM: u64 = 1_000_000;
+
+/// Stripes of the `spent` counter. Threads are spread over them round-robin.
+const SHARDS: usize = 8;
+
+/// Keeps a value on its own cache line(s): 128 bytes, as the adjacent-line
+/// prefetcher of x86 pulls lines in pairs.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
+}
 
 /// Something that happened to a ledger that a caller may want to know about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +85,12 @@ pub struct Snapshot {
 /// A spending limit shared by concurrent callers. See the module docs.
 pub struct Ledger {
     name: String,
-    limit: AtomicU64,
-    used: AtomicU64,
-    spent: AtomicU64,
+    /// Read on every reservation, written rarely: its own line.
+    limit: Padded<AtomicU64>,
+    /// Committed spend plus outstanding reservations: the one contended word.
+    used: Padded<AtomicU64>,
+    /// Committed spend, striped; the sum is the spend.
+    spent: [Padded<AtomicU64>; SHARDS],
     overrun: AtomicU64,
     thresholds: Box<[Threshold]>,
     parent: Option<Arc<Ledger>>,
@@ -129,9 +151,9 @@ impl Ledger {
     ) -> Arc<Ledger> {
         Arc::new(Ledger {
             name,
-            limit: AtomicU64::new(limit.micros()),
-            used: AtomicU64::new(0),
-            spent: AtomicU64::new(0),
+            limit: Padded(AtomicU64::new(limit.micros())),
+            used: Padded(AtomicU64::new(0)),
+            spent: Default::default(),
             overrun: AtomicU64::new(0),
             thresholds: thresholds_ppm
                 .iter()
@@ -161,9 +183,13 @@ impl Ledger {
     /// The current state. `used` is read once, so `spent + reserved` is consistent.
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let limit = self.limit.load(Ordering::Acquire);
-        let spent = self.spent.load(Ordering::Acquire);
-        let used = self.used.load(Ordering::Acquire).max(spent);
+        let limit = self.limit.0.load(Ordering::Acquire);
+        let used = self.used.0.load(Ordering::SeqCst);
+        // Shards only grow, and a commit's amount is in `used` before it is in a
+        // shard, so a later read of the shards can only over-state spend relative
+        // to `used`; take the larger so `spent + reserved` never reads low.
+        let spent = self.spent_micros();
+        let used = used.max(spent);
         Snapshot {
             limit: Money::from_micros(limit),
             spent: Money::from_micros(spent),
@@ -176,13 +202,17 @@ impl Ledger {
     /// Committed spend.
     #[must_use]
     pub fn spent(&self) -> Money {
-        Money::from_micros(self.spent.load(Ordering::Acquire))
+        Money::from_micros(self.spent_micros())
+    }
+
+    fn spent_micros(&self) -> u64 {
+        self.spent.iter().map(|s| s.0.load(Ordering::SeqCst)).sum()
     }
 
     /// The limit.
     #[must_use]
     pub fn limit(&self) -> Money {
-        Money::from_micros(self.limit.load(Ordering::Acquire))
+        Money::from_micros(self.limit.0.load(Ordering::Acquire))
     }
 
     /// What can still be reserved here and in every ancestor.
@@ -199,8 +229,8 @@ impl Ledger {
     /// but cancels none in flight. Thresholds that spend has not reached under
     /// the new limit are re-armed; those it has reached fire now.
     pub fn set_limit(&self, limit: Money) {
-        self.limit.store(limit.micros(), Ordering::Release);
-        let spent = self.spent.load(Ordering::Acquire);
+        self.limit.0.store(limit.micros(), Ordering::Release);
+        let spent = self.spent_micros();
         for t in &*self.thresholds {
             if !crossed(spent, limit.micros(), t.ppm) {
                 t.fired.store(false, Ordering::Release);
@@ -237,15 +267,16 @@ impl Ledger {
     }
 
     fn reserve_raw(&self, amount: u64) -> Result<(), CostError> {
-        let mut used = self.used.load(Ordering::Relaxed);
+        let mut used = self.used.0.load(Ordering::Relaxed);
         loop {
-            let limit = self.limit.load(Ordering::Acquire);
+            let limit = self.limit.0.load(Ordering::Acquire);
             let next = used.checked_add(amount).filter(|&n| n <= limit);
             let Some(next) = next else {
                 return Err(self.exceeded(amount, used, limit));
             };
             match self
                 .used
+                .0
                 .compare_exchange_weak(used, next, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => break,
@@ -254,7 +285,7 @@ impl Ledger {
         }
         if let Some(parent) = &self.parent {
             if let Err(e) = parent.reserve_raw(amount) {
-                self.used.fetch_sub(amount, Ordering::AcqRel);
+                self.used.0.fetch_sub(amount, Ordering::AcqRel);
                 return Err(e);
             }
         }
@@ -262,7 +293,7 @@ impl Ledger {
     }
 
     fn exceeded(&self, requested: u64, used: u64, limit: u64) -> CostError {
-        let spent = self.spent.load(Ordering::Acquire).min(used);
+        let spent = self.spent_micros().min(used);
         CostError::BudgetExceeded {
             ledger: self.name.clone(),
             limit: Money::from_micros(limit),
@@ -274,35 +305,59 @@ impl Ledger {
     }
 
     fn settle_raw(&self, reserved: u64, actual: u64) {
-        let spent = self.spent.fetch_add(actual, Ordering::AcqRel) + actual;
-        if actual >= reserved {
+        let shard = &self.spent[shard_index()].0;
+        // Order keeps `spent <= used` at every instant: an overrun enters `used`
+        // before the shard; otherwise the amount is already in `used` (reserved)
+        // and leaves it only as the unused remainder, after the shard has it.
+        let used_after = if actual > reserved {
             let extra = actual - reserved;
-            if extra > 0 {
-                self.used.fetch_add(extra, Ordering::AcqRel);
-                self.overrun.fetch_add(extra, Ordering::AcqRel);
-            }
+            self.overrun.fetch_add(extra, Ordering::AcqRel);
+            let after = self.used.0.fetch_add(extra, Ordering::SeqCst) + extra;
+            shard.fetch_add(actual, Ordering::SeqCst);
+            after
         } else {
-            self.used.fetch_sub(reserved - actual, Ordering::AcqRel);
-        }
-        self.check_thresholds(spent);
+            shard.fetch_add(actual, Ordering::SeqCst);
+            // Always an RMW on `used`, even of zero: the committer whose RMW is
+            // later in `used`'s order then sees every earlier shard add, so the
+            // commit that crosses a threshold is never missed.
+            let freed = reserved - actual;
+            self.used.0.fetch_sub(freed, Ordering::SeqCst) - freed
+        };
+        self.check_thresholds_gated(used_after);
         if let Some(parent) = &self.parent {
             parent.settle_raw(reserved, actual);
         }
     }
 
     fn release_raw(&self, reserved: u64) {
-        self.used.fetch_sub(reserved, Ordering::AcqRel);
+        self.used.0.fetch_sub(reserved, Ordering::AcqRel);
         if let Some(parent) = &self.parent {
             parent.release_raw(reserved);
         }
     }
 
+    /// Spend never exceeds `used`, so while `used` is below every unfired
+    /// threshold no shard needs reading: the common commit skips the sum.
     #[inline]
+    fn check_thresholds_gated(&self, used: u64) {
+        if self.thresholds.is_empty() {
+            return;
+        }
+        let limit = self.limit.0.load(Ordering::Acquire);
+        let armed = self
+            .thresholds
+            .iter()
+            .any(|t| !t.fired.load(Ordering::Relaxed) && crossed(used, limit, t.ppm));
+        if armed {
+            self.check_thresholds(self.spent_micros());
+        }
+    }
+
     fn check_thresholds(&self, spent: u64) {
         if self.thresholds.is_empty() {
             return;
         }
-        let limit = self.limit.load(Ordering::Acquire);
+        let limit = self.limit.0.load(Ordering::Acquire);
         for t in &*self.thresholds {
             if !t.fired.load(Ordering::Relaxed)
                 && crossed(spent, limit, t.ppm)

@@ -4,6 +4,7 @@
 //!
 //! This crate knows nothing of Python; `iron_cage_py` wraps it.
 
+mod bpe_count;
 mod error;
 mod ledger;
 mod money;

@@ -9,9 +9,11 @@
 //! is the safe side for a budget reservation; the bill itself always comes from
 //! the provider's reported usage.
 
-use serde_json::Value;
-use tiktoken_rs::CoreBPE;
+use std::sync::OnceLock;
 
+use serde_json::Value;
+
+use crate::bpe_count::{BpeCounter, Split};
 use crate::error::CostError;
 
 /// Numerator and denominator of the Claude estimate factor (1.25).
@@ -84,12 +86,15 @@ impl Tokenizer {
         self != Tokenizer::AnthropicEstimate
     }
 
-    fn bpe(self) -> &'static CoreBPE {
+    fn counter(self) -> &'static BpeCounter {
+        static O200K: OnceLock<BpeCounter> = OnceLock::new();
+        static CL100K: OnceLock<BpeCounter> = OnceLock::new();
         match self {
-            Tokenizer::O200kBase => tiktoken_rs::o200k_base_singleton(),
-            Tokenizer::Cl100kBase | Tokenizer::AnthropicEstimate => {
-                tiktoken_rs::cl100k_base_singleton()
-            }
+            Tokenizer::O200kBase => O200K
+                .get_or_init(|| BpeCounter::new(Split::O200k, tiktoken_rs::o200k_base_singleton())),
+            Tokenizer::Cl100kBase | Tokenizer::AnthropicEstimate => CL100K.get_or_init(|| {
+                BpeCounter::new(Split::Cl100k, tiktoken_rs::cl100k_base_singleton())
+            }),
         }
     }
 
@@ -97,7 +102,7 @@ impl Tokenizer {
         if text.is_empty() {
             0
         } else {
-            self.bpe().count_ordinary(text)
+            self.counter().count(text)
         }
     }
 
@@ -184,6 +189,42 @@ mod tests {
         assert_eq!(Tokenizer::O200kBase.count_text("hello world"), 2);
         assert_eq!(Tokenizer::Cl100kBase.count_text("tiktoken is great!"), 6);
         assert_eq!(Tokenizer::O200kBase.count_text(""), 0);
+    }
+
+    #[test]
+    fn fast_counter_equals_tiktoken_rs() {
+        let samples = [
+            "hello world",
+            "a  b",
+            "a   \n\n  b  ",
+            "x\t\t y",
+            "  leading",
+            "trailing   ",
+            "\u{3000}\u{3000}word",
+            "don't WON'T it's",
+            "1234567 89",
+            "$12.50!!\n\n",
+            "日本語 テキスト",
+            "emoji 🤖🔥  ok",
+            " \r\n \r\n x",
+            "path/to/file\n/next",
+            "  \n",
+            "tab\t\n\tend",
+            "Ünïcödé  Çase",
+            "a\u{200b} b",
+        ];
+        for (t, core) in [
+            (Tokenizer::O200kBase, tiktoken_rs::o200k_base_singleton()),
+            (Tokenizer::Cl100kBase, tiktoken_rs::cl100k_base_singleton()),
+        ] {
+            for s in samples {
+                assert_eq!(
+                    t.count_text(s),
+                    core.encode_ordinary(s).len(),
+                    "{t:?} {s:?}"
+                );
+            }
+        }
     }
 
     #[test]

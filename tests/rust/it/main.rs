@@ -2,3 +2,4 @@
 
 mod ledger_concurrency;
 mod prices_files;
+mod tokens_oracle;
