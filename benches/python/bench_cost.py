@@ -56,13 +56,13 @@ def main() -> None:
     assert ic.count_tokens("gpt-4o", text) == len(o200k.encode_ordinary(text))
 
     def reserve_commit() -> None:
-        budget.reserve(0.001).commit(0.0)
+        budget.reserve(0.001).commit(0.0007)
 
     def empty_call() -> None:
         pass
 
     rows = [
-        ("Budget.reserve(0.001).commit(0.0)", per_call_ns(reserve_commit, 20_000), None),
+        ("Budget.reserve(0.001).commit(0.0007)", per_call_ns(reserve_commit, 20_000), None),
         ("(loop + empty Python call, for scale)", per_call_ns(empty_call, 20_000), None),
         ("ic.count_tokens('gpt-4o', 1 KB)", per_call_ns(lambda: ic.count_tokens("gpt-4o", text), 2_000), "ours"),
         ("tiktoken o200k encode_ordinary(1 KB)", per_call_ns(lambda: o200k.encode_ordinary(text), 2_000), "peer"),

@@ -41,7 +41,7 @@ const CL100K: &str = concat!(
 );
 
 /// Which split pattern a counter uses.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Split {
     O200k,
     Cl100k,
@@ -49,6 +49,7 @@ pub(crate) enum Split {
 
 /// Counts tokens for one encoding.
 pub(crate) struct BpeCounter {
+    kind: Split,
     split: Regex,
     ranks: FxHashMap<Vec<u8>, Rank>,
     core: &'static CoreBPE,
@@ -90,6 +91,7 @@ impl BpeCounter {
             rank += 1;
         }
         BpeCounter {
+            kind: split,
             split: Regex::new(&format!("^(?:{pattern})")).expect("constant split pattern"),
             ranks,
             core,
@@ -100,7 +102,13 @@ impl BpeCounter {
     pub(crate) fn count(&self, text: &str) -> usize {
         let mut n = 0;
         let mut pos = 0;
+        let bytes = text.as_bytes();
         while pos < text.len() {
+            if let Some(len) = ascii_piece(bytes, pos, self.kind) {
+                n += self.count_piece(&bytes[pos..pos + len]);
+                pos += len;
+                continue;
+            }
             let rest = &text[pos..];
             let Some(m) = self.split.find(rest) else {
                 // Every character is matched by some branch; be safe anyway.
@@ -138,6 +146,104 @@ impl BpeCounter {
             byte_pair_split(piece, &self.ranks).len()
         }
     }
+}
+
+/// The length of the piece starting at `pos` when it is ASCII and the split
+/// pattern's choice does not depend on anything else; `None` hands the position
+/// to the regex (non-ASCII neighbours, apostrophes that may start contractions).
+/// Mirrors the pattern's branches in their order: words (with one optional
+/// leading non-alphanumeric), 1-3 digits, punctuation runs, whitespace runs.
+#[inline]
+fn ascii_piece(b: &[u8], pos: usize, split: Split) -> Option<usize> {
+    let at = |i: usize| b.get(i).copied();
+    let c = b[pos];
+    if c >= 0x80 || c == b'\'' {
+        return None;
+    }
+    let letter = |x: u8| x.is_ascii_alphabetic();
+    let digit = |x: u8| x.is_ascii_digit();
+    let space = |x: u8| matches!(x, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let punct = |x: u8| x < 0x80 && !space(x) && !letter(x) && !digit(x);
+    // Ends a word or punctuation run for sure: end of text, or ASCII that is not an apostrophe.
+    let settled = |x: Option<u8>| x.is_none_or(|x| x < 0x80 && x != b'\'');
+
+    // Words: [^\r\n\p{L}\p{N}]? then letters.
+    let start =
+        if !letter(c) && !digit(c) && c != b'\r' && c != b'\n' && at(pos + 1).is_some_and(letter) {
+            pos + 1
+        } else {
+            pos
+        };
+    if at(start).is_some_and(letter) {
+        let mut i = start;
+        match split {
+            // [Upper]*[lower]+ (branch 1), else [Upper]+[lower]* (branch 2): either way
+            // all leading capitals, then all following lower-case letters.
+            Split::O200k => {
+                while at(i).is_some_and(|x| x.is_ascii_uppercase()) {
+                    i += 1;
+                }
+                while at(i).is_some_and(|x| x.is_ascii_lowercase()) {
+                    i += 1;
+                }
+            }
+            Split::Cl100k => {
+                while at(i).is_some_and(letter) {
+                    i += 1;
+                }
+            }
+        }
+        return settled(at(i)).then_some(i - pos);
+    }
+    // \p{N}{1,3}
+    if digit(c) {
+        let mut i = pos;
+        while i < pos + 3 && at(i).is_some_and(digit) {
+            i += 1;
+        }
+        return (i == pos + 3 || at(i).is_none_or(|x| x < 0x80)).then_some(i - pos);
+    }
+    // ' ?[^\s\p{L}\p{N}]+[\r\n/]*' (cl100k: [\r\n]*)
+    let start = if c == b' ' && at(pos + 1).is_some_and(punct) {
+        pos + 1
+    } else {
+        pos
+    };
+    if at(start).is_some_and(punct) {
+        let mut i = start;
+        while at(i).is_some_and(punct) {
+            i += 1;
+        }
+        if at(i).is_some_and(|x| x >= 0x80) {
+            return None;
+        }
+        while at(i)
+            .is_some_and(|x| x == b'\r' || x == b'\n' || (split == Split::O200k && x == b'/'))
+        {
+            i += 1;
+        }
+        return Some(i - pos);
+    }
+    // Whitespace runs.
+    if space(c) {
+        let mut end = pos;
+        while at(end).is_some_and(space) {
+            end += 1;
+        }
+        if at(end).is_some_and(|x| x >= 0x80) {
+            return None; // a Unicode space may continue the run
+        }
+        let at_end = end == b.len();
+        if split == Split::Cl100k && at_end {
+            return Some(end - pos); // \s++$
+        }
+        if let Some(last_newline) = (pos..end).rev().find(|&i| b[i] == b'\n' || b[i] == b'\r') {
+            return Some(last_newline + 1 - pos); // \s*[\r\n]+ (cl100k: \s*[\r\n])
+        }
+        let len = end - pos;
+        return Some(if at_end || len == 1 { len } else { len - 1 }); // \s+(?!\S) | \s+
+    }
+    None
 }
 
 fn is_plain_space_run(piece: &str) -> bool {

@@ -36,3 +36,28 @@ fn counts_equal_tiktoken_on_random_text() {
         }
     }
 }
+
+/// ASCII only, so the hand-written fast path decides nearly every piece.
+const ASCII: &[u8] = b"  \t\n\r\x0b\x0c aAbBzZqQ09'!./(-_#\x00\x1b";
+
+#[test]
+fn ascii_fast_path_equals_tiktoken() {
+    let cases = [
+        (Tokenizer::O200kBase, tiktoken_rs::o200k_base_singleton()),
+        (Tokenizer::Cl100kBase, tiktoken_rs::cl100k_base_singleton()),
+    ];
+    let mut rng = Rng::new(7);
+    for _ in 0..20_000 {
+        let len = rng.below(24);
+        let text: String = (0..len)
+            .map(|_| char::from(ASCII[usize::try_from(rng.below(ASCII.len() as u64)).unwrap_or(0)]))
+            .collect();
+        for (ours, theirs) in &cases {
+            assert_eq!(
+                ours.count_text(&text),
+                theirs.encode_ordinary(&text).len(),
+                "{ours:?} on {text:?}"
+            );
+        }
+    }
+}
