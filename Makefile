@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: help setup build demo test test-rust test-python bench bench-rust bench-python lint fmt clean
+.PHONY: help setup build demo test test-rust test-python install-check bench bench-rust bench-python lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench   run the benchmarks (results: BENCHMARKS.md)"
 	@echo "make lint    ruff, mypy --strict, stubtest, clippy -D warnings, cargo fmt --check"
 	@echo "make setup   create $(VENV) and build the extension (done by the others as needed)"
+	@echo "make install-check   pip install . into a fresh venv and import it"
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +49,20 @@ test: test-rust test-python
 test-rust: $(VENV)/.deps
 	cargo test --workspace --exclude iron_cage_py --quiet
 
+# pytest exits 5 when it collects no tests; that is a broken suite, not a pass.
 test-python: setup
-	$(PY) -m pytest tests/python
+	$(PY) -m pytest tests/python || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests: failing" >&2; exit $$rc; }
+
+# What a user gets from `pip install .`: a fresh venv, the wheel built by pip
+# through maturin, and a governed reservation from the installed package.
+install-check:
+	rm -rf .venv-install
+	$(PYTHON) -m venv .venv-install
+	.venv-install/bin/pip install --quiet .
+	cd / && $(abspath .venv-install)/bin/python -c "import iron_cage as ic; b = ic.Budget(1); b.reserve(0.5).commit(0.25); \
+		assert b.spent_usd == 0.25, b; assert ic.count_tokens('gpt-4o', 'hello world') == 2; \
+		print('pip install . OK:', ic.__version__, b)"
+	$(abspath .venv-install)/bin/iron-cage version
 
 bench: bench-rust bench-python
 

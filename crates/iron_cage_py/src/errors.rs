@@ -87,6 +87,7 @@ pub fn cost_error(py: Python<'_>, err: CostError) -> PyErr {
         CostError::UnknownModel { .. } => raise(config_error(py), message, Some(kwargs)),
         CostError::InvalidAmount { .. }
         | CostError::TierNotPriced { .. }
+        | CostError::InvalidTier(_)
         | CostError::PriceTable { .. }
         | CostError::InvalidUsage(_)
         | CostError::UnknownTokenizer { .. }

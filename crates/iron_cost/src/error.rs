@@ -38,6 +38,10 @@ pub enum CostError {
         tier: String,
     },
 
+    /// A service tier name iron-cage does not know.
+    #[error("unknown service tier {0:?}: use \"standard\", \"batch\" (or \"flex\") or \"priority\"")]
+    InvalidTier(String),
+
     /// A price table file or dictionary that cannot be used.
     #[error("invalid price table {source_name}: {message}")]
     PriceTable {

@@ -63,12 +63,7 @@ impl Tier {
             "standard" | "default" | "auto" | "scale" | "" => Ok(Tier::Standard),
             "batch" | "flex" => Ok(Tier::Batch),
             "priority" => Ok(Tier::Priority),
-            other => Err(CostError::PriceTable {
-                source_name: "<tier>".into(),
-                message: format!(
-                    "unknown service tier {other:?}; use \"standard\", \"batch\" or \"priority\""
-                ),
-            }),
+            other => Err(CostError::InvalidTier(other.to_owned())),
         }
     }
 
