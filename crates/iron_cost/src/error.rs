@@ -39,7 +39,9 @@ pub enum CostError {
     },
 
     /// A service tier name iron-cage does not know.
-    #[error("unknown service tier {0:?}: use \"standard\", \"batch\" (or \"flex\") or \"priority\"")]
+    #[error(
+        "unknown service tier {0:?}: use \"standard\", \"batch\" (or \"flex\") or \"priority\""
+    )]
     InvalidTier(String),
 
     /// A price table file or dictionary that cannot be used.
