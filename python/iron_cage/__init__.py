@@ -23,18 +23,23 @@ from iron_cage._exceptions import (
     CircuitOpenError,
     ConfigError,
     ControlPanelError,
+    FallbackExhaustedError,
     IronCageError,
     PiiBlockedError,
     ReservationError,
     SecretError,
 )
+from iron_cage._reliability import CircuitBreaker, FallbackChain, retry
 
 __all__ = [
     "Budget",
     "BudgetExceededError",
+    "CircuitBreaker",
     "CircuitOpenError",
     "ConfigError",
     "ControlPanelError",
+    "FallbackChain",
+    "FallbackExhaustedError",
     "IronCageError",
     "PRICE_TABLE_VERSION",
     "PiiBlockedError",
@@ -46,6 +51,7 @@ __all__ = [
     "active_price_table",
     "cost_of",
     "count_tokens",
+    "retry",
     "token_count_is_exact",
     "use_prices",
 ]

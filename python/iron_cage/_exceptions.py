@@ -6,6 +6,7 @@
     ├── BudgetExceededError      a call would take a budget past its limit; raised before the call
     ├── PiiBlockedError          safety_mode="block" found PII; nothing was returned
     ├── CircuitOpenError         a circuit breaker is open; retry after ``retry_after_s``
+    ├── FallbackExhaustedError   every tier of a FallbackChain failed; ``errors`` has each one
     ├── ConfigError (ValueError) bad configuration or argument: amount, model, price table, usage
     ├── SecretError              the vault cannot be unlocked, or a secret is tampered with
     ├── ControlPanelError        the Control Panel refused or could not be reached
@@ -20,11 +21,14 @@ contain a secret or a PII value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "BudgetExceededError",
     "CircuitOpenError",
     "ConfigError",
     "ControlPanelError",
+    "FallbackExhaustedError",
     "IronCageError",
     "PiiBlockedError",
     "ReservationError",
@@ -67,12 +71,27 @@ class PiiBlockedError(IronCageError):
 
 
 class CircuitOpenError(IronCageError):
-    """A circuit breaker rejected the call without making it."""
+    """A circuit breaker rejected the call without making it.
 
-    def __init__(self, message: str, *, breaker: str = "", retry_after_s: float = 0.0) -> None:
+    ``state`` is ``"open"`` (cooling down) or ``"half_open"`` (every probe slot is
+    taken); ``retry_after_s`` is when a call may be admitted again.
+    """
+
+    def __init__(
+        self, message: str, *, breaker: str = "", state: str = "open", retry_after_s: float = 0.0
+    ) -> None:
         super().__init__(message)
         self.breaker = breaker
+        self.state = state
         self.retry_after_s = retry_after_s
+
+
+class FallbackExhaustedError(IronCageError):
+    """Every tier of a fallback chain failed; ``errors`` holds each tier's exception in order."""
+
+    def __init__(self, message: str, errors: Sequence[BaseException] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
 
 
 class ConfigError(IronCageError, ValueError):

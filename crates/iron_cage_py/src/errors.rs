@@ -5,6 +5,7 @@
 //! error variant to exactly one of them.
 
 use iron_cost::CostError;
+use iron_reliability::ReliabilityError;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -32,6 +33,7 @@ macro_rules! exception_class {
 exception_class!(config_error, "ConfigError");
 exception_class!(budget_exceeded_error, "BudgetExceededError");
 exception_class!(reservation_error, "ReservationError");
+exception_class!(circuit_open_error, "CircuitOpenError");
 
 /// Builds an instance of `cls(message, **kwargs)` as a `PyErr`.
 fn raise(
@@ -94,6 +96,31 @@ pub fn cost_error(py: Python<'_>, err: CostError) -> PyErr {
         | CostError::InvalidMessages(_)
         | CostError::InvalidThreshold(_) => raise(config_error(py), message, None),
     }
+}
+
+/// Converts a reliability error: an open circuit or a bad breaker/retry setting.
+pub fn reliability_error(err: ReliabilityError) -> PyErr {
+    Python::attach(|py| {
+        let message = err.to_string();
+        match err {
+            ReliabilityError::CircuitOpen {
+                breaker,
+                state,
+                retry_after_s,
+            } => {
+                let kwargs = PyDict::new(py);
+                let filled = kwargs
+                    .set_item("breaker", breaker)
+                    .and_then(|()| kwargs.set_item("state", state))
+                    .and_then(|()| kwargs.set_item("retry_after_s", retry_after_s));
+                match filled {
+                    Ok(()) => raise(circuit_open_error(py), message, Some(kwargs)),
+                    Err(e) => e,
+                }
+            }
+            ReliabilityError::InvalidConfig { .. } => raise(config_error(py), message, None),
+        }
+    })
 }
 
 /// `?`-friendly conversion: `result.py(py)?`.

@@ -5,6 +5,7 @@ mod budget;
 mod convert;
 mod cost;
 mod errors;
+mod reliability;
 
 use pyo3::prelude::*;
 
@@ -19,6 +20,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<budget::PyReservation>()?;
     m.add_class::<budget::PyThresholdEvent>()?;
     m.add_class::<cost::PyPriceTable>()?;
+    m.add_class::<reliability::PyBreakerCore>()?;
+    m.add_class::<reliability::PyPermit>()?;
+    m.add_class::<reliability::PyManualClock>()?;
+    m.add_class::<reliability::PyRetryPolicy>()?;
+    m.add_class::<reliability::PyFallbackStats>()?;
+    m.add_function(wrap_pyfunction!(reliability::parse_retry_after, m)?)?;
     m.add_function(wrap_pyfunction!(cost::cost_of, m)?)?;
     m.add_function(wrap_pyfunction!(cost::count_tokens, m)?)?;
     m.add_function(wrap_pyfunction!(cost::token_count_is_exact, m)?)?;
