@@ -13,10 +13,12 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_stops_before_overspending_and_warns_once() -> None:
+def test_demo_trips_the_breaker_warns_once_and_stops_before_overspending() -> None:
     out = run("demo")
     assert out.returncode == 0, out.stderr
     assert re.search(r"lead #\s*85: THRESHOLD 90% crossed", out.stdout), out.stdout
+    assert re.search(r"lead #\s*34: CIRCUIT BREAKER linkedin closed -> open", out.stdout), out.stdout
+    assert re.search(r"linkedin breaker: open, 5 failures, \d+ calls not made", out.stdout), out.stdout
     assert "STOPPED before the call" in out.stdout
     m = re.search(
         r"spent \$([\d.]+) of \$([\d.]+) \(overspend \$0\.000000\); threshold events: 1", out.stdout

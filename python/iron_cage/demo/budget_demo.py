@@ -1,4 +1,4 @@
-"""A lead-generation agent under a hard budget, using the real cost engine.
+"""A lead-generation agent under a hard budget and a circuit breaker.
 
 Until the FakeProvider and the policy pipeline exist, the LLM's replies are
 generated here deterministically. Everything else is real: prompts are counted
@@ -6,7 +6,10 @@ with the model's BPE tokenizer, each call reserves its worst case (prompt
 tokens + max_tokens at the embedded price table's rates) before it runs,
 commits the exact cost of the provider-shaped usage object afterwards, the 90%
 threshold fires once as an event, and the agent is stopped by
-``BudgetExceededError`` BEFORE the call that could overspend.
+``BudgetExceededError`` BEFORE the call that could overspend. The agent's
+LinkedIn lookup starts failing at lead #30: a real ``CircuitBreaker`` opens on
+the 5th consecutive failure (lead #34) and a ``FallbackChain`` serves the rest
+from cached profiles without calling the failing API again.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ MODEL = "gpt-4o"
 MAX_TOKENS = 400
 LEADS = 100
 WARN_AT_LEAD = 85
+LINKEDIN_DOWN_FROM = 30
 
 _FIRST = ["Ada", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "Alan", "Radia"]
 _LAST = ["Lovelace", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie", "Allen", "Kay"]
@@ -45,7 +49,21 @@ def synthetic_leads(n: int = LEADS, seed: int = 7) -> list[Lead]:
     ]
 
 
-def messages_for(lead: Lead) -> list[dict[str, str]]:
+class LinkedInUnavailable(ConnectionError):
+    """The lookup API is down (the demo's scripted outage)."""
+
+
+def linkedin_lookup(lead: Lead) -> str:
+    if lead.number >= LINKEDIN_DOWN_FROM:
+        raise LinkedInUnavailable(f"LinkedIn API unreachable for lead #{lead.number}")
+    return f"{lead.name}: 500+ connections, {lead.role} at {lead.company} (live)"
+
+
+def cached_profile(lead: Lead) -> str:
+    return f"{lead.name}: {lead.role} at {lead.company} (cached)"
+
+
+def messages_for(lead: Lead, profile: str = "") -> list[dict[str, str]]:
     return [
         {
             "role": "system",
@@ -54,7 +72,8 @@ def messages_for(lead: Lead) -> list[dict[str, str]]:
         {
             "role": "user",
             "content": f"Lead #{lead.number}: {lead.name}, {lead.role} at {lead.company}. "
-            "They downloaded our whitepaper on agent governance and attended a webinar. Qualify them.",
+            "They downloaded our whitepaper on agent governance and attended a webinar. Qualify them."
+            + (f" Profile: {profile}" if profile else ""),
         },
     ]
 
@@ -75,8 +94,12 @@ def _worst_case_usd(prompt_tokens: int) -> float:
     return ic.cost_of(MODEL, {"prompt_tokens": prompt_tokens, "completion_tokens": MAX_TOKENS})
 
 
+def _profile(lead: Lead) -> str:
+    return linkedin_lookup(lead) if lead.number < LINKEDIN_DOWN_FROM else cached_profile(lead)
+
+
 def _actual_usd(lead: Lead) -> float:
-    prompt_tokens = ic.count_tokens(MODEL, messages_for(lead))
+    prompt_tokens = ic.count_tokens(MODEL, messages_for(lead, _profile(lead)))
     return ic.cost_of(MODEL, simulated_usage(lead, prompt_tokens))
 
 
@@ -94,13 +117,25 @@ def run(echo: Callable[[str], None] = print) -> int:
     budget = ic.Budget(limit, thresholds=[0.9], name="lead-gen-agent")
     events: list[ic.ThresholdEvent] = []
     budget.on_threshold(events.append)
+    breaker = ic.CircuitBreaker("linkedin", failure_threshold=5, cooldown_s=60.0, cost_estimate_usd=0.01)
+    transitions: list[str] = []
+    breaker.on_state_change(lambda name, old, new: transitions.append(f"{name} {old} -> {new}"))
+    enrich = ic.FallbackChain([("live", breaker(linkedin_lookup)), ("cache", cached_profile)])
     echo(f"iron-cage budget demo: {LEADS} leads, model {MODEL}, prices of {ic.PRICE_TABLE_VERSION}")
     echo(f"budget ${limit:.6f}; 90% threshold armed; every call reserves its worst case first")
     echo("LLM replies are simulated until FakeProvider lands;")
-    echo("token counts, prices, reservations, commits and thresholds are the real engine.")
-    done = shown = 0
+    echo(
+        "token counts, prices, reservations, commits, thresholds and the circuit breaker are the real engine."
+    )
+    done = shown = shown_transitions = 0
     for lead in leads:
-        msgs = messages_for(lead)
+        profile = enrich(lead)
+        for change in transitions[shown_transitions:]:
+            echo(
+                f"lead #{lead.number:3d}: CIRCUIT BREAKER {change} after 5 failed lookups; using cached profiles"
+            )
+        shown_transitions = len(transitions)
+        msgs = messages_for(lead, profile)
         prompt_tokens = ic.count_tokens(MODEL, msgs)
         worst = _worst_case_usd(prompt_tokens)
         try:
@@ -123,6 +158,11 @@ def run(echo: Callable[[str], None] = print) -> int:
                 f"(spent ${ev.spent_usd:.6f} of ${ev.limit_usd:.6f}) -> alert the admin"
             )
         shown = len(events)
+    m = breaker.metrics()
+    echo(
+        f"linkedin breaker: {m['state']}, {m['failures']} failures, {m['rejected']} calls not made "
+        f"(~${m['cost_saved_usd']:.2f} saved); profiles {enrich.summary()}"
+    )
     echo(
         f"qualified {done} leads; spent ${budget.spent_usd:.6f} of ${budget.limit_usd:.6f} "
         f"(overspend ${max(0.0, budget.spent_usd - budget.limit_usd):.6f}); threshold events: {len(events)}"
