@@ -49,13 +49,13 @@ def synthetic_leads(n: int = LEADS, seed: int = 7) -> list[Lead]:
     ]
 
 
-class LinkedInUnavailable(ConnectionError):
+class LinkedInUnavailableError(ConnectionError):
     """The lookup API is down (the demo's scripted outage)."""
 
 
 def linkedin_lookup(lead: Lead) -> str:
     if lead.number >= LINKEDIN_DOWN_FROM:
-        raise LinkedInUnavailable(f"LinkedIn API unreachable for lead #{lead.number}")
+        raise LinkedInUnavailableError(f"LinkedIn API unreachable for lead #{lead.number}")
     return f"{lead.name}: 500+ connections, {lead.role} at {lead.company} (live)"
 
 
@@ -132,7 +132,7 @@ def run(echo: Callable[[str], None] = print) -> int:
         profile = enrich(lead)
         for change in transitions[shown_transitions:]:
             echo(
-                f"lead #{lead.number:3d}: CIRCUIT BREAKER {change} after 5 failed lookups; using cached profiles"
+                f"lead #{lead.number:3d}: CIRCUIT BREAKER {change} after 5 failed lookups; serving cached profiles"
             )
         shown_transitions = len(transitions)
         msgs = messages_for(lead, profile)
