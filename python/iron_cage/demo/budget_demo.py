@@ -132,7 +132,8 @@ def run(echo: Callable[[str], None] = print) -> int:
         profile = enrich(lead)
         for change in transitions[shown_transitions:]:
             echo(
-                f"lead #{lead.number:3d}: CIRCUIT BREAKER {change} after 5 failed lookups: cached profiles now"
+                f"lead #{lead.number:3d}: CIRCUIT BREAKER {change} after 5 failed lookups; "
+                "serving cached profiles"
             )
         shown_transitions = len(transitions)
         msgs = messages_for(lead, profile)
