@@ -8,6 +8,7 @@ mod classify;
 mod clock;
 mod error;
 mod fallback;
+mod registry;
 mod retry;
 mod retry_after;
 
@@ -16,5 +17,6 @@ pub use classify::{classify_status, StatusClass};
 pub use clock::Clock;
 pub use error::ReliabilityError;
 pub use fallback::{FallbackStats, TierCounts};
+pub use registry::BreakerRegistry;
 pub use retry::{Jitter, RetryPolicy};
 pub use retry_after::parse_retry_after;
