@@ -10,29 +10,16 @@ Run: make bench-python   (or: .venv/bin/python benches/python/bench_breaker.py)
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections.abc import Callable
 
 import pybreaker
+from timing import ROUNDS, per_call_ns
 
 import iron_cage as ic
 
-ROUNDS = 15
 CALLS_PER_THREAD = 300
-
-
-def per_call_ns(fn: Callable[[], object], number: int = 20_000) -> float:
-    for _ in range(number // 10):
-        fn()
-    samples = []
-    for _ in range(ROUNDS):
-        start = time.perf_counter_ns()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter_ns() - start) / number)
-    return statistics.median(samples)
 
 
 def two_thread_throughput(call: Callable[[], object]) -> float:

@@ -7,18 +7,15 @@ Prints per-call medians and a Markdown table for BENCHMARKS.md.
 from __future__ import annotations
 
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "python"))
 
+from timing import ROUNDS, per_call_ns
+
 import iron_cage as ic
 from tiktoken_local import encoding
-
-ROUNDS = 15
 
 
 def text_1kb() -> str:
@@ -29,19 +26,6 @@ def text_1kb() -> str:
         "Next steps: schedule a demo, send the whitepaper, follow up in 3 days. "
     )
     return (base * 8)[:1024]
-
-
-def per_call_ns(fn: Callable[[], object], number: int) -> float:
-    """Median over ROUNDS of the mean time per call in a batch of `number` calls."""
-    for _ in range(max(1, number // 10)):
-        fn()
-    samples = []
-    for _ in range(ROUNDS):
-        start = time.perf_counter_ns()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter_ns() - start) / number)
-    return statistics.median(samples)
 
 
 def main() -> None:

@@ -333,8 +333,7 @@ class FallbackChain:
                 continue
             self._stats.success(i)
             return result
-        self._stats.exhausted()
-        raise FallbackExhaustedError(self._exhausted_message(errors), errors) from errors[-1]
+        raise self._exhausted(errors)
 
     async def call_async(self, *args: Any, **kwargs: Any) -> Any:
         """Like calling the chain, awaiting tiers that are coroutine functions."""
@@ -350,14 +349,16 @@ class FallbackChain:
                 continue
             self._stats.success(i)
             return result
-        self._stats.exhausted()
-        raise FallbackExhaustedError(self._exhausted_message(errors), errors) from errors[-1]
+        raise self._exhausted(errors)
 
-    def _exhausted_message(self, errors: Sequence[BaseException]) -> str:
+    def _exhausted(self, errors: Sequence[BaseException]) -> FallbackExhaustedError:
+        self._stats.exhausted()
         parts = ", ".join(
             f"{name}: {type(e).__name__}" for (name, _), e in zip(self._tiers, errors, strict=False)
         )
-        return f"every tier of the fallback chain failed ({parts})"
+        exc = FallbackExhaustedError(f"every tier of the fallback chain failed ({parts})", errors)
+        exc.__cause__ = errors[-1]
+        return exc
 
     def stats(self) -> dict[str, Any]:
         tiers = [{"name": n, "attempts": a, "successes": s} for n, a, s in self._stats.tiers()]
