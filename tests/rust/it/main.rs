@@ -3,3 +3,4 @@
 mod ledger_concurrency;
 mod prices_files;
 mod tokens_oracle;
+mod vault;
