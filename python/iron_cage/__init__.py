@@ -10,10 +10,12 @@ from iron_cage._core import (
     Budget,
     PriceTable,
     Reservation,
+    SecretCipher,
     ThresholdEvent,
     active_price_table,
     cost_of,
     count_tokens,
+    generate_master_key,
     token_count_is_exact,
     use_prices,
 )
@@ -30,6 +32,7 @@ from iron_cage._exceptions import (
     SecretError,
 )
 from iron_cage._reliability import CircuitBreaker, FallbackChain, retry
+from iron_cage._secrets import SecretVault
 
 __all__ = [
     "Budget",
@@ -46,11 +49,14 @@ __all__ = [
     "PriceTable",
     "Reservation",
     "ReservationError",
+    "SecretCipher",
     "SecretError",
+    "SecretVault",
     "ThresholdEvent",
     "active_price_table",
     "cost_of",
     "count_tokens",
+    "generate_master_key",
     "retry",
     "token_count_is_exact",
     "use_prices",

@@ -6,6 +6,7 @@
 
 use iron_cost::CostError;
 use iron_reliability::ReliabilityError;
+use iron_secrets::SecretError;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -34,6 +35,7 @@ exception_class!(config_error, "ConfigError");
 exception_class!(budget_exceeded_error, "BudgetExceededError");
 exception_class!(reservation_error, "ReservationError");
 exception_class!(circuit_open_error, "CircuitOpenError");
+exception_class!(secret_error_class, "SecretError");
 
 /// Builds an instance of `cls(message, **kwargs)` as a `PyErr`.
 fn raise(
@@ -119,6 +121,26 @@ pub fn reliability_error(err: ReliabilityError) -> PyErr {
                 }
             }
             ReliabilityError::InvalidConfig { .. } => raise(config_error(py), message, None),
+        }
+    })
+}
+
+/// Converts a secrets error. Bad arguments and weak keys are `ConfigError`;
+/// everything about unlocking and verifying is `SecretError`. No message
+/// carries a secret value or key.
+pub fn secret_error(err: SecretError) -> PyErr {
+    Python::attach(|py| {
+        let message = err.to_string();
+        match err {
+            SecretError::InvalidArgument { .. } | SecretError::InvalidMasterKey(_) => {
+                raise(config_error(py), message, None)
+            }
+            SecretError::WrongMasterKey
+            | SecretError::KeyMismatch { .. }
+            | SecretError::Tampered { .. }
+            | SecretError::Malformed { .. }
+            | SecretError::NotFound { .. }
+            | SecretError::Storage(_) => raise(secret_error_class(py), message, None),
         }
     })
 }

@@ -6,6 +6,7 @@ mod convert;
 mod cost;
 mod errors;
 mod reliability;
+mod secrets;
 
 use pyo3::prelude::*;
 
@@ -26,6 +27,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reliability::PyRetryPolicy>()?;
     m.add_class::<reliability::PyFallbackStats>()?;
     m.add_function(wrap_pyfunction!(reliability::parse_retry_after, m)?)?;
+    m.add_class::<secrets::PySecretCipher>()?;
+    m.add_class::<secrets::PySecretVault>()?;
+    m.add_function(wrap_pyfunction!(secrets::generate_master_key, m)?)?;
+    m.add_function(wrap_pyfunction!(secrets::mask_secret, m)?)?;
     m.add_function(wrap_pyfunction!(cost::cost_of, m)?)?;
     m.add_function(wrap_pyfunction!(cost::count_tokens, m)?)?;
     m.add_function(wrap_pyfunction!(cost::token_count_is_exact, m)?)?;

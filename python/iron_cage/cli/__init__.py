@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import iron_cage as ic
+from iron_cage import SecretVault
 
 
 def _demo(_args: argparse.Namespace) -> int:
@@ -29,6 +33,86 @@ def _prices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vault(args: argparse.Namespace) -> SecretVault:
+    return SecretVault(args.vault, role="cli")
+
+
+def _secret_generate(_args: argparse.Namespace) -> int:
+    print(ic.generate_master_key())
+    print(
+        "store it in a password manager and export it as IRON_SECRETS_MASTER_KEY; "
+        "without it the vault cannot be read",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _secret_add(args: argparse.Namespace) -> int:
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"value for {args.name} (input hidden): ")
+    else:
+        value = sys.stdin.read().rstrip("\n")
+    if not value:
+        raise ic.ConfigError("empty value: pipe the secret on standard input or type it at the prompt")
+    version = _vault(args).put(args.name, value, environment=args.env)
+    print(f"stored {args.name} ({args.env}) version {version}")
+    return 0
+
+
+def _secret_list(args: argparse.Namespace) -> int:
+    for s in _vault(args).list(environment=args.env):
+        print(
+            f"{s['name']:32s} {s['environment']:12s} v{s['version']:<4d} {s['masked']:24s} {s['updated_at']}"
+        )
+    return 0
+
+
+def _secret_get(args: argparse.Namespace) -> int:
+    print(_vault(args).get(args.name, environment=args.env, version=args.version))
+    return 0
+
+
+def _secret_rotate(args: argparse.Namespace) -> int:
+    new_key = os.environ.get("IRON_SECRETS_NEW_MASTER_KEY")
+    if not new_key:
+        raise ic.ConfigError(
+            "set IRON_SECRETS_NEW_MASTER_KEY to the new key "
+            "(generate one with `iron-cage secret generate-master-key`)"
+        )
+    n = _vault(args).rotate_master_key(new_key)
+    print(f"re-encrypted {n} secret versions; from now on use the new key as IRON_SECRETS_MASTER_KEY")
+    return 0
+
+
+def _add_secret_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    secret = sub.add_parser("secret", help="the local encrypted vault")
+    secret.add_argument(
+        "--vault",
+        default=os.environ.get("IRON_CAGE_VAULT", str(Path.home() / ".iron-cage" / "vault.db")),
+        help="vault file (default $IRON_CAGE_VAULT or ~/.iron-cage/vault.db)",
+    )
+    ssub = secret.add_subparsers(dest="secret_command", required=True)
+    ssub.add_parser("generate-master-key", help="print a new random master key").set_defaults(
+        func=_secret_generate
+    )
+    env = {"default": "production", "choices": ["development", "staging", "production"]}
+    add = ssub.add_parser("add", help="store a new version of a secret (value from stdin or a hidden prompt)")
+    add.add_argument("name")
+    add.add_argument("--env", **env)  # type: ignore[arg-type]
+    add.set_defaults(func=_secret_add)
+    lst = ssub.add_parser("list", help="list secrets, values masked")
+    lst.add_argument("--env", choices=env["choices"])
+    lst.set_defaults(func=_secret_list)
+    get = ssub.add_parser("get", help="print a secret's value")
+    get.add_argument("name")
+    get.add_argument("--env", **env)  # type: ignore[arg-type]
+    get.add_argument("--version", type=int)
+    get.set_defaults(func=_secret_get)
+    ssub.add_parser("rotate", help="re-encrypt everything under IRON_SECRETS_NEW_MASTER_KEY").set_defaults(
+        func=_secret_rotate
+    )
+
+
 def _version(_args: argparse.Namespace) -> int:
     print(f"iron-cage {ic.__version__} (prices {ic.PRICE_TABLE_VERSION})")
     return 0
@@ -42,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     prices.add_argument("model", nargs="?", help="a model name, e.g. gpt-4o-2024-08-06")
     prices.set_defaults(func=_prices)
     sub.add_parser("version", help="print the version").set_defaults(func=_version)
+    _add_secret_commands(sub)
     return parser
 
 
