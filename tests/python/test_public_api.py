@@ -35,6 +35,8 @@ CORE_INTERNALS = {
     "FallbackStats",
     "ManualClock",
     "RetryPolicy",
+    "SecretVaultCore",
+    "mask_secret",
     "parse_retry_after",
 }
 
