@@ -67,11 +67,12 @@ install-check:
 bench: bench-rust bench-python
 
 bench-rust:
-	cargo bench -p iron_cage_benches --bench cost --bench reliability --quiet -- --noplot
+	cargo bench -p iron_cage_benches --bench cost --bench reliability --bench secrets --quiet -- --noplot
 
 bench-python: setup
 	$(PY) benches/python/bench_cost.py
 	$(PY) benches/python/bench_breaker.py
+	$(PY) benches/python/bench_secrets.py
 
 lint: setup
 	$(BIN)/ruff check python tests/python benches/python
