@@ -235,3 +235,20 @@ def test_cli(tmp_path: Path) -> None:
         and "Traceback" not in refused.stderr
     )
     assert cli("get", "OPENAI_API_KEY", env={"IRON_SECRETS_MASTER_KEY": new_key}).stdout.strip() == VALUE
+
+
+def test_swapping_versions_inside_the_vault_fails(tmp_path: Path) -> None:
+    path = tmp_path / "v.db"
+    v = ic.SecretVault(path, KEY)
+    v.put("A", "first-version-value")
+    v.put("A", "second-version-value")
+    db = sqlite3.connect(path)
+    blobs = dict(db.execute("SELECT version, blob FROM secrets WHERE name = 'A'").fetchall())
+    db.execute("UPDATE secrets SET blob = ? WHERE name = 'A' AND version = 1", (blobs[2],))
+    db.execute("UPDATE secrets SET blob = ? WHERE name = 'A' AND version = 2", (blobs[1],))
+    db.commit()
+    db.close()
+    for version in (1, 2):
+        with pytest.raises(ic.SecretError, match="altered or moved"):
+            v.get("A", version=version)
+    assert sorted(f[2] for f in v.verify()) == [1, 2]
