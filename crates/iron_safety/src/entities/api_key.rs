@@ -1,0 +1,28 @@
+//! API_KEY: provider credentials and private keys: OpenAI (`sk-`, `sk-proj-`),
+//! Anthropic (`sk-ant-`), AWS access key ids, GitHub (`ghp_`... and
+//! `github_pat_`), Slack (`xox?-`), Google (`AIza`), JWTs, PEM private key blocks.
+
+pub(crate) const PATTERNS: &[&str] = &[
+    r"\bsk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_\-]{20,}",
+    r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
+    r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
+    r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b",
+    r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b",
+    r"\bxox[abposr]-[A-Za-z0-9\-]{10,250}",
+    r"\bAIza[0-9A-Za-z_\-]{35}",
+    r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}",
+    r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----[\s\S]{16,16384}?-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
+];
+
+pub(crate) fn validate(c: &str) -> Option<usize> {
+    // OpenAI-style keys must carry some entropy: not "sk-aaaaaaaaaaaaaaaaaaaaaaaa".
+    if c.starts_with("sk-") {
+        let body = c.rsplit('-').next().unwrap_or(c);
+        let distinct = body
+            .bytes()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        return (distinct >= 8).then_some(c.len());
+    }
+    Some(c.len())
+}

@@ -1,0 +1,65 @@
+//! CREDIT_CARD: 13 to 19 digits in groups, Luhn-valid, from a known issuer range.
+
+pub(crate) const PATTERNS: &[&str] = &[r"\b[0-9](?:[ \-]?[0-9]){12,18}\b"];
+
+pub(crate) fn luhn(d: &[u8]) -> bool {
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            let x = u32::from(x);
+            if i % 2 == 1 {
+                let y = x * 2;
+                if y > 9 {
+                    y - 9
+                } else {
+                    y
+                }
+            } else {
+                x
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+fn prefix(d: &[u8], n: usize) -> u32 {
+    d.iter().take(n).fold(0, |acc, &x| acc * 10 + u32::from(x))
+}
+
+/// Issuer (IIN) ranges and lengths: Visa, Mastercard (51-55 and 2221-2720),
+/// Amex, Discover, Diners, JCB, UnionPay, Maestro.
+fn known_issuer(d: &[u8]) -> bool {
+    let len = d.len();
+    let (p1, p2, p3, p4, p6) = (
+        prefix(d, 1),
+        prefix(d, 2),
+        prefix(d, 3),
+        prefix(d, 4),
+        prefix(d, 6),
+    );
+    (p1 == 4 && matches!(len, 13 | 16 | 19))
+        || ((51..=55).contains(&p2) && len == 16)
+        || ((2221..=2720).contains(&p4) && len == 16)
+        || ((p2 == 34 || p2 == 37) && len == 15)
+        || ((p4 == 6011
+            || (644..=649).contains(&p3)
+            || p2 == 65
+            || (622_126..=622_925).contains(&p6))
+            && (16..=19).contains(&len))
+        || (((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39)
+            && (14..=19).contains(&len))
+        || ((3528..=3589).contains(&p4) && (16..=19).contains(&len))
+        || (p2 == 62 && (16..=19).contains(&len))
+        || ((p2 == 50 || (56..=69).contains(&p2)) && (12..=19).contains(&len))
+}
+
+pub(crate) fn validate(c: &str) -> Option<usize> {
+    let d = super::digits(c);
+    ((13..=19).contains(&d.len())
+        && super::consistent_separators(c)
+        && luhn(&d)
+        && known_issuer(&d))
+    .then_some(c.len())
+}

@@ -1,0 +1,103 @@
+//! Scanning streamed text (LLM output arriving in chunks) with a bounded hold-back.
+//!
+//! `feed(chunk)` returns the text that is safe to emit now: everything except
+//! the last [`HOLD_BACK`] bytes, and never the start of a candidate that could
+//! still be growing. An unfinished PEM private-key block is held from its
+//! `-----BEGIN` until its `-----END` (up to [`PEM_LIMIT`] bytes). `finish()`
+//! scans and returns the rest. Because no entity match is longer than the
+//! hold-back, a value split across chunks is seen whole, and the output equals
+//! scanning the whole text at once.
+
+use crate::scanner::{Finding, Mode, Scanner};
+
+/// Bytes always held back: longer than any entity except PEM blocks.
+pub const HOLD_BACK: usize = 512;
+/// Longest PEM block the stream holds back for.
+pub const PEM_LIMIT: usize = 16 * 1024;
+
+/// A streaming scan in progress.
+#[derive(Debug)]
+pub struct StreamScanner<'a> {
+    scanner: &'a Scanner,
+    buffer: String,
+    emitted: usize,
+    findings: Vec<Finding>,
+    blocked: bool,
+}
+
+impl<'a> StreamScanner<'a> {
+    /// A new stream over `scanner`.
+    #[must_use]
+    pub fn new(scanner: &'a Scanner) -> Self {
+        StreamScanner {
+            scanner,
+            buffer: String::new(),
+            emitted: 0,
+            findings: Vec::new(),
+            blocked: false,
+        }
+    }
+
+    /// Findings so far, offsets relative to the whole stream.
+    #[must_use]
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// Whether block mode has refused the stream.
+    #[must_use]
+    pub fn blocked(&self) -> bool {
+        self.blocked
+    }
+
+    /// Adds a chunk; returns the text safe to emit now.
+    pub fn feed(&mut self, chunk: &str) -> String {
+        self.buffer.push_str(chunk);
+        if self.blocked {
+            return String::new();
+        }
+        let mut cut = self.buffer.len().saturating_sub(HOLD_BACK);
+        while !self.buffer.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if let Some(pem) = self.scanner.open_pem_start(&self.buffer) {
+            if self.buffer.len() - pem <= PEM_LIMIT {
+                cut = cut.min(pem);
+            }
+        }
+        if let Some(start) = self.scanner.earliest_candidate_crossing(&self.buffer, cut) {
+            cut = cut.min(start);
+        }
+        self.emit(cut)
+    }
+
+    /// Ends the stream; returns what is left.
+    pub fn finish(&mut self) -> String {
+        let end = self.buffer.len();
+        self.emit(end)
+    }
+
+    fn emit(&mut self, cut: usize) -> String {
+        if cut == 0 || self.blocked {
+            return String::new();
+        }
+        let head: String = self.buffer.drain(..cut).collect();
+        let mut found = self.scanner.find(&head);
+        let out = match self.scanner.mode() {
+            Mode::Warn => head.clone(),
+            Mode::Block if !found.is_empty() => {
+                self.blocked = true;
+                String::new()
+            }
+            Mode::Block => head.clone(),
+            Mode::Redact => self.scanner.redact(&head, &found),
+        };
+        for f in &mut found {
+            f.start += self.emitted;
+            f.end += self.emitted;
+        }
+        self.findings.extend(found);
+        self.emitted += cut;
+        out
+    }
+}

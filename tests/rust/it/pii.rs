@@ -1,0 +1,230 @@
+//! The PII scanner: each entity's positives and hard negatives, overlaps,
+//! policies, allow-lists, custom patterns, and streaming equal to one-shot.
+
+use iron_safety::{CustomPattern, Mode, Scanner, ScannerConfig, Severity, StreamScanner};
+
+fn scanner(mode: Mode) -> Scanner {
+    Scanner::new(ScannerConfig {
+        mode,
+        hmac_key: b"test-key".to_vec(),
+        ..ScannerConfig::default()
+    })
+    .expect("valid")
+}
+
+fn found(text: &str) -> Vec<(String, String)> {
+    scanner(Mode::Warn)
+        .find(text)
+        .into_iter()
+        .map(|f| (f.entity, text[f.start..f.end].to_owned()))
+        .collect()
+}
+
+fn one(entity: &str, text: &str, value: &str) {
+    assert_eq!(
+        found(text),
+        vec![(entity.to_owned(), value.to_owned())],
+        "in {text:?}"
+    );
+}
+
+fn none(text: &str) {
+    assert_eq!(found(text), vec![], "false positive in {text:?}");
+}
+
+#[test]
+fn positives() {
+    one(
+        "EMAIL",
+        "write to john.doe+leads@example.co.uk today",
+        "john.doe+leads@example.co.uk",
+    );
+    one("PHONE", "call (415) 555-2671 now", "(415) 555-2671");
+    one("PHONE", "call 415-555-2671.", "415-555-2671");
+    one("PHONE", "call +1 415 555 2671", "+1 415 555 2671");
+    one("PHONE", "Berlin office: +49 30 901820", "+49 30 901820");
+    one("PHONE", "UK: +44 20 7946 0958", "+44 20 7946 0958");
+    one("US_SSN", "SSN 536-22-8726 on file", "536-22-8726");
+    one(
+        "CREDIT_CARD",
+        "card 4111 1111 1111 1111 exp 12/29",
+        "4111 1111 1111 1111",
+    );
+    one(
+        "CREDIT_CARD",
+        "mc 2221-0000-0000-0009",
+        "2221-0000-0000-0009",
+    );
+    one("CREDIT_CARD", "amex 378282246310005", "378282246310005");
+    one(
+        "IBAN",
+        "pay DE89 3704 0044 0532 0130 00 THE END",
+        "DE89 3704 0044 0532 0130 00",
+    );
+    one("IBAN", "GB82WEST12345698765432", "GB82WEST12345698765432");
+    one("IP_ADDRESS", "from 192.168.10.254 via", "192.168.10.254");
+    one(
+        "IP_ADDRESS",
+        "v6 2001:db8:85a3::8a2e:370:7334 ok",
+        "2001:db8:85a3::8a2e:370:7334",
+    );
+    one("IP_ADDRESS", "link-local fe80::1 here", "fe80::1");
+    one(
+        "MAC_ADDRESS",
+        "nic 00:1A:2B:3C:4D:5E up",
+        "00:1A:2B:3C:4D:5E",
+    );
+    one(
+        "API_KEY",
+        "key=sk-proj-AbCdEfGhIjKlMnOpQrStUvWx123",
+        "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx123",
+    );
+    one(
+        "API_KEY",
+        "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv_wxyz",
+        "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv_wxyz",
+    );
+    one(
+        "API_KEY",
+        "aws AKIAIOSFODNN7EXAMPLE id",
+        "AKIAIOSFODNN7EXAMPLE",
+    );
+    one(
+        "API_KEY",
+        "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+        "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+    );
+    one(
+        "API_KEY",
+        "token xoxb-1234567890-abcdefghij",
+        "xoxb-1234567890-abcdefghij",
+    );
+    let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----";
+    one("API_KEY", &format!("here: {pem} done"), pem);
+}
+
+#[test]
+fn hard_negatives() {
+    for text in [
+        "SSN 666-12-3456 and 900-12-3456 and 000-12-3456 and 123-00-4567 and 123-45-0000",
+        "sample 078-05-1120 and 123-45-6789",
+        "mixed 536-22 8726",
+        "card 4111 1111 1111 1112 fails Luhn",
+        "iban DE89 3704 0044 0532 0130 01 bad checksum",
+        "order #100234567 shipped 2026-11-21 for $12,499.00",
+        "uuid 123e4567-e89b-12d3-a456-426614174000 and sha 9e107d9d372bb6826bd81d3542a419d6",
+        "version 1.2.3 and v1.2.3.4 and 10.0 and 3.14159",
+        "ip 256.1.1.1 and 01.2.3.4",
+        "time 10:30:45 and ratio 16:9",
+        "call 555-12-34",
+        "the sk-aaaaaaaaaaaaaaaaaaaaaaaaaaaa placeholder",
+    ] {
+        none(text);
+    }
+}
+
+#[test]
+fn longest_then_severity_and_invalid_candidates_do_not_hide_valid_ones() {
+    // A 19-digit run that fails Luhn as a card still contains nothing else.
+    none("4111111111111111999");
+    // An IP inside a longer dotted run is not reported.
+    none("1.2.3.4.5");
+    // Two entities side by side are both found, in order.
+    let f = found("a@b.io 536-22-8726");
+    assert_eq!(
+        f.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(),
+        vec!["EMAIL", "US_SSN"]
+    );
+}
+
+#[test]
+fn modes_allow_lists_custom_and_hmac() {
+    let text = "mail ceo@acme.com and x@partner.org, card 4111-1111-1111-1111";
+    let r = scanner(Mode::Redact).scan(text);
+    assert_eq!(
+        r.text,
+        "mail [EMAIL_REDACTED] and [EMAIL_REDACTED], card [CREDIT_CARD_REDACTED]"
+    );
+    assert_eq!(r.findings[2].severity, Severity::Critical);
+    assert_eq!(r.findings[0].value_hmac.len(), 64);
+    assert!(!r.findings.iter().any(|f| f.value_hmac.contains("acme")));
+    let b = scanner(Mode::Block).scan(text);
+    assert!(b.blocked && b.text.is_empty());
+    let w = scanner(Mode::Warn).scan(text);
+    assert_eq!(
+        (w.text.as_str(), w.findings.len(), w.blocked),
+        (text, 3, false)
+    );
+    let allow = Scanner::new(ScannerConfig {
+        allow_domains: vec!["acme.com".into()],
+        allow_values: vec!["4111-1111-1111-1111".into()],
+        custom: vec![CustomPattern {
+            name: "employee_id".into(),
+            pattern: r"\bEMP-[0-9]{6}\b".into(),
+            severity: Severity::High,
+        }],
+        ..ScannerConfig::default()
+    })
+    .expect("valid");
+    let r = allow.scan(&format!("{text} EMP-123456"));
+    assert_eq!(
+        r.text,
+        "mail ceo@acme.com and [EMAIL_REDACTED], card 4111-1111-1111-1111 [EMPLOYEE_ID_REDACTED]"
+    );
+    let same_key = scanner(Mode::Warn).find("a@b.io")[0].value_hmac.clone();
+    let other_key = Scanner::new(ScannerConfig {
+        hmac_key: b"other".to_vec(),
+        ..ScannerConfig::default()
+    })
+    .expect("valid")
+    .find("a@b.io")[0]
+        .value_hmac
+        .clone();
+    assert_ne!(same_key, other_key, "the HMAC is keyed");
+    assert!(Scanner::new(ScannerConfig {
+        custom: vec![CustomPattern {
+            name: "x".into(),
+            pattern: "a*".into(),
+            severity: Severity::Low
+        }],
+        ..ScannerConfig::default()
+    })
+    .is_err());
+}
+
+#[test]
+fn streaming_equals_one_shot_for_every_two_and_three_way_split() {
+    let s = scanner(Mode::Redact);
+    let text = "Hi, reach me at jane.roe@example.com or (415) 555-2671; card 4111 1111 1111 1111, key sk-proj-AbCdEfGhIjKlMnOpQrStUvWx123. Bye.";
+    let expected = s.scan(text).text;
+    let cuts: Vec<usize> = (0..=text.len())
+        .filter(|&i| text.is_char_boundary(i))
+        .collect();
+    for &a in &cuts {
+        for &b in cuts.iter().filter(|&&b| b >= a).step_by(7) {
+            let mut st = StreamScanner::new(&s);
+            let mut out = st.feed(&text[..a]);
+            out += &st.feed(&text[a..b]);
+            out += &st.feed(&text[b..]);
+            out += &st.finish();
+            assert_eq!(out, expected, "split at {a}/{b}");
+        }
+    }
+    // Byte-by-byte streaming of a long text keeps the hold-back bounded.
+    let long = format!(
+        "{} jane.roe@example.com {}",
+        "lorem ipsum ".repeat(200),
+        "dolor sit ".repeat(200)
+    );
+    let mut st = StreamScanner::new(&s);
+    let mut out = String::new();
+    for (i, ch) in long.char_indices() {
+        out += &st.feed(&ch.to_string());
+        let held = i + ch.len_utf8() - out.len()
+            + out.matches("[EMAIL_REDACTED]").count()
+                * ("jane.roe@example.com".len() - "[EMAIL_REDACTED]".len());
+        assert!(held <= iron_safety::HOLD_BACK + 64, "held {held} bytes");
+    }
+    out += &st.finish();
+    assert_eq!(out, s.scan(&long).text);
+}
