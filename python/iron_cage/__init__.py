@@ -8,8 +8,10 @@ can never together overspend), and reported. See README.md for the quick start.
 from iron_cage._core import (
     PRICE_TABLE_VERSION,
     Budget,
+    Finding,
     PriceTable,
     Reservation,
+    ScanResult,
     SecretCipher,
     ThresholdEvent,
     active_price_table,
@@ -31,6 +33,7 @@ from iron_cage._exceptions import (
     ReservationError,
     SecretError,
 )
+from iron_cage._pii import PiiScanner
 from iron_cage._reliability import CircuitBreaker, FallbackChain, retry
 from iron_cage._secrets import SecretVault
 
@@ -43,12 +46,15 @@ __all__ = [
     "ControlPanelError",
     "FallbackChain",
     "FallbackExhaustedError",
+    "Finding",
     "IronCageError",
     "PRICE_TABLE_VERSION",
     "PiiBlockedError",
+    "PiiScanner",
     "PriceTable",
     "Reservation",
     "ReservationError",
+    "ScanResult",
     "SecretCipher",
     "SecretError",
     "SecretVault",

@@ -22,6 +22,7 @@ contain a secret or a PII value.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "BudgetExceededError",
@@ -67,7 +68,14 @@ class BudgetExceededError(IronCageError):
 
 
 class PiiBlockedError(IronCageError):
-    """PII was found in ``safety_mode="block"``; the text was not returned."""
+    """PII was found in ``safety_mode="block"``; the text was not returned.
+
+    ``findings`` lists what was found (entity, offsets, severity, keyed HMAC), never the values.
+    """
+
+    def __init__(self, message: str, *, findings: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.findings = list(findings)
 
 
 class CircuitOpenError(IronCageError):

@@ -34,6 +34,8 @@ CORE_INTERNALS = {
     "BreakerPermit",
     "FallbackStats",
     "ManualClock",
+    "PiiScannerCore",
+    "PiiStream",
     "RetryPolicy",
     "SecretVaultCore",
     "mask_secret",

@@ -6,6 +6,7 @@
 
 use iron_cost::CostError;
 use iron_reliability::ReliabilityError;
+use iron_safety::SafetyError;
 use iron_secrets::SecretError;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -143,6 +144,11 @@ pub fn secret_error(err: SecretError) -> PyErr {
             | SecretError::Storage(_) => raise(secret_error_class(py), message, None),
         }
     })
+}
+
+/// Converts a safety configuration error (always a `ConfigError`).
+pub fn safety_error(err: SafetyError) -> PyErr {
+    Python::attach(|py| raise(config_error(py), err.to_string(), None))
 }
 
 /// `?`-friendly conversion: `result.py(py)?`.

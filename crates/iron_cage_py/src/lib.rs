@@ -5,6 +5,7 @@ mod budget;
 mod convert;
 mod cost;
 mod errors;
+mod pii;
 mod reliability;
 mod secrets;
 
@@ -27,6 +28,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reliability::PyRetryPolicy>()?;
     m.add_class::<reliability::PyFallbackStats>()?;
     m.add_function(wrap_pyfunction!(reliability::parse_retry_after, m)?)?;
+    m.add_class::<pii::PyPiiScanner>()?;
+    m.add_class::<pii::PyPiiStream>()?;
+    m.add_class::<pii::PyScanResult>()?;
+    m.add_class::<pii::PyFinding>()?;
     m.add_class::<secrets::PySecretCipher>()?;
     m.add_class::<secrets::PySecretVault>()?;
     m.add_function(wrap_pyfunction!(secrets::generate_master_key, m)?)?;

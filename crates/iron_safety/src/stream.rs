@@ -8,6 +8,8 @@
 //! hold-back, a value split across chunks is seen whole, and the output equals
 //! scanning the whole text at once.
 
+use std::sync::Arc;
+
 use crate::scanner::{Finding, Mode, Scanner};
 
 /// Bytes always held back: longer than any entity except PEM blocks.
@@ -17,18 +19,18 @@ pub const PEM_LIMIT: usize = 16 * 1024;
 
 /// A streaming scan in progress.
 #[derive(Debug)]
-pub struct StreamScanner<'a> {
-    scanner: &'a Scanner,
+pub struct StreamScanner {
+    scanner: Arc<Scanner>,
     buffer: String,
     emitted: usize,
     findings: Vec<Finding>,
     blocked: bool,
 }
 
-impl<'a> StreamScanner<'a> {
+impl StreamScanner {
     /// A new stream over `scanner`.
     #[must_use]
-    pub fn new(scanner: &'a Scanner) -> Self {
+    pub fn new(scanner: Arc<Scanner>) -> Self {
         StreamScanner {
             scanner,
             buffer: String::new(),
