@@ -22,10 +22,11 @@ pub(crate) fn validate(c: &str) -> Option<usize> {
     if national.len() != 10 {
         return None;
     }
-    // NANP: area code and exchange start 2-9, and neither is an N11 service code.
+    // NANP: area code and exchange start 2-9 (the patterns ensure it); an area
+    // code is never an N11 service code. (N11 exchanges do exist in places.)
     let n11 = |x: &[u8]| x[1] == 1 && x[2] == 1;
     let bare = !c.starts_with('+') && !c.starts_with('(');
-    if n11(&national[0..3]) || n11(&national[3..6]) || (bare && !super::consistent_separators(c)) {
+    if n11(&national[0..3]) || (bare && !super::consistent_separators(c)) {
         return None;
     }
     Some(c.len())
