@@ -67,12 +67,17 @@ install-check:
 bench: bench-rust bench-python
 
 bench-rust:
-	cargo bench -p iron_cage_benches --bench cost --bench reliability --bench secrets --quiet -- --noplot
+	cargo bench -p iron_cage_benches --bench cost --bench reliability --bench secrets --bench pii --quiet -- --noplot
 
-bench-python: setup
+$(VENV)/.bench-deps: requirements/bench.txt $(VENV)/.deps
+	$(BIN)/pip install --quiet -r requirements/bench.txt
+	touch $@
+
+bench-python: setup $(VENV)/.bench-deps
 	$(PY) benches/python/bench_cost.py
 	$(PY) benches/python/bench_breaker.py
 	$(PY) benches/python/bench_secrets.py
+	$(PY) benches/python/bench_pii.py
 
 lint: setup
 	$(BIN)/ruff check python tests/python benches/python

@@ -40,6 +40,7 @@ CORE_INTERNALS = {
     "SecretVaultCore",
     "mask_secret",
     "parse_retry_after",
+    "pii_patterns",
 }
 
 

@@ -32,6 +32,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pii::PyPiiStream>()?;
     m.add_class::<pii::PyScanResult>()?;
     m.add_class::<pii::PyFinding>()?;
+    m.add_function(wrap_pyfunction!(pii::pii_patterns, m)?)?;
     m.add_class::<secrets::PySecretCipher>()?;
     m.add_class::<secrets::PySecretVault>()?;
     m.add_function(wrap_pyfunction!(secrets::generate_master_key, m)?)?;

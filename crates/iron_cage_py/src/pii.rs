@@ -229,3 +229,9 @@ impl PyPiiStream {
         self.step(StreamScanner::finish, "")
     }
 }
+
+/// The built-in `(entity, regex)` patterns, for documentation and benchmarks.
+#[pyfunction]
+pub fn pii_patterns() -> Vec<(&'static str, &'static str)> {
+    iron_safety::builtin_patterns()
+}

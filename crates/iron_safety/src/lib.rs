@@ -14,3 +14,13 @@ pub use entity::{Entity, Severity};
 pub use error::SafetyError;
 pub use scanner::{CustomPattern, Finding, Mode, ScanResult, Scanner, ScannerConfig};
 pub use stream::{StreamScanner, HOLD_BACK, PEM_LIMIT};
+
+/// The built-in patterns, `(entity name, regex)`, in priority order: for
+/// documentation and for benchmarking peers on exactly the same patterns.
+#[must_use]
+pub fn builtin_patterns() -> Vec<(&'static str, &'static str)> {
+    entities::builtin_patterns()
+        .into_iter()
+        .map(|(e, p)| (e.name(), p))
+        .collect()
+}

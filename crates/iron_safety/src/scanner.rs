@@ -155,7 +155,8 @@ pub struct Scanner {
     mode: Mode,
     allow_domains: Vec<String>,
     allow_values: HashSet<String>,
-    hmac_key: Vec<u8>,
+    /// Keyed once; cloned per finding (cloning skips the key schedule).
+    hmac: Hmac<Sha256>,
     pem_pattern: Option<PatternID>,
 }
 
@@ -214,7 +215,8 @@ impl Scanner {
                 .map(|d| d.trim_start_matches('@').to_ascii_lowercase())
                 .collect(),
             allow_values: config.allow_values.into_iter().collect(),
-            hmac_key: config.hmac_key,
+            hmac: Hmac::<Sha256>::new_from_slice(&config.hmac_key)
+                .map_err(|_| SafetyError::Config("the HMAC key cannot be used".into()))?,
             pem_pattern,
         })
     }
@@ -259,9 +261,12 @@ impl Scanner {
     /// The longest validated match starting at `start`.
     fn best_at(&self, text: &str, start: usize) -> Option<(&Kind, usize)> {
         let bytes = text.as_bytes();
+        let first = bytes[start];
         let mut best: Option<(&Kind, usize)> = None;
         for (i, kind) in self.kinds.iter().enumerate() {
-            if !self.enabled[i] {
+            if !self.enabled[i]
+                || matches!(kind, Kind::Builtin(e) if !entities::could_start(*e, first))
+            {
                 continue;
             }
             let input = Input::new(bytes)
@@ -308,15 +313,16 @@ impl Scanner {
     }
 
     fn hmac_hex(&self, value: &str) -> String {
-        #[allow(clippy::expect_used)]
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.hmac_key).expect("HMAC takes any key length");
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut mac = self.hmac.clone();
         mac.update(value.as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(64);
+        for b in digest.iter() {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
     }
 
     /// Scans and applies the mode.
@@ -387,7 +393,9 @@ impl Scanner {
                 return None;
             }
             let start = m.start();
+            let first = bytes[start];
             let longest = (0..self.kinds.len())
+                .filter(|&i| !matches!(&self.kinds[i], Kind::Builtin(e) if !entities::could_start(*e, first)))
                 .filter_map(|i| {
                     let input = Input::new(bytes)
                         .span(start..bytes.len())
