@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: help setup build demo test test-rust test-python install-check bench bench-rust bench-python lint fmt clean
+.PHONY: help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -78,6 +78,11 @@ bench-python: setup $(VENV)/.bench-deps
 	$(PY) benches/python/bench_breaker.py
 	$(PY) benches/python/bench_secrets.py
 	$(PY) benches/python/bench_pii.py
+
+# Needs `cargo install cargo-fuzz`; stable rustc accepts its -Z flags with RUSTC_BOOTSTRAP.
+FUZZ_SECONDS ?= 60
+fuzz:
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run pii_scan -- -max_total_time=$(FUZZ_SECONDS)
 
 lint: setup
 	$(BIN)/ruff check python tests/python benches/python

@@ -230,14 +230,25 @@ impl Scanner {
     /// Findings in `text`, in order, non-overlapping.
     #[must_use]
     pub fn find(&self, text: &str) -> Vec<Finding> {
+        self.find_range(text, 0, text.len())
+    }
+
+    /// Findings that start in `from..until`, judged with all of `text` as
+    /// context (word boundaries and neighbours on both sides), so a segment of
+    /// a stream is scanned exactly as it would be inside the whole text.
+    #[must_use]
+    pub fn find_range(&self, text: &str, from: usize, until: usize) -> Vec<Finding> {
         let bytes = text.as_bytes();
         let mut out = Vec::new();
-        let mut pos = 0;
-        while pos < bytes.len() {
+        let mut pos = from;
+        while pos < until {
             let Some(m) = self.regex.search(&Input::new(bytes).span(pos..bytes.len())) else {
                 break;
             };
             let start = m.start();
+            if start >= until {
+                break;
+            }
             match self.best_at(text, start) {
                 Some((kind, end)) => {
                     let value = &text[start..end];
@@ -381,10 +392,16 @@ impl Scanner {
         (!text[begin..].contains("-----END")).then_some(begin)
     }
 
-    /// Candidate spans (validated or not) that end after `cut`, for streaming.
-    pub(crate) fn earliest_candidate_crossing(&self, text: &str, cut: usize) -> Option<usize> {
+    /// The start of the earliest candidate (validated or not) that begins in
+    /// `from..cut` and ends after `cut`, for streaming.
+    pub(crate) fn earliest_candidate_crossing(
+        &self,
+        text: &str,
+        from: usize,
+        cut: usize,
+    ) -> Option<usize> {
         let bytes = text.as_bytes();
-        let mut pos = 0;
+        let mut pos = from;
         while pos < cut {
             let m = self
                 .regex

@@ -21,6 +21,8 @@ pub const PEM_LIMIT: usize = 16 * 1024;
 #[derive(Debug)]
 pub struct StreamScanner {
     scanner: Arc<Scanner>,
+    /// The last bytes already emitted (original text): left context for the next segment.
+    context: String,
     buffer: String,
     emitted: usize,
     findings: Vec<Finding>,
@@ -33,6 +35,7 @@ impl StreamScanner {
     pub fn new(scanner: Arc<Scanner>) -> Self {
         StreamScanner {
             scanner,
+            context: String::new(),
             buffer: String::new(),
             emitted: 0,
             findings: Vec::new(),
@@ -67,8 +70,13 @@ impl StreamScanner {
                 cut = cut.min(pem);
             }
         }
-        if let Some(start) = self.scanner.earliest_candidate_crossing(&self.buffer, cut) {
-            cut = cut.min(start);
+        let ctx = self.context.len();
+        let whole = format!("{}{}", self.context, self.buffer);
+        if let Some(start) = self
+            .scanner
+            .earliest_candidate_crossing(&whole, ctx, ctx + cut)
+        {
+            cut = cut.min(start - ctx);
         }
         self.emit(cut)
     }
@@ -79,12 +87,27 @@ impl StreamScanner {
         self.emit(end)
     }
 
-    fn emit(&mut self, cut: usize) -> String {
-        if cut == 0 || self.blocked {
-            return String::new();
+    fn emit(&mut self, mut cut: usize) -> String {
+        // Judge the segment inside its real surroundings: what came before it
+        // and everything held back after it. A finding may not straddle the
+        // cut: if one would, emit only up to its start.
+        let ctx = self.context.len();
+        let whole = format!("{}{}", self.context, self.buffer);
+        let mut found = loop {
+            if cut == 0 || self.blocked {
+                return String::new();
+            }
+            let found = self.scanner.find_range(&whole, ctx, ctx + cut);
+            match found.iter().find(|f| f.end > ctx + cut) {
+                Some(f) => cut = f.start - ctx,
+                None => break found,
+            }
+        };
+        for f in &mut found {
+            f.start -= ctx;
+            f.end -= ctx;
         }
         let head: String = self.buffer.drain(..cut).collect();
-        let mut found = self.scanner.find(&head);
         let out = match self.scanner.mode() {
             Mode::Warn => head.clone(),
             Mode::Block if !found.is_empty() => {
@@ -100,6 +123,15 @@ impl StreamScanner {
         }
         self.findings.extend(found);
         self.emitted += cut;
+        self.context.push_str(&head);
+        let mut keep = self.context.len().saturating_sub(CONTEXT);
+        while !self.context.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        self.context.drain(..keep);
         out
     }
 }
+
+/// Bytes of already-emitted text kept as left context for the next segment.
+const CONTEXT: usize = 64;

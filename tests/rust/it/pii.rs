@@ -228,3 +228,26 @@ fn streaming_equals_one_shot_for_every_two_and_three_way_split() {
     out += &st.finish();
     assert_eq!(out, s.scan(&long).text);
 }
+
+/// Inputs the fuzzer found (fuzz/fuzz_targets/pii_scan.rs): the emitted segment
+/// of a stream must be judged with its neighbours (word boundaries, a longer
+/// dotted number), and no finding may straddle the emission cut.
+#[test]
+fn streaming_regressions_found_by_the_fuzzer() {
+    let s = std::sync::Arc::new(scanner(Mode::Redact));
+    for text in [
+        format!("{}92.2.22.92.2.92.2..2.92.2", "9.2.".repeat(140)),
+        format!(
+            "{}E:8::1:::8330::::1::::718:::80::::1::::718:::8333:622 fe80::1",
+            "x ".repeat(250)
+        ),
+        format!("{}1.2.3.4.5 and 10.0.0.1", "a".repeat(600)),
+    ] {
+        let expected = s.scan(&text).text;
+        for cut in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            let mut st = StreamScanner::new(std::sync::Arc::clone(&s));
+            let out = st.feed(&text[..cut]) + &st.feed(&text[cut..]) + &st.finish();
+            assert_eq!(out, expected, "cut at {cut}");
+        }
+    }
+}
