@@ -40,6 +40,13 @@ def mb_per_s(fn: Callable[[str], object], text: str, min_seconds: float = 1.0) -
 
 def presidio_scanner() -> Callable[[str], object] | None:
     try:
+        import tldextract
+        import tldextract.tldextract
+
+        # Presidio's e-mail validation calls tldextract, which downloads the public
+        # suffix list by default; use the snapshot bundled with the package instead.
+        tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())
+
         from presidio_analyzer.predefined_recognizers import (
             CreditCardRecognizer,
             EmailRecognizer,
