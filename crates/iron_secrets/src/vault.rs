@@ -418,14 +418,7 @@ impl Vault {
                 "UPDATE secrets SET deleted_at = ?3 WHERE name = ?1 AND environment = ?2",
                 params![name, environment, stamp],
             )?;
-            if n == 0 {
-                return Err(SecretError::NotFound {
-                    name: name.to_owned(),
-                    environment: environment.to_owned(),
-                    version: None,
-                });
-            }
-            Ok(())
+            found_any(n, name, environment)
         })
     }
 
@@ -456,14 +449,7 @@ impl Vault {
                 "DELETE FROM secrets WHERE name = ?1 AND environment = ?2",
                 params![name, environment],
             )?;
-            if n == 0 {
-                return Err(SecretError::NotFound {
-                    name: name.to_owned(),
-                    environment: environment.to_owned(),
-                    version: None,
-                });
-            }
-            Ok(())
+            found_any(n, name, environment)
         })
     }
 
@@ -569,6 +555,18 @@ impl Vault {
             Ok(failures)
         })
     }
+}
+
+/// `NotFound` when a statement touched no row of `name` in `environment`.
+fn found_any(rows: usize, name: &str, environment: &str) -> Result<(), SecretError> {
+    if rows == 0 {
+        return Err(SecretError::NotFound {
+            name: name.to_owned(),
+            environment: environment.to_owned(),
+            version: None,
+        });
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {
