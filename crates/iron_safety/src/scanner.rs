@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use hmac::{Hmac, KeyInit, Mac};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input, PatternID};
+use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet};
 use sha2::Sha256;
 
 use crate::entities;
@@ -150,6 +150,9 @@ pub struct ScanResult {
 #[derive(Debug)]
 pub struct Scanner {
     regex: Regex,
+    /// The same patterns with `MatchKind::All`: one anchored search tells which
+    /// patterns match at a candidate start, so only those are re-searched.
+    which: Regex,
     kinds: Vec<Kind>,
     enabled: Vec<bool>,
     mode: Mode,
@@ -200,12 +203,18 @@ impl Scanner {
             enabled.push(true);
             patterns.push(c.pattern);
         }
-        let regex = Regex::builder()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .build_many(&patterns)
-            .map_err(|e| SafetyError::Config(format!("cannot compile the patterns: {e}")))?;
+        let build = |kind: MatchKind| {
+            Regex::builder()
+                .syntax(syntax::Config::new().unicode(false).utf8(false))
+                .configure(Regex::config().match_kind(kind))
+                .build_many(&patterns)
+                .map_err(|e| SafetyError::Config(format!("cannot compile the patterns: {e}")))
+        };
+        let regex = build(MatchKind::LeftmostFirst)?;
+        let which = build(MatchKind::All)?;
         Ok(Scanner {
             regex,
+            which,
             kinds,
             enabled,
             mode: config.mode,
@@ -269,20 +278,29 @@ impl Scanner {
         out
     }
 
+    /// Patterns that match anchored at `start` (one search over all of them).
+    fn matching_at(&self, bytes: &[u8], start: usize) -> PatternSet {
+        let mut set = PatternSet::new(self.which.pattern_len());
+        let input = Input::new(bytes)
+            .span(start..bytes.len())
+            .anchored(Anchored::Yes);
+        self.which.which_overlapping_matches(&input, &mut set);
+        set
+    }
+
     /// The longest validated match starting at `start`.
     fn best_at(&self, text: &str, start: usize) -> Option<(&Kind, usize)> {
         let bytes = text.as_bytes();
-        let first = bytes[start];
         let mut best: Option<(&Kind, usize)> = None;
-        for (i, kind) in self.kinds.iter().enumerate() {
-            if !self.enabled[i]
-                || matches!(kind, Kind::Builtin(e) if !entities::could_start(*e, first))
-            {
+        for pid in self.matching_at(bytes, start).iter() {
+            let i = pid.as_usize();
+            let kind = &self.kinds[i];
+            if !self.enabled[i] {
                 continue;
             }
             let input = Input::new(bytes)
                 .span(start..bytes.len())
-                .anchored(Anchored::Pattern(PatternID::new_unchecked(i)));
+                .anchored(Anchored::Pattern(pid));
             let Some(m) = self.regex.search(&input) else {
                 continue;
             };
