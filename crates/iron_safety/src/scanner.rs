@@ -428,13 +428,13 @@ impl Scanner {
                 return None;
             }
             let start = m.start();
-            let first = bytes[start];
-            let longest = (0..self.kinds.len())
-                .filter(|&i| !matches!(&self.kinds[i], Kind::Builtin(e) if !entities::could_start(*e, first)))
-                .filter_map(|i| {
+            let longest = self
+                .matching_at(bytes, start)
+                .iter()
+                .filter_map(|pid| {
                     let input = Input::new(bytes)
                         .span(start..bytes.len())
-                        .anchored(Anchored::Pattern(PatternID::new_unchecked(i)));
+                        .anchored(Anchored::Pattern(pid));
                     self.regex.search(&input).map(|mm| mm.end())
                 })
                 .max()

@@ -47,20 +47,6 @@ pub(crate) fn validate(entity: Entity, candidate: &str) -> Option<usize> {
     }
 }
 
-/// Whether a match of `entity` can begin with byte `b`: by construction of the
-/// patterns above. Lets the scanner skip anchored tries that cannot match.
-pub(crate) fn could_start(entity: Entity, b: u8) -> bool {
-    match entity {
-        Entity::Email => b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-'),
-        Entity::Phone => b.is_ascii_digit() || b == b'+' || b == b'(',
-        Entity::UsSsn | Entity::CreditCard => b.is_ascii_digit(),
-        Entity::Iban => b.is_ascii_uppercase(),
-        Entity::IpAddress => b.is_ascii_hexdigit() || b == b':',
-        Entity::MacAddress => b.is_ascii_hexdigit(),
-        Entity::ApiKey => matches!(b, b's' | b'A' | b'g' | b'x' | b'e' | b'-'),
-    }
-}
-
 /// Whether the text around a match lets it stand as the entity: a dotted IPv4
 /// must not be part of a longer dotted number (`1.2.3.4.5`, `10.1.2.3.4`).
 pub(crate) fn context_ok(entity: Entity, text: &str, start: usize, end: usize) -> bool {
