@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -19,6 +21,10 @@ def test_demo_trips_the_breaker_warns_once_and_stops_before_overspending() -> No
     assert re.search(r"lead #\s*85: THRESHOLD 90% crossed", out.stdout), out.stdout
     assert re.search(r"lead #\s*34: CIRCUIT BREAKER linkedin closed -> open", out.stdout), out.stdout
     assert re.search(r"linkedin breaker: open, 5 failures, \d+ calls not made", out.stdout), out.stdout
+    leak = re.search(r"lead #\s*67: PII REDACTED in the reply \(EMAIL, PHONE\): (.*)", out.stdout)
+    assert leak is not None, out.stdout
+    assert "[EMAIL_REDACTED]" in leak.group(1) and "[PHONE_REDACTED]" in leak.group(1)
+    assert "@gmail.com" not in out.stdout and "555-2671" not in out.stdout
     assert "STOPPED before the call" in out.stdout
     m = re.search(
         r"spent \$([\d.]+) of \$([\d.]+) \(overspend \$0\.000000\); threshold events: 1", out.stdout

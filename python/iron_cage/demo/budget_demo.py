@@ -9,7 +9,8 @@ threshold fires once as an event, and the agent is stopped by
 ``BudgetExceededError`` BEFORE the call that could overspend. The agent's
 LinkedIn lookup starts failing at lead #30: a real ``CircuitBreaker`` opens on
 the 5th consecutive failure (lead #34) and a ``FallbackChain`` serves the rest
-from cached profiles without calling the failing API again.
+from cached profiles without calling the failing API again. At lead #67 the model's reply leaks a personal email
+and phone number; the PII scanner redacts them before the reply is stored.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MAX_TOKENS = 400
 LEADS = 100
 WARN_AT_LEAD = 85
 LINKEDIN_DOWN_FROM = 30
+LEAKY_REPLY_AT = 67
 
 _FIRST = ["Ada", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "Alan", "Radia"]
 _LAST = ["Lovelace", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie", "Allen", "Kay"]
@@ -78,6 +80,15 @@ def messages_for(lead: Lead, profile: str = "") -> list[dict[str, str]]:
     ]
 
 
+def simulated_reply(lead: Lead) -> str:
+    """The model's answer; at lead #67 it leaks the lead's personal contact details."""
+    reply = f"Score 8/10: {lead.name} ({lead.role}) owns the budget for agent tooling at {lead.company}."
+    if lead.number == LEAKY_REPLY_AT:
+        first = lead.name.split()[0].lower()
+        reply += f" Reach {first} directly at {first}.private@gmail.com or (415) 555-2671."
+    return reply
+
+
 def simulated_usage(lead: Lead, prompt_tokens: int) -> dict[str, object]:
     """An OpenAI-shaped usage object; completion length varies per lead, deterministically."""
     completion = 180 + (lead.number * 37) % 140
@@ -121,6 +132,8 @@ def run(echo: Callable[[str], None] = print) -> int:
     transitions: list[str] = []
     breaker.on_state_change(lambda name, old, new: transitions.append(f"{name} {old} -> {new}"))
     enrich = ic.FallbackChain([("live", breaker(linkedin_lookup)), ("cache", cached_profile)])
+    pii = ic.PiiScanner(mode="redact")
+    redactions = 0
     echo(f"iron-cage budget demo: {LEADS} leads, model {MODEL}, prices of {ic.PRICE_TABLE_VERSION}")
     echo(f"budget ${limit:.6f}; 90% threshold armed; every call reserves its worst case first")
     echo("LLM replies are simulated until FakeProvider lands;")
@@ -147,6 +160,11 @@ def run(echo: Callable[[str], None] = print) -> int:
         with reservation:
             cost = ic.cost_of(MODEL, simulated_usage(lead, prompt_tokens))
             reservation.commit(cost)
+        scanned = pii.scan(simulated_reply(lead))
+        if scanned.findings:
+            redactions += len(scanned.findings)
+            kinds = ", ".join(f.entity for f in scanned.findings)
+            echo(f"lead #{lead.number:3d}: PII REDACTED in the reply ({kinds}): {scanned.text}")
         done += 1
         if lead.number % 10 == 0:
             echo(
@@ -164,6 +182,7 @@ def run(echo: Callable[[str], None] = print) -> int:
         f"linkedin breaker: {m['state']}, {m['failures']} failures, {m['rejected']} calls not made "
         f"(~${m['cost_saved_usd']:.2f} saved); profiles {enrich.summary()}"
     )
+    echo(f"PII: {redactions} values redacted before reaching the CRM")
     echo(
         f"qualified {done} leads; spent ${budget.spent_usd:.6f} of ${budget.limit_usd:.6f} "
         f"(overspend ${max(0.0, budget.spent_usd - budget.limit_usd):.6f}); threshold events: {len(events)}"
