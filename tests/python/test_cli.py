@@ -10,8 +10,10 @@ import tempfile
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
+    # A private IRON_CAGE_HOME: the demo's PII scanner creates its HMAC key there.
+    env = {**os.environ, "IRON_CAGE_HOME": tempfile.mkdtemp(prefix="iron-cage-cli-")}
     return subprocess.run(
-        [sys.executable, "-m", "iron_cage", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "iron_cage", *args], capture_output=True, text=True, check=False, env=env
     )
 
 

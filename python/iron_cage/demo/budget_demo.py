@@ -9,8 +9,9 @@ threshold fires once as an event, and the agent is stopped by
 ``BudgetExceededError`` BEFORE the call that could overspend. The agent's
 LinkedIn lookup starts failing at lead #30: a real ``CircuitBreaker`` opens on
 the 5th consecutive failure (lead #34) and a ``FallbackChain`` serves the rest
-from cached profiles without calling the failing API again. At lead #67 the model's reply leaks a personal email
-and phone number; the PII scanner redacts them before the reply is stored.
+from cached profiles without calling the failing API again. At lead #67 the
+model's reply leaks a personal email and phone number; the PII scanner redacts
+them before the reply is stored.
 """
 
 from __future__ import annotations
