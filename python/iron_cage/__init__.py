@@ -35,6 +35,7 @@ from iron_cage._exceptions import (
 )
 from iron_cage._pii import PiiScanner
 from iron_cage._reliability import CircuitBreaker, FallbackChain, retry
+from iron_cage._router import LlmRouter
 from iron_cage._secrets import SecretVault
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "FallbackExhaustedError",
     "Finding",
     "IronCageError",
+    "LlmRouter",
     "PRICE_TABLE_VERSION",
     "PiiBlockedError",
     "PiiScanner",

@@ -7,6 +7,7 @@ mod cost;
 mod errors;
 mod pii;
 mod reliability;
+mod router;
 mod secrets;
 
 use pyo3::prelude::*;
@@ -33,6 +34,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pii::PyScanResult>()?;
     m.add_class::<pii::PyFinding>()?;
     m.add_function(wrap_pyfunction!(pii::pii_patterns, m)?)?;
+    m.add_class::<router::PyRouter>()?;
+    m.add_class::<router::PyFakeProvider>()?;
     m.add_class::<secrets::PySecretCipher>()?;
     m.add_class::<secrets::PySecretVault>()?;
     m.add_function(wrap_pyfunction!(secrets::generate_master_key, m)?)?;

@@ -82,7 +82,7 @@ fn to_py_findings(
 #[derive(Debug)]
 #[pyclass(name = "PiiScannerCore", module = "iron_cage._core", frozen)]
 pub struct PyPiiScanner {
-    inner: Arc<Scanner>,
+    pub(crate) inner: Arc<Scanner>,
 }
 
 #[pymethods]

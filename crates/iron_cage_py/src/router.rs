@@ -1,0 +1,280 @@
+//! `RouterCore` and `FakeProviderCore`: the router and the fake provider, each
+//! serving on its own tokio runtime in background threads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use iron_reliability::{BreakerConfig, TripRule};
+use iron_runtime::{FakeProvider, Fault, Pipeline, PipelineConfig, Router, RouterConfig};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::budget::PyBudget;
+use crate::pii::PyPiiScanner;
+
+fn pipeline_error(e: &iron_runtime::PipelineError) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// The governed loopback proxy (the Python `LlmRouter` wraps it).
+#[derive(Debug)]
+#[pyclass(name = "RouterCore", module = "iron_cage._core", frozen)]
+pub struct PyRouter {
+    router: std::sync::Mutex<Router>,
+    pipeline: Arc<Pipeline>,
+    base_url: String,
+    port: u16,
+    api_key: String,
+}
+
+#[pymethods]
+impl PyRouter {
+    #[new]
+    #[pyo3(signature = (*, api_key, budget = None, scanner = None, openai_upstream, anthropic_upstream,
+                        openai_key = None, anthropic_key = None, circuit_breaker = true, failure_threshold = 5,
+                        cooldown_s = 60.0, host = "127.0.0.1".to_owned(), port = 0, max_body_bytes = 8 << 20,
+                        upstream_timeout_s = 600.0, events_path = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        api_key: String,
+        budget: Option<PyRef<'_, PyBudget>>,
+        scanner: Option<PyRef<'_, PyPiiScanner>>,
+        openai_upstream: String,
+        anthropic_upstream: String,
+        openai_key: Option<String>,
+        anthropic_key: Option<String>,
+        circuit_breaker: bool,
+        failure_threshold: u32,
+        cooldown_s: f64,
+        host: String,
+        port: u16,
+        max_body_bytes: usize,
+        upstream_timeout_s: f64,
+        events_path: Option<String>,
+    ) -> PyResult<Self> {
+        for (name, url) in [
+            ("upstream", &openai_upstream),
+            ("anthropic_upstream", &anthropic_upstream),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(PyValueError::new_err(format!(
+                    "{name} must be an http:// or https:// base URL like https://api.openai.com/v1, got {url:?}"
+                )));
+            }
+        }
+        if !(cooldown_s.is_finite() && cooldown_s >= 0.0)
+            || !(upstream_timeout_s.is_finite() && upstream_timeout_s > 0.0)
+        {
+            return Err(PyValueError::new_err(
+                "cooldown_s and upstream_timeout_s must be positive numbers of seconds",
+            ));
+        }
+        let breaker = circuit_breaker.then(|| BreakerConfig {
+            trip: TripRule::Consecutive(failure_threshold),
+            cooldown: Duration::from_secs_f64(cooldown_s),
+            ..BreakerConfig::default()
+        });
+        let config = PipelineConfig {
+            budget: None,
+            thresholds_ppm: None,
+            scanner: scanner.map(|s| Arc::clone(&s.inner)),
+            breaker,
+            prices: None,
+        };
+        let pipeline = match budget {
+            Some(b) => Pipeline::with_ledger(config, Arc::clone(&b.ledger)),
+            None => Pipeline::new(config),
+        }
+        .map_err(|e| pipeline_error(&e))?;
+        if let Some(path) = events_path {
+            pipeline
+                .events()
+                .log_to(std::path::Path::new(&path))
+                .map_err(|e| {
+                    PyOSError::new_err(format!("cannot open the events file {path}: {e}"))
+                })?;
+        }
+        let rc = RouterConfig {
+            host,
+            port,
+            api_key: api_key.clone(),
+            openai_upstream,
+            anthropic_upstream,
+            openai_key,
+            anthropic_key,
+            max_body_bytes,
+            upstream_timeout: Duration::from_secs_f64(upstream_timeout_s),
+        };
+        let p2 = Arc::clone(&pipeline);
+        let router = py
+            .detach(move || Router::start(rc, p2))
+            .map_err(|e| PyOSError::new_err(format!("the router could not start: {e}")))?;
+        Ok(PyRouter {
+            base_url: router.base_url(),
+            port: router.port(),
+            router: std::sync::Mutex::new(router),
+            pipeline,
+            api_key,
+        })
+    }
+
+    #[getter]
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
+    #[getter]
+    fn port(&self) -> u16 {
+        self.port
+    }
+    #[getter]
+    fn api_key(&self) -> &str {
+        &self.api_key
+    }
+    #[getter]
+    fn is_running(&self) -> bool {
+        self.router.lock().is_ok_and(|r| r.is_running())
+    }
+    #[getter]
+    fn spent_usd(&self) -> f64 {
+        self.pipeline.ledger().spent().to_usd_f64()
+    }
+    #[getter]
+    fn limit_usd(&self) -> f64 {
+        self.pipeline.ledger().limit().to_usd_f64()
+    }
+    fn set_limit(&self, limit: &Bound<'_, PyAny>) -> PyResult<()> {
+        let m = crate::convert::money_arg(limit, "budget")?;
+        self.pipeline.ledger().set_limit(m);
+        Ok(())
+    }
+    /// Counters as a JSON string.
+    fn metrics_json(&self) -> String {
+        self.pipeline.metrics().to_string()
+    }
+    /// Calls `callback(event_json: str)` for every event, on the router's threads.
+    fn subscribe(&self, callback: Py<PyAny>) -> u64 {
+        self.pipeline.events().subscribe(move |ev| {
+            let text = ev.to_string();
+            Python::attach(|py| {
+                if let Err(err) = callback.call1(py, (text,)) {
+                    err.write_unraisable(py, Some(callback.bind(py)));
+                }
+            });
+        })
+    }
+    fn unsubscribe(&self, subscription: u64) -> bool {
+        self.pipeline.events().unsubscribe(subscription)
+    }
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| {
+            if let Ok(mut r) = self.router.lock() {
+                r.stop();
+            }
+        });
+    }
+}
+
+/// The fake provider (the Python `FakeProvider` wraps it).
+#[derive(Debug)]
+#[pyclass(name = "FakeProviderCore", module = "iron_cage._core", frozen)]
+pub struct PyFakeProvider {
+    inner: std::sync::Mutex<FakeProvider>,
+    state: Arc<iron_runtime::FakeState>,
+    base_url: String,
+    port: u16,
+}
+
+#[pymethods]
+impl PyFakeProvider {
+    #[new]
+    #[pyo3(signature = (*, port = 0, api_key = None, host = "127.0.0.1".to_owned()))]
+    fn new(py: Python<'_>, port: u16, api_key: Option<String>, host: String) -> PyResult<Self> {
+        let fp = py
+            .detach(|| FakeProvider::start_on(&host, port, api_key))
+            .map_err(|e| {
+                PyOSError::new_err(format!(
+                    "the fake provider could not start on port {port}: {e}"
+                ))
+            })?;
+        Ok(PyFakeProvider {
+            state: Arc::clone(fp.state()),
+            base_url: fp.base_url(),
+            port: fp.port(),
+            inner: std::sync::Mutex::new(fp),
+        })
+    }
+    #[getter]
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
+    #[getter]
+    fn port(&self) -> u16 {
+        self.port
+    }
+    #[getter]
+    fn request_count(&self) -> u64 {
+        self.state.request_count()
+    }
+    #[getter]
+    fn is_running(&self) -> bool {
+        self.inner.lock().is_ok_and(|f| f.is_running())
+    }
+    #[pyo3(signature = (status, times = 1, retry_after = None))]
+    fn fail_next(&self, status: u16, times: u64, retry_after: Option<u64>) -> PyResult<()> {
+        if !(400..=599).contains(&status) {
+            return Err(PyValueError::new_err(format!(
+                "status must be an HTTP error status (400-599), got {status}"
+            )));
+        }
+        self.state.push_fault(
+            Fault::Status {
+                status,
+                retry_after,
+            },
+            times,
+        );
+        Ok(())
+    }
+    #[pyo3(signature = (after_chunks, times = 1))]
+    fn disconnect_next(&self, after_chunks: usize, times: u64) {
+        self.state
+            .push_fault(Fault::Disconnect { after_chunks }, times);
+    }
+    fn clear_faults(&self) {
+        self.state.clear_faults();
+    }
+    fn set_latency(&self, seconds: f64) -> PyResult<()> {
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(PyValueError::new_err(
+                "latency must be a non-negative number of seconds",
+            ));
+        }
+        self.state.set_latency(Duration::from_secs_f64(seconds));
+        Ok(())
+    }
+    fn set_cached_tokens(&self, tokens: u64) {
+        self.state.set_cached_tokens(tokens);
+    }
+    fn set_chunk_chars(&self, chars: u64) {
+        self.state.set_chunk_chars(chars);
+    }
+    #[pyo3(signature = (text, at_request = None))]
+    fn script_reply(&self, text: String, at_request: Option<u64>) {
+        self.state.script_reply(text, at_request);
+    }
+    /// The requests received, as a JSON string (a list).
+    fn requests_json(&self) -> String {
+        serde_json::Value::Array(self.state.requests()).to_string()
+    }
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        let ok = py.detach(|| self.inner.lock().map(|mut f| f.stop()).is_ok());
+        if ok {
+            Ok(())
+        } else {
+            Err(PyRuntimeError::new_err(
+                "the fake provider's lock is poisoned",
+            ))
+        }
+    }
+}

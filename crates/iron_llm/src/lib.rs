@@ -1,0 +1,21 @@
+//! Provider wire formats.
+//!
+//! - [`request`]: parse an OpenAI Chat Completions, OpenAI Responses, Anthropic
+//!   Messages or embeddings request, count its input tokens, estimate its
+//!   worst-case cost, cap its output and ask streams for usage.
+//! - [`response`]: usage and text of a JSON response.
+//! - [`sse`]: an incremental Server-Sent Events parser, and [`stream`]: usage
+//!   and text deltas of a streamed response, including an aborted one.
+
+pub mod error;
+pub mod format;
+pub mod request;
+pub mod response;
+pub mod sse;
+pub mod stream;
+
+pub use error::LlmError;
+pub use format::ApiFormat;
+pub use request::{Estimate, ParsedRequest};
+pub use sse::{SseEvent, SseParser};
+pub use stream::StreamUsage;

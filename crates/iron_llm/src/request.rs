@@ -1,0 +1,447 @@
+//! Requests: parse, count, estimate the worst case, cap the output, ask for usage.
+//!
+//! The worst case of a call is its counted input (plus a small margin for the
+//! provider's own framing) at the input rate, plus its maximum output at the
+//! output rate, times the number of choices. When the caller sets no maximum
+//! output, the request is capped at what the available budget can pay for (or
+//! the model's own maximum, whichever is lower), so a reservation always covers
+//! the most the call can cost.
+
+use iron_cost::{Money, PriceTable, Provider, Rates, Tier, Tokenizer, Usage};
+use serde_json::{Map, Value};
+
+use crate::error::LlmError;
+use crate::format::ApiFormat;
+
+/// Largest output assumed for a model whose maximum the table does not know.
+pub const UNKNOWN_MAX_OUTPUT: u64 = 128_000;
+
+/// A parsed request body.
+#[derive(Debug, Clone)]
+pub struct ParsedRequest {
+    /// The endpoint.
+    pub format: ApiFormat,
+    /// `model` as sent.
+    pub model: String,
+    /// `stream: true`.
+    pub stream: bool,
+    /// The JSON body (rewritten by [`ParsedRequest::plan`] and
+    /// [`ParsedRequest::ensure_stream_usage`]).
+    pub body: Map<String, Value>,
+    /// Input tokens counted by iron-cage.
+    pub input_tokens: u64,
+    /// The maximum output per choice the caller set, if any.
+    pub requested_output: Option<u64>,
+    /// Number of choices (`n`).
+    pub choices: u64,
+    /// The price tier (`service_tier: "priority"` / `"batch"`; else standard).
+    pub tier: Tier,
+}
+
+/// What a call may cost at most, and how its output was bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    /// Input tokens reserved for (counted plus margin).
+    pub input_tokens: u64,
+    /// Output tokens reserved for (all choices).
+    pub output_tokens: u64,
+    /// The worst-case cost: the amount to reserve.
+    pub cost: Money,
+    /// Whether iron-cage wrote a maximum output into the request.
+    pub capped: bool,
+}
+
+/// Why a request cannot be planned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// Not even the smallest call fits in the budget.
+    #[error("budget exceeded: this call may cost up to {needed}, only {available} is left")]
+    Budget {
+        /// The least the call could reserve.
+        needed: Money,
+        /// What was available.
+        available: Money,
+    },
+    /// The model is not priced, or its prices cannot be applied.
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+}
+
+fn bad(msg: impl Into<String>) -> LlmError {
+    LlmError::BadRequest(msg.into())
+}
+
+impl ParsedRequest {
+    /// Parses a request body for `format`.
+    ///
+    /// # Errors
+    /// Not a JSON object, no `model`, or the fields the endpoint requires are
+    /// missing or of the wrong type.
+    pub fn parse(format: ApiFormat, body: &[u8]) -> Result<Self, LlmError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            bad(format!(
+                "the request body is not valid JSON ({e}); send a JSON object like {{\"model\": \"gpt-4o-mini\", \"messages\": [...]}}"
+            ))
+        })?;
+        let Value::Object(body) = value else {
+            return Err(bad("the request body must be a JSON object"));
+        };
+        let model = match body.get("model") {
+            Some(Value::String(m)) if !m.trim().is_empty() => m.clone(),
+            Some(_) => return Err(bad("`model` must be a non-empty string")),
+            None => {
+                return Err(bad(
+                    "the request has no `model`; name one, e.g. \"gpt-4o-mini\"",
+                ))
+            }
+        };
+        let stream = match body.get("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(bad("`stream` must be true or false")),
+        };
+        let tokenizer = Tokenizer::for_model(&model).unwrap_or(Tokenizer::O200kBase);
+        let input_tokens = count_input(format, &body, tokenizer)?;
+        let output_key = match format {
+            ApiFormat::ChatCompletions => ["max_completion_tokens", "max_tokens"].as_slice(),
+            ApiFormat::Responses => ["max_output_tokens"].as_slice(),
+            ApiFormat::Messages => ["max_tokens"].as_slice(),
+            ApiFormat::Embeddings => [].as_slice(),
+        };
+        let mut requested_output = None;
+        for key in output_key {
+            match body.get(*key) {
+                None | Some(Value::Null) => {}
+                Some(v) => {
+                    let n = v.as_u64().filter(|&n| n > 0).ok_or_else(|| {
+                        bad(format!("`{key}` must be a positive integer, got {v}"))
+                    })?;
+                    requested_output = Some(n);
+                    break;
+                }
+            }
+        }
+        let choices = match body.get("n") {
+            None | Some(Value::Null) => 1,
+            Some(v) => v
+                .as_u64()
+                .filter(|&n| (1..=128).contains(&n))
+                .ok_or_else(|| bad(format!("`n` must be an integer from 1 to 128, got {v}")))?,
+        };
+        let tier = match body.get("service_tier").and_then(Value::as_str) {
+            Some("priority") => Tier::Priority,
+            Some("batch") => Tier::Batch,
+            _ => Tier::Standard,
+        };
+        Ok(ParsedRequest {
+            format,
+            model,
+            stream,
+            body,
+            input_tokens: u64::try_from(input_tokens).unwrap_or(u64::MAX),
+            requested_output,
+            choices,
+            tier,
+        })
+    }
+
+    /// Input tokens to reserve for: the count plus 2% and 16 tokens for the
+    /// provider's framing of tools and messages.
+    #[must_use]
+    pub fn reserved_input(&self) -> u64 {
+        self.input_tokens + self.input_tokens / 50 + 16
+    }
+
+    /// Prices the worst case against `table` and, when the caller set no
+    /// maximum output, writes the largest output `available` can pay for
+    /// (bounded by the model's maximum) into the body.
+    ///
+    /// # Errors
+    /// Unknown model, unpriced tier, or a call that cannot fit in `available`.
+    pub fn plan(&mut self, table: &PriceTable, available: Money) -> Result<Estimate, PlanError> {
+        let resolved = table.lookup(&self.model).map_err(LlmError::from)?;
+        let price = resolved.price;
+        let input = self.reserved_input();
+        let probe = Usage {
+            input,
+            ..Usage::default()
+        };
+        let rates = price
+            .rates_for(resolved.name, self.tier, &probe)
+            .map_err(LlmError::from)?;
+        let input_rate = input_rate_upper(&rates, price.provider, &self.body);
+        let input_scaled = u128::from(input) * u128::from(input_rate);
+        let cost_of = |output: u64| -> Money {
+            let scaled = input_scaled + u128::from(output) * u128::from(rates.output);
+            Money::from_micros(u64::try_from(scaled.div_ceil(1_000_000)).unwrap_or(u64::MAX))
+        };
+        if self.format == ApiFormat::Embeddings {
+            let cost = cost_of(0);
+            if cost > available {
+                return Err(PlanError::Budget {
+                    needed: cost,
+                    available,
+                });
+            }
+            return Ok(Estimate {
+                input_tokens: input,
+                output_tokens: 0,
+                cost,
+                capped: false,
+            });
+        }
+        let model_max = price
+            .max_output_tokens
+            .map_or(UNKNOWN_MAX_OUTPUT, u64::from);
+        if let Some(per_choice) = self.requested_output {
+            let output = per_choice.saturating_mul(self.choices);
+            let cost = cost_of(output);
+            if cost > available {
+                return Err(PlanError::Budget {
+                    needed: cost,
+                    available,
+                });
+            }
+            return Ok(Estimate {
+                input_tokens: input,
+                output_tokens: output,
+                cost,
+                capped: false,
+            });
+        }
+        // The largest output per choice the budget pays for.
+        let budget_scaled = u128::from(available.micros()) * 1_000_000;
+        let affordable = if rates.output == 0 {
+            model_max
+        } else {
+            let left = budget_scaled.saturating_sub(input_scaled);
+            let total = left / u128::from(rates.output);
+            u64::try_from(total / u128::from(self.choices)).unwrap_or(u64::MAX)
+        };
+        if budget_scaled < input_scaled || affordable == 0 {
+            return Err(PlanError::Budget {
+                needed: cost_of(self.choices),
+                available,
+            });
+        }
+        let per_choice = affordable.min(model_max);
+        let must_write = self.format == ApiFormat::Messages || per_choice < model_max;
+        if must_write {
+            let key = match self.format {
+                ApiFormat::ChatCompletions => "max_completion_tokens",
+                ApiFormat::Responses => "max_output_tokens",
+                _ => "max_tokens",
+            };
+            self.body.insert(key.to_owned(), Value::from(per_choice));
+        }
+        let output = per_choice.saturating_mul(self.choices);
+        Ok(Estimate {
+            input_tokens: input,
+            output_tokens: output,
+            cost: cost_of(output),
+            capped: must_write,
+        })
+    }
+
+    /// Asks an OpenAI Chat Completions stream to report usage in its last chunk
+    /// (`stream_options.include_usage`); other formats always report it.
+    /// Returns whether the body changed.
+    pub fn ensure_stream_usage(&mut self) -> bool {
+        if !self.stream || self.format != ApiFormat::ChatCompletions {
+            return false;
+        }
+        let options = self
+            .body
+            .entry("stream_options")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !options.is_object() {
+            *options = Value::Object(Map::new());
+        }
+        let Some(map) = options.as_object_mut() else {
+            return false;
+        };
+        if map.get("include_usage") == Some(&Value::Bool(true)) {
+            return false;
+        }
+        map.insert("include_usage".into(), Value::Bool(true));
+        true
+    }
+
+    /// The (possibly rewritten) body as JSON bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).unwrap_or_default()
+    }
+}
+
+/// The highest rate an input token of this request can be billed at: cache
+/// writes cost more than plain input on Anthropic when the request marks
+/// `cache_control`.
+fn input_rate_upper(rates: &Rates, provider: Provider, body: &Map<String, Value>) -> u64 {
+    if provider == Provider::Anthropic
+        && mentions_key(&Value::Object(body.clone()), "cache_control")
+    {
+        rates
+            .input
+            .max(rates.cache_write_5m)
+            .max(rates.cache_write_1h)
+    } else {
+        rates.input
+    }
+}
+
+fn mentions_key(v: &Value, key: &str) -> bool {
+    match v {
+        Value::Object(m) => m.contains_key(key) || m.values().any(|x| mentions_key(x, key)),
+        Value::Array(a) => a.iter().any(|x| mentions_key(x, key)),
+        _ => false,
+    }
+}
+
+fn count_input(
+    format: ApiFormat,
+    body: &Map<String, Value>,
+    tok: Tokenizer,
+) -> Result<usize, LlmError> {
+    let text_of = |v: &Value| -> usize {
+        match v {
+            Value::String(s) => tok.count_text(s),
+            Value::Null => 0,
+            other => tok.count_text(&other.to_string()),
+        }
+    };
+    let tools = body.get("tools").map_or(0, text_of);
+    Ok(match format {
+        ApiFormat::ChatCompletions => {
+            let messages = body.get("messages").ok_or_else(|| {
+                bad("the request has no `messages`; send a list like [{\"role\": \"user\", \"content\": \"hi\"}]")
+            })?;
+            tok.count_messages(messages)
+                .map_err(|e| bad(e.to_string()))?
+                + tools
+        }
+        ApiFormat::Messages => {
+            let messages = body.get("messages").ok_or_else(|| {
+                bad("the request has no `messages`; send a list like [{\"role\": \"user\", \"content\": \"hi\"}]")
+            })?;
+            tok.count_messages(messages)
+                .map_err(|e| bad(e.to_string()))?
+                + body.get("system").map_or(0, text_of)
+                + tools
+        }
+        ApiFormat::Responses => {
+            let input = match body.get("input") {
+                None | Some(Value::Null) => 0,
+                Some(Value::String(s)) => tok.count_text(s),
+                Some(v @ Value::Array(items)) if items.iter().all(Value::is_object) => {
+                    tok.count_messages(v).map_err(|e| bad(e.to_string()))?
+                }
+                Some(Value::Array(_)) => {
+                    return Err(bad(
+                        "`input` must be a string or a list of input items (objects)",
+                    ))
+                }
+                Some(_) => return Err(bad("`input` must be a string or a list of input items")),
+            };
+            input + body.get("instructions").map_or(0, text_of) + tools
+        }
+        ApiFormat::Embeddings => match body.get("input") {
+            Some(Value::String(s)) => tok.count_text(s),
+            Some(Value::Array(items)) => {
+                let mut n = 0;
+                for item in items {
+                    n += match item {
+                        Value::String(s) => tok.count_text(s),
+                        Value::Number(_) => 1,
+                        Value::Array(ids) => ids.len(),
+                        _ => return Err(bad("`input` items must be strings or token arrays")),
+                    };
+                }
+                n
+            }
+            _ => {
+                return Err(bad(
+                    "the embeddings request needs `input`: a string or a list of strings",
+                ))
+            }
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(format: ApiFormat, v: &Value) -> ParsedRequest {
+        ParsedRequest::parse(format, v.to_string().as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn caps_output_at_what_the_budget_pays() {
+        let table = PriceTable::embedded();
+        let mut r = parse(
+            ApiFormat::ChatCompletions,
+            &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        // gpt-4o-mini: $0.15 in, $0.60 out per 1M; $0.001 leaves ~1,600 output tokens.
+        let e = r.plan(table, Money::from_micros(1_000)).expect("fits");
+        assert!(e.capped);
+        let cap = r.body["max_completion_tokens"].as_u64().expect("written");
+        assert_eq!(cap, e.output_tokens);
+        assert!(e.cost <= Money::from_micros(1_000));
+        assert!(cap > 1_500 && cap < 1_700, "{cap}");
+        // A plentiful budget leaves the request alone (the model maximum applies).
+        let mut r2 = parse(
+            ApiFormat::ChatCompletions,
+            &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        let e2 = r2
+            .plan(table, Money::from_micros(100_000_000))
+            .expect("fits");
+        assert!(!e2.capped);
+        assert_eq!(e2.output_tokens, 16_384);
+        assert!(!r2.body.contains_key("max_completion_tokens"));
+    }
+
+    #[test]
+    fn refuses_what_cannot_fit() {
+        let table = PriceTable::embedded();
+        let mut r = parse(
+            ApiFormat::Messages,
+            &json!({"model": "claude-sonnet-4-5", "max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        let err = r
+            .plan(table, Money::from_micros(100))
+            .expect_err("too small");
+        assert!(matches!(err, PlanError::Budget { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn stream_usage_added_once() {
+        let mut r = parse(
+            ApiFormat::ChatCompletions,
+            &json!({"model": "gpt-4o", "stream": true, "messages": []}),
+        );
+        assert!(r.ensure_stream_usage());
+        assert!(!r.ensure_stream_usage());
+        assert_eq!(r.body["stream_options"]["include_usage"], json!(true));
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        for (body, needle) in [
+            (&b"{not json"[..], "not valid JSON"),
+            (b"[1]", "JSON object"),
+            (b"{\"messages\": []}", "no `model`"),
+            (b"{\"model\": \"gpt-4o\"}", "no `messages`"),
+            (
+                b"{\"model\": \"gpt-4o\", \"messages\": [], \"max_tokens\": -1}",
+                "positive integer",
+            ),
+        ] {
+            let err = ParsedRequest::parse(ApiFormat::ChatCompletions, body).expect_err("bad");
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Events of the pipeline: delivered to in-process subscribers and, when a path
+//! is configured, appended to a JSON-lines file.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+
+type Subscriber = Arc<dyn Fn(&Value) + Send + Sync>;
+
+/// Fan-out of events. Cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    subscribers: RwLock<Vec<(u64, Subscriber)>>,
+    next_id: AtomicU64,
+    file: Mutex<Option<File>>,
+}
+
+impl std::fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventBus").finish_non_exhaustive()
+    }
+}
+
+impl EventBus {
+    /// A bus with no subscribers and no file.
+    #[must_use]
+    pub fn new() -> Self {
+        EventBus::default()
+    }
+
+    /// Also appends every event as one JSON line to `path`.
+    ///
+    /// # Errors
+    /// The file cannot be opened for appending.
+    pub fn log_to(&self, path: &Path) -> std::io::Result<()> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        *self
+            .inner
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(file);
+        Ok(())
+    }
+
+    /// Calls `f` with every event (on the thread that emits it); returns an id for [`EventBus::unsubscribe`].
+    pub fn subscribe(&self, f: impl Fn(&Value) + Send + Sync + 'static) -> u64 {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .subscribers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((id, Arc::new(f)));
+        id
+    }
+
+    /// Removes a subscriber; false if it was not there.
+    pub fn unsubscribe(&self, id: u64) -> bool {
+        let mut subs = self
+            .inner
+            .subscribers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = subs.len();
+        subs.retain(|(i, _)| *i != id);
+        subs.len() != before
+    }
+
+    /// Emits an event of `kind` with `fields` (a `type` and a `ts` are added).
+    pub fn emit(&self, kind: &str, fields: Value) {
+        let mut map = match fields {
+            Value::Object(m) => m,
+            other => {
+                let mut m = Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        map.insert("type".into(), json!(kind));
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        map.insert("ts".into(), json!(ts));
+        let event = Value::Object(map);
+        let subs: Vec<Subscriber> = self
+            .inner
+            .subscribers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(_, f)| Arc::clone(f))
+            .collect();
+        for f in subs {
+            f(&event);
+        }
+        let mut file = self
+            .inner
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = file.as_mut() {
+            let mut line = event.to_string();
+            line.push('\n');
+            // An events file that cannot be written must not fail the call it describes.
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribers_and_file() {
+        let dir = std::env::temp_dir().join(format!("ic-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("events.jsonl");
+        let bus = EventBus::new();
+        bus.log_to(&path).expect("open");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = Arc::clone(&seen);
+        let id = bus.subscribe(move |e| s2.lock().expect("lock").push(e["type"].clone()));
+        bus.emit("llm_call", json!({"model": "m"}));
+        assert!(bus.unsubscribe(id));
+        bus.emit("other", json!({}));
+        assert_eq!(*seen.lock().expect("lock"), vec![json!("llm_call")]);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 2);
+        let first: Value = serde_json::from_str(text.lines().next().expect("line")).expect("json");
+        assert_eq!(first["model"], "m");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

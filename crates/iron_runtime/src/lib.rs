@@ -1,0 +1,24 @@
+//! The policy pipeline and the servers built on it.
+//!
+//! - [`pipeline`]: parse → estimate → reserve → breaker → forward → usage →
+//!   commit → PII scan → events, transport-free (router and library mode).
+//! - [`stream_guard`]: the same for a streamed (SSE) reply.
+//! - [`router`]: `LlmRouter`, an OpenAI/Anthropic-compatible loopback proxy.
+//! - [`fake`]: `FakeProvider`, an OpenAI/Anthropic-compatible loopback server
+//!   with exact usage, streaming and scripted faults, for tests and demos.
+
+pub mod error;
+pub mod events;
+pub mod pipeline;
+pub mod stream_guard;
+
+pub use error::PipelineError;
+pub use events::EventBus;
+pub use pipeline::{Call, Charge, Pipeline, PipelineConfig};
+pub use stream_guard::StreamGuard;
+pub mod fake;
+pub mod http;
+pub mod router;
+
+pub use fake::{FakeProvider, FakeState, Fault};
+pub use router::{Router, RouterConfig};

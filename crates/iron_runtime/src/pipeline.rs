@@ -1,0 +1,553 @@
+//! The policy pipeline shared by router mode and library mode:
+//! parse → estimate → reserve → breaker → (the caller forwards) → usage →
+//! commit → PII scan → events.
+//!
+//! It is synchronous and transport-free: the router drives it from hyper, the
+//! Python layer from a wrapped HTTP transport.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use iron_cost::{Ledger, LedgerEvent, Money, PriceTable, SharedReservation, Tokenizer, Usage};
+use iron_llm::request::PlanError;
+use iron_llm::{ApiFormat, Estimate, LlmError, ParsedRequest};
+use iron_reliability::{
+    classify_status, parse_retry_after, BreakerConfig, BreakerRegistry, Clock, Permit,
+    ReliabilityError, StatusClass,
+};
+use iron_safety::{Finding, Mode, Scanner};
+use serde_json::{json, Value};
+
+use crate::error::PipelineError;
+use crate::events::EventBus;
+use crate::stream_guard::StreamGuard;
+
+/// A budget large enough to mean "no limit" without overflowing sums ($1 billion).
+pub const UNLIMITED: Money = Money::from_micros(1_000_000_000_000_000);
+
+/// Pipeline settings.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineConfig {
+    /// Spending limit (`None`: unlimited, still tracked).
+    pub budget: Option<Money>,
+    /// Thresholds in ppm of the limit that fire `budget_threshold` events (default 90%).
+    pub thresholds_ppm: Option<Vec<u64>>,
+    /// PII scanner for replies (`None`: no scan).
+    pub scanner: Option<Arc<Scanner>>,
+    /// Breaker per provider and model (`None`: no breaker).
+    pub breaker: Option<BreakerConfig>,
+    /// Price table (`None`: the process-wide active table).
+    pub prices: Option<Arc<PriceTable>>,
+}
+
+/// Counters kept by the pipeline.
+#[derive(Debug, Default)]
+pub struct Stats {
+    calls: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+    input_tokens: AtomicU64,
+    output_tokens: AtomicU64,
+    pii_findings: AtomicU64,
+    by_model: Mutex<std::collections::BTreeMap<String, (u64, u64)>>,
+}
+
+/// The shared pipeline.
+#[derive(Debug)]
+pub struct Pipeline {
+    ledger: Arc<Ledger>,
+    prices: Arc<PriceTable>,
+    breakers: Option<BreakerRegistry>,
+    scanner: Option<Arc<Scanner>>,
+    events: EventBus,
+    stats: Stats,
+}
+
+impl Pipeline {
+    /// Builds a pipeline with its own ledger.
+    ///
+    /// # Errors
+    /// An invalid breaker configuration, or an unusable `IRON_CAGE_PRICES` file.
+    pub fn new(config: PipelineConfig) -> Result<Arc<Self>, PipelineError> {
+        let thresholds = config
+            .thresholds_ppm
+            .clone()
+            .unwrap_or_else(|| vec![900_000]);
+        let ledger = Ledger::new("router", config.budget.unwrap_or(UNLIMITED), &thresholds);
+        Self::with_ledger(config, ledger)
+    }
+
+    /// Builds a pipeline that spends from `ledger`.
+    ///
+    /// # Errors
+    /// As [`Pipeline::new`].
+    pub fn with_ledger(
+        config: PipelineConfig,
+        ledger: Arc<Ledger>,
+    ) -> Result<Arc<Self>, PipelineError> {
+        let prices = match config.prices {
+            Some(p) => p,
+            None => {
+                iron_cost::active_prices().map_err(|e| PipelineError::BadRequest(e.to_string()))?
+            }
+        };
+        let breakers = match config.breaker {
+            Some(c) => Some(
+                BreakerRegistry::new(c, Clock::monotonic())
+                    .map_err(|e| PipelineError::BadRequest(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let events = EventBus::new();
+        let bus = events.clone();
+        ledger.subscribe(move |e| {
+            let LedgerEvent::ThresholdCrossed { ledger, threshold_ppm, spent, limit } = e;
+            #[allow(clippy::cast_precision_loss)]
+            let fraction = *threshold_ppm as f64 / 1e6;
+            bus.emit(
+                "budget_threshold",
+                json!({"ledger": ledger, "threshold": fraction, "spent_usd": spent.to_usd_f64(), "limit_usd": limit.to_usd_f64()}),
+            );
+        });
+        if let Some(reg) = &breakers {
+            let bus = events.clone();
+            reg.subscribe(move |c| {
+                bus.emit(
+                    "breaker_state",
+                    json!({"breaker": c.breaker, "from": c.from.as_str(), "to": c.to.as_str()}),
+                );
+            });
+        }
+        Ok(Arc::new(Pipeline {
+            ledger,
+            prices,
+            breakers,
+            scanner: config.scanner,
+            events,
+            stats: Stats::default(),
+        }))
+    }
+
+    /// The ledger calls spend from.
+    #[must_use]
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// The event bus.
+    #[must_use]
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// The breakers, when enabled.
+    #[must_use]
+    pub fn breakers(&self) -> Option<&BreakerRegistry> {
+        self.breakers.as_ref()
+    }
+
+    /// The PII scanner, when enabled.
+    #[must_use]
+    pub fn scanner(&self) -> Option<&Arc<Scanner>> {
+        self.scanner.as_ref()
+    }
+
+    /// Counters as JSON: calls, refused, failed, tokens, PII findings, cost and calls by model.
+    #[must_use]
+    pub fn metrics(&self) -> Value {
+        let s = &self.stats;
+        let by_model: serde_json::Map<String, Value> = s
+            .by_model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(m, (calls, micros))| {
+                (
+                    m.clone(),
+                    json!({"calls": calls, "cost_usd": Money::from_micros(*micros).to_usd_f64()}),
+                )
+            })
+            .collect();
+        let snap = self.ledger.snapshot();
+        json!({
+            "calls": s.calls.load(Ordering::Relaxed),
+            "refused": s.refused.load(Ordering::Relaxed),
+            "failed": s.failed.load(Ordering::Relaxed),
+            "input_tokens": s.input_tokens.load(Ordering::Relaxed),
+            "output_tokens": s.output_tokens.load(Ordering::Relaxed),
+            "pii_findings": s.pii_findings.load(Ordering::Relaxed),
+            "spent_usd": snap.spent.to_usd_f64(),
+            "reserved_usd": snap.reserved.to_usd_f64(),
+            "limit_usd": snap.limit.to_usd_f64(),
+            "by_model": by_model,
+        })
+    }
+
+    /// Parses, prices and admits a call. On success the worst case is reserved
+    /// and a breaker permit is held until the call is finished.
+    ///
+    /// # Errors
+    /// Bad body, unknown model, not enough budget, or an open breaker; nothing
+    /// is reserved then.
+    pub fn begin(self: &Arc<Self>, format: ApiFormat, body: &[u8]) -> Result<Call, PipelineError> {
+        let started = Instant::now();
+        let mut parsed =
+            ParsedRequest::parse(format, body).map_err(|e| self.refuse(None, llm_error(e)))?;
+        let tokenizer = Tokenizer::for_model(&parsed.model).unwrap_or(Tokenizer::O200kBase);
+        let mut attempt = 0;
+        let (estimate, reservation) = loop {
+            let available = self.ledger.available();
+            let estimate = parsed.plan(&self.prices, available).map_err(|e| {
+                let err = match e {
+                    PlanError::Budget { .. } => PipelineError::BudgetExceeded(format!(
+                        "{e}; budget {} spent of {}. Raise the budget or wait for running calls to finish.",
+                        self.ledger.spent(),
+                        self.ledger.limit()
+                    )),
+                    PlanError::Llm(l) => llm_error(l),
+                };
+                self.refuse(Some(&parsed.model), err)
+            })?;
+            match self.ledger.reserve_shared(estimate.cost) {
+                Ok(r) => break (estimate, r),
+                // Another call took the room between plan and reserve: plan again.
+                Err(_) if attempt < 3 => attempt += 1,
+                Err(e) => {
+                    return Err(self.refuse(
+                        Some(&parsed.model),
+                        PipelineError::BudgetExceeded(e.to_string()),
+                    ));
+                }
+            }
+        };
+        let breaker_key = format!("{}:{}", format.provider().as_str(), parsed.model);
+        let permit = match &self.breakers {
+            Some(reg) => match reg.get(&breaker_key).admit(estimate.cost.micros()) {
+                Ok(p) => Some(p),
+                Err(ReliabilityError::CircuitOpen {
+                    breaker,
+                    state,
+                    retry_after_s,
+                }) => {
+                    drop(reservation);
+                    return Err(self.refuse(
+                        Some(&parsed.model),
+                        PipelineError::CircuitOpen {
+                            message: format!("circuit breaker {breaker:?} is {state}: the upstream was not called; retry after {retry_after_s:.1}s"),
+                            retry_after_s,
+                        },
+                    ));
+                }
+                Err(e) => return Err(PipelineError::BadRequest(e.to_string())),
+            },
+            None => None,
+        };
+        parsed.ensure_stream_usage();
+        Ok(Call {
+            pipeline: Arc::clone(self),
+            parsed,
+            estimate,
+            reservation,
+            permit,
+            tokenizer,
+            started,
+        })
+    }
+
+    fn refuse(&self, model: Option<&str>, err: PipelineError) -> PipelineError {
+        self.stats.refused.fetch_add(1, Ordering::Relaxed);
+        self.events.emit(
+            "llm_refused",
+            json!({"model": model, "code": err.code(), "status": err.status(), "message": err.to_string()}),
+        );
+        err
+    }
+
+    fn record(&self, model: &str, usage: &Usage, cost: Money, findings: usize) {
+        let s = &self.stats;
+        s.calls.fetch_add(1, Ordering::Relaxed);
+        s.input_tokens
+            .fetch_add(usage.total_input(), Ordering::Relaxed);
+        s.output_tokens.fetch_add(usage.output, Ordering::Relaxed);
+        s.pii_findings.fetch_add(findings as u64, Ordering::Relaxed);
+        let mut by = s
+            .by_model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let e = by.entry(model.to_owned()).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += cost.micros();
+    }
+}
+
+fn llm_error(e: LlmError) -> PipelineError {
+    match e {
+        LlmError::BadRequest(m) => PipelineError::BadRequest(m),
+        LlmError::Cost(c @ iron_cost::CostError::UnknownModel { .. }) => PipelineError::UnknownModel(format!(
+            "{c}. Add it to a price override file named by IRON_CAGE_PRICES so its calls can be budgeted."
+        )),
+        LlmError::Cost(c) => PipelineError::BadRequest(c.to_string()),
+    }
+}
+
+/// An admitted call: its reservation and breaker permit are held until it is
+/// finished by [`Call::complete`], [`Call::fail`] or a [`StreamGuard`];
+/// dropping it releases both (nothing charged, breaker unaffected).
+#[derive(Debug)]
+pub struct Call {
+    pipeline: Arc<Pipeline>,
+    parsed: ParsedRequest,
+    estimate: Estimate,
+    reservation: SharedReservation,
+    permit: Option<Permit>,
+    tokenizer: Tokenizer,
+    started: Instant,
+}
+
+/// What a finished call cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Charge {
+    /// The usage charged.
+    pub usage: Usage,
+    /// Its cost.
+    pub cost: Money,
+    /// Whether the provider reported the usage (false: estimated from what was emitted).
+    pub exact: bool,
+}
+
+impl Call {
+    /// The request.
+    #[must_use]
+    pub fn request(&self) -> &ParsedRequest {
+        &self.parsed
+    }
+
+    /// The worst case reserved.
+    #[must_use]
+    pub fn estimate(&self) -> &Estimate {
+        &self.estimate
+    }
+
+    /// Whether the reply will be a stream.
+    #[must_use]
+    pub fn is_stream(&self) -> bool {
+        self.parsed.stream
+    }
+
+    /// The body to send upstream (output capped, stream usage requested).
+    #[must_use]
+    pub fn upstream_body(&self) -> Vec<u8> {
+        self.parsed.to_bytes()
+    }
+
+    /// Time since the call was admitted.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub(crate) fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    pub(crate) fn tokenizer(&self) -> Tokenizer {
+        self.tokenizer
+    }
+
+    /// The transport failed (connection refused, reset, timeout): a breaker
+    /// failure; nothing is charged because nothing was produced.
+    pub fn fail(self, reason: &str) {
+        if let Some(p) = &self.permit {
+            p.failure(None);
+        }
+        self.pipeline.stats.failed.fetch_add(1, Ordering::Relaxed);
+        self.pipeline.events.emit(
+            "llm_error",
+            json!({"model": self.parsed.model, "error": reason, "latency_ms": ms(self.started.elapsed())}),
+        );
+        let _ = self.reservation.release();
+    }
+
+    /// Finishes a non-streamed call with the upstream's status, `Retry-After`
+    /// header and body. Error statuses pass through (the breaker learns from
+    /// them; nothing is charged). A success is charged from its `usage` and its
+    /// text scanned: redacted in place, or refused in block mode (still charged:
+    /// the provider billed it).
+    ///
+    /// # Errors
+    /// [`PipelineError::PiiBlocked`] in block mode when the reply has PII.
+    pub fn complete(
+        self,
+        status: u16,
+        retry_after: Option<&str>,
+        body: &[u8],
+    ) -> Result<Vec<u8>, PipelineError> {
+        if status >= 400 {
+            self.upstream_error(status, retry_after);
+            return Ok(body.to_vec());
+        }
+        let format = self.parsed.format;
+        let mut value: Option<Value> = serde_json::from_slice(body).ok();
+        let usage = value
+            .as_ref()
+            .and_then(|v| iron_llm::response::usage_of(format, v).ok().flatten());
+        let (usage, exact) = match (usage, &value) {
+            (Some(u), _) => (u, true),
+            (None, Some(v)) => (
+                self.estimated_usage(&iron_llm::response::text_of(format, v)),
+                false,
+            ),
+            // Not JSON: nothing to count, so the worst case is charged.
+            (None, None) => (
+                Usage {
+                    input: self.estimate.input_tokens,
+                    output: self.estimate.output_tokens,
+                    ..Usage::default()
+                },
+                false,
+            ),
+        };
+        let mut findings = Vec::new();
+        if let (Some(scanner), Some(v)) = (self.pipeline.scanner.clone(), value.as_mut()) {
+            iron_llm::response::for_each_text_mut(format, v, |text| {
+                let result = scanner.scan(text);
+                if scanner.mode() == Mode::Redact {
+                    *text = result.text;
+                }
+                findings.extend(result.findings);
+            });
+        }
+        let blocked = !findings.is_empty()
+            && self
+                .pipeline
+                .scanner
+                .as_ref()
+                .is_some_and(|s| s.mode() == Mode::Block);
+        self.settle(usage, exact, &findings, status, blocked);
+        if blocked {
+            return Err(pii_blocked(&findings));
+        }
+        Ok(match (value, findings.is_empty()) {
+            (Some(v), false) => serde_json::to_vec(&v).unwrap_or_default(),
+            _ => body.to_vec(),
+        })
+    }
+
+    /// Starts rewriting a streamed reply (call after a 2xx status).
+    #[must_use]
+    pub fn stream(self) -> StreamGuard {
+        StreamGuard::new(self)
+    }
+
+    pub(crate) fn breaker_failure(&self) {
+        if let Some(p) = &self.permit {
+            p.failure(None);
+        }
+    }
+
+    pub(crate) fn upstream_error(self, status: u16, retry_after: Option<&str>) {
+        if let Some(p) = &self.permit {
+            match classify_status(status) {
+                StatusClass::Failure => {
+                    p.failure(retry_after.and_then(|v| parse_retry_after(v, SystemTime::now())));
+                }
+                // The service answered: a client error says nothing about its health.
+                _ => {
+                    p.release();
+                }
+            }
+        }
+        self.pipeline.stats.failed.fetch_add(1, Ordering::Relaxed);
+        self.pipeline.events.emit(
+            "llm_error",
+            json!({"model": self.parsed.model, "status": status, "latency_ms": ms(self.started.elapsed())}),
+        );
+        let _ = self.reservation.release();
+    }
+
+    pub(crate) fn estimated_usage(&self, emitted: &str) -> Usage {
+        Usage {
+            input: self.parsed.input_tokens,
+            output: u64::try_from(self.tokenizer.count_text(emitted)).unwrap_or(u64::MAX),
+            ..Usage::default()
+        }
+    }
+
+    /// Commits `usage`, reports the breaker outcome and emits the call's events.
+    pub(crate) fn settle(
+        self,
+        usage: Usage,
+        exact: bool,
+        findings: &[Finding],
+        status: u16,
+        blocked: bool,
+    ) -> Charge {
+        let p = &self.pipeline;
+        let cost = p
+            .prices
+            .lookup(&self.parsed.model)
+            .and_then(|r| r.price.cost(r.name, &usage, self.parsed.tier))
+            // Priced at plan time, so this cannot fail; charge the reservation if it does.
+            .unwrap_or(self.estimate.cost);
+        let _ = self.reservation.commit(cost);
+        if let Some(permit) = &self.permit {
+            permit.success();
+        }
+        p.record(&self.parsed.model, &usage, cost, findings.len());
+        for f in findings {
+            p.events.emit(
+                "pii_detected",
+                json!({"model": self.parsed.model, "entity": f.entity, "severity": f.severity.as_str(),
+                       "start": f.start, "end": f.end, "value_hmac": f.value_hmac,
+                       "action": if blocked { "blocked" } else { p.scanner.as_ref().map_or("warn", |s| mode_name(s.mode())) }}),
+            );
+        }
+        let snap = p.ledger.snapshot();
+        p.events.emit(
+            "llm_call",
+            json!({
+                "model": self.parsed.model,
+                "format": self.parsed.format.as_str(),
+                "stream": self.parsed.stream,
+                "status": status,
+                "input_tokens": usage.total_input(),
+                "cached_input_tokens": usage.cached_input,
+                "output_tokens": usage.output,
+                "reasoning_tokens": usage.reasoning,
+                "cost_usd": cost.to_usd_f64(),
+                "reserved_usd": self.estimate.cost.to_usd_f64(),
+                "exact_usage": exact,
+                "latency_ms": ms(self.started.elapsed()),
+                "pii_findings": findings.len(),
+                "blocked": blocked,
+                "spent_usd": snap.spent.to_usd_f64(),
+                "limit_usd": snap.limit.to_usd_f64(),
+            }),
+        );
+        Charge { usage, cost, exact }
+    }
+}
+
+pub(crate) fn pii_blocked(findings: &[Finding]) -> PipelineError {
+    let mut kinds: Vec<&str> = findings.iter().map(|f| f.entity.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    PipelineError::PiiBlocked(format!(
+        "the reply contained {} ({} finding(s)) and the safety mode is block: nothing was returned",
+        kinds.join(", "),
+        findings.len()
+    ))
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Redact => "redacted",
+        Mode::Block => "blocked",
+        Mode::Warn => "warn",
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,399 @@
+//! `LlmRouter`: an OpenAI- and Anthropic-compatible proxy on loopback. Clients
+//! point `base_url` at it and present the router's local key; it runs every
+//! call through the [`Pipeline`] and forwards it with the provider key over a
+//! pooled HTTP/1.1 + HTTP/2 client (rustls for HTTPS upstreams).
+//!
+//! Every response carries `x-iron-cage-overhead-us`: the time spent in the
+//! router itself (before the upstream call, and after its reply arrived).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Method, Request, Response};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use iron_llm::ApiFormat;
+use serde_json::json;
+
+use crate::error::PipelineError;
+use crate::http::{channel, full, json_response, read_body, RespBody, ServerHandle};
+use crate::pipeline::Pipeline;
+
+/// Router settings.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// Interface to bind (default loopback).
+    pub host: String,
+    /// Port (0: a free one).
+    pub port: u16,
+    /// The key clients must present (`Authorization: Bearer` or `x-api-key`).
+    pub api_key: String,
+    /// OpenAI-format upstream base URL, `/v1` included.
+    pub openai_upstream: String,
+    /// Anthropic upstream base URL, `/v1` included.
+    pub anthropic_upstream: String,
+    /// Key sent to the OpenAI upstream.
+    pub openai_key: Option<String>,
+    /// Key sent to the Anthropic upstream.
+    pub anthropic_key: Option<String>,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Time allowed for the upstream's response headers.
+    pub upstream_timeout: Duration,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            api_key: String::new(),
+            openai_upstream: "https://api.openai.com/v1".into(),
+            anthropic_upstream: "https://api.anthropic.com/v1".into(),
+            openai_key: None,
+            anthropic_key: None,
+            max_body_bytes: 8 << 20,
+            upstream_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+type Upstream = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A running router.
+#[derive(Debug)]
+pub struct Router {
+    server: ServerHandle,
+    pipeline: Arc<Pipeline>,
+    api_key: String,
+}
+
+struct Shared {
+    config: RouterConfig,
+    pipeline: Arc<Pipeline>,
+    client: Upstream,
+}
+
+impl Router {
+    /// Starts the router over `pipeline`.
+    ///
+    /// # Errors
+    /// The address cannot be bound, or no TLS roots are available.
+    pub fn start(config: RouterConfig, pipeline: Arc<Pipeline>) -> std::io::Result<Self> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client: Upstream = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .build(https);
+        let api_key = config.api_key.clone();
+        let (host, port) = (config.host.clone(), config.port);
+        let shared = Arc::new(Shared {
+            config,
+            pipeline: Arc::clone(&pipeline),
+            client,
+        });
+        let server =
+            ServerHandle::start(&host, port, 2, move |req| handle(Arc::clone(&shared), req))?;
+        Ok(Router {
+            server,
+            pipeline,
+            api_key,
+        })
+    }
+
+    /// The port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.server.addr().port()
+    }
+
+    /// `http://127.0.0.1:<port>/v1`.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.server.addr())
+    }
+
+    /// The key clients present.
+    #[must_use]
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The pipeline.
+    #[must_use]
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    /// Whether it is serving.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.server.is_running()
+    }
+
+    /// Stops serving; calls in flight are cut off (their reservations released).
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+}
+
+fn error_response(
+    err: &PipelineError,
+    format: Option<ApiFormat>,
+    overhead: Duration,
+) -> Response<RespBody> {
+    let mut r = json_response(err.status(), &err.body(format));
+    if let Some(s) = err.retry_after() {
+        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+            r.headers_mut().insert(RETRY_AFTER, v);
+        }
+    }
+    set_overhead(&mut r, overhead);
+    r
+}
+
+fn set_overhead(r: &mut Response<RespBody>, overhead: Duration) {
+    if let Ok(v) = HeaderValue::from_str(&overhead.as_micros().to_string()) {
+        r.headers_mut().insert("x-iron-cage-overhead-us", v);
+    }
+}
+
+fn presented_key(req: &Request<Incoming>) -> Option<&str> {
+    let h = req.headers();
+    h.get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            h.get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|a| a.strip_prefix("Bearer "))
+        })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBody> {
+    let t0 = Instant::now();
+    let path = req.uri().path().to_owned();
+    if req.method() == Method::GET && (path == "/health" || path == "/v1/health") {
+        return json_response(200, &json!({"status": "ok"}));
+    }
+    let authorized = presented_key(&req)
+        .is_some_and(|k| constant_time_eq(k.as_bytes(), shared.config.api_key.as_bytes()));
+    let format = ApiFormat::from_path(&path);
+    if !authorized {
+        let err = PipelineError::Unauthorized(
+            "invalid or missing API key: use the router's api_key (LlmRouter.api_key) as the client's api_key".into(),
+        );
+        return error_response(&err, format, t0.elapsed());
+    }
+    if req.method() == Method::GET && path.trim_end_matches('/') == "/v1/models" {
+        return models();
+    }
+    let Some(format) = format.filter(|_| req.method() == Method::POST) else {
+        let err = PipelineError::NotFound(format!(
+            "no endpoint {} {path}; the router serves POST /v1/chat/completions, /v1/responses, /v1/messages, /v1/embeddings and GET /v1/models",
+            req.method()
+        ));
+        return error_response(&err, None, t0.elapsed());
+    };
+    let anthropic_version = req
+        .headers()
+        .get("anthropic-version")
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("2023-06-01"));
+    let anthropic_beta = req.headers().get("anthropic-beta").cloned();
+    let body = match read_body(req.into_body(), shared.config.max_body_bytes).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            let err = PipelineError::TooLarge(format!(
+                "the request body is larger than the router's limit of {} bytes (max_body_bytes)",
+                shared.config.max_body_bytes
+            ));
+            return error_response(&err, Some(format), t0.elapsed());
+        }
+        Err(e) => {
+            return error_response(
+                &PipelineError::BadRequest(format!("could not read the request body: {e}")),
+                Some(format),
+                t0.elapsed(),
+            );
+        }
+    };
+    let call = match shared.pipeline.begin(format, &body) {
+        Ok(c) => c,
+        Err(e) => return error_response(&e, Some(format), t0.elapsed()),
+    };
+    let (base, key) = if format == ApiFormat::Messages {
+        (
+            &shared.config.anthropic_upstream,
+            &shared.config.anthropic_key,
+        )
+    } else {
+        (&shared.config.openai_upstream, &shared.config.openai_key)
+    };
+    let url = format!("{}{}", base.trim_end_matches('/'), format.path());
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri(&url)
+        .header(CONTENT_TYPE, "application/json");
+    if format == ApiFormat::Messages {
+        builder = builder.header("anthropic-version", anthropic_version);
+        if let Some(b) = anthropic_beta {
+            builder = builder.header("anthropic-beta", b);
+        }
+        if let Some(k) = key {
+            builder = builder.header("x-api-key", k.as_str());
+        }
+    } else if let Some(k) = key {
+        builder = builder.header(AUTHORIZATION, format!("Bearer {k}"));
+    }
+    let upstream_req = match builder.body(Full::new(Bytes::from(call.upstream_body()))) {
+        Ok(r) => r,
+        Err(e) => {
+            let err = PipelineError::BadRequest(format!(
+                "cannot build the upstream request to {url}: {e}"
+            ));
+            return error_response(&err, Some(format), t0.elapsed());
+        }
+    };
+    let before_upstream = t0.elapsed();
+    let sent = tokio::time::timeout(
+        shared.config.upstream_timeout,
+        shared.client.request(upstream_req),
+    )
+    .await;
+    let resp = match sent {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            call.fail(&e.to_string());
+            let err = PipelineError::Upstream(format!(
+                "the upstream {url} could not be reached: {e}; nothing was charged"
+            ));
+            return error_response(&err, Some(format), before_upstream);
+        }
+        Err(_) => {
+            call.fail("timeout");
+            let err = PipelineError::Upstream(format!(
+                "the upstream {url} did not answer within {:?}; nothing was charged",
+                shared.config.upstream_timeout
+            ));
+            return error_response(&err, Some(format), before_upstream);
+        }
+    };
+    let t_headers = Instant::now();
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let content_type = resp.headers().get(CONTENT_TYPE).cloned();
+    if call.is_stream() && status < 400 {
+        let mut guard = call.stream();
+        let (tx, out_body) = channel();
+        let mut upstream_body = resp.into_body();
+        tokio::spawn(async move {
+            loop {
+                match upstream_body.frame().await {
+                    Some(Ok(frame)) => {
+                        let Ok(data) = frame.into_data() else {
+                            continue;
+                        };
+                        let out = guard.feed(&data);
+                        if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
+                            // The client went away: charge what the upstream produced so far.
+                            let _ = guard.finish(true);
+                            return;
+                        }
+                        if guard.is_blocked() {
+                            let _ = guard.finish(true);
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let (out, _) = guard.finish(false);
+                        if !out.is_empty() {
+                            let _ = tx.send(Ok(Bytes::from(out))).await;
+                        }
+                        let _ = tx
+                            .send(Err(std::io::Error::other(format!(
+                                "upstream stream broke: {e}"
+                            ))))
+                            .await;
+                        return;
+                    }
+                    None => {
+                        let (out, _) = guard.finish(true);
+                        if !out.is_empty() {
+                            let _ = tx.send(Ok(Bytes::from(out))).await;
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        let mut r = Response::new(out_body);
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            content_type.unwrap_or_else(|| HeaderValue::from_static("text/event-stream")),
+        );
+        r.headers_mut()
+            .insert("cache-control", HeaderValue::from_static("no-cache"));
+        set_overhead(&mut r, before_upstream + t_headers.elapsed());
+        return r;
+    }
+    let upstream_bytes = match resp.into_body().collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            call.fail(&e.to_string());
+            let err =
+                PipelineError::Upstream(format!("the upstream {url} broke off its reply: {e}"));
+            return error_response(&err, Some(format), before_upstream);
+        }
+    };
+    let t_body = Instant::now();
+    match call.complete(status, retry_after.as_deref(), &upstream_bytes) {
+        Ok(out) => {
+            let mut r = Response::new(full(out));
+            *r.status_mut() =
+                hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                content_type.unwrap_or_else(|| HeaderValue::from_static("application/json")),
+            );
+            if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                r.headers_mut().insert(RETRY_AFTER, v);
+            }
+            set_overhead(&mut r, before_upstream + t_body.elapsed());
+            r
+        }
+        Err(e) => error_response(&e, Some(format), before_upstream + t_body.elapsed()),
+    }
+}
+
+fn models() -> Response<RespBody> {
+    let table = iron_cost::active_prices()
+        .unwrap_or_else(|_| Arc::new(iron_cost::PriceTable::embedded().clone()));
+    let data: Vec<serde_json::Value> = table
+        .model_names()
+        .into_iter()
+        .map(|m| json!({"id": m, "object": "model", "created": 0, "owned_by": "iron-cage"}))
+        .collect();
+    json_response(200, &json!({"object": "list", "data": data}))
+}

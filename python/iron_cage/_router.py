@@ -1,0 +1,176 @@
+"""Router mode: a governed OpenAI/Anthropic-compatible proxy on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+from iron_cage import _core
+from iron_cage._exceptions import ConfigError
+from iron_cage._pii import PiiScanner
+
+OPENAI_UPSTREAM = "https://api.openai.com/v1"
+ANTHROPIC_UPSTREAM = "https://api.anthropic.com/v1"
+SAFETY_MODES = ("redact", "block", "warn", "off")
+
+
+class LlmRouter:
+    """A local proxy that governs every call made through it.
+
+    Point any OpenAI or Anthropic client (or framework) at it::
+
+        with ic.LlmRouter(budget=5.0, provider_key="sk-...") as router:
+            client = openai.OpenAI(base_url=router.base_url, api_key=router.api_key)
+
+    Each call is priced before it is forwarded (its worst case is reserved; a
+    request without ``max_tokens`` is capped at what the budget can pay for),
+    charged from the provider's usage afterwards, and its reply scanned for PII
+    (``safety_mode``: ``"redact"``, ``"block"``, ``"warn"`` or ``"off"``). A
+    breaker per provider and model stops calling an upstream that keeps failing.
+    Errors come back in the provider's error shape: 402 ``budget_exceeded``,
+    503 ``circuit_open`` (with ``Retry-After``), 401 ``invalid_api_key``,
+    422 ``pii_blocked``.
+
+    ``upstream`` is the OpenAI-format base URL (``/v1`` included; default
+    OpenAI's). ``anthropic_upstream`` defaults to ``upstream`` when that is
+    given (one server speaking both, like ``FakeProvider``), else Anthropic's.
+    ``provider_key`` is sent upstream (default ``$OPENAI_API_KEY``);
+    ``anthropic_key`` defaults to ``provider_key``, else ``$ANTHROPIC_API_KEY``.
+    ``budget``: USD as float/int/Decimal/str, or an ``ic.Budget`` to share;
+    ``None`` tracks spend without a limit.
+    """
+
+    def __init__(
+        self,
+        budget: float | int | str | Decimal | _core.Budget | None = None,
+        provider_key: str | None = None,
+        upstream: str | None = None,
+        api_key: str | None = None,
+        server_url: str | None = None,
+        safety_mode: str | None = "redact",
+        port: int = 0,
+        *,
+        anthropic_upstream: str | None = None,
+        anthropic_key: str | None = None,
+        pii: PiiScanner | None = None,
+        circuit_breaker: bool = True,
+        failure_threshold: int = 5,
+        cooldown_s: float = 60.0,
+        max_body_bytes: int = 8 << 20,
+        upstream_timeout_s: float = 600.0,
+        events_path: str | os.PathLike[str] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        if server_url is not None or api_key is not None:
+            raise ConfigError(
+                "Control Panel lease mode (server_url=..., api_key=IC token) is not available yet: "
+                "it arrives with the Control Panel. Use budget=... for a local budget."
+            )
+        mode = "off" if safety_mode is None else safety_mode
+        if mode not in SAFETY_MODES:
+            raise ConfigError(f"unknown safety_mode {safety_mode!r}: use one of {', '.join(SAFETY_MODES)}")
+        if pii is not None and safety_mode not in ("redact", None):
+            raise ConfigError("pass either pii=PiiScanner(mode=...) or safety_mode, not both")
+        scanner = pii if pii is not None else (PiiScanner(mode=mode) if mode != "off" else None)
+        if isinstance(budget, _core.Budget):
+            self._budget: _core.Budget | None = budget
+        elif budget is None:
+            self._budget = None
+        else:
+            self._budget = _core.Budget(budget, name="router")
+        openai_key = provider_key if provider_key is not None else os.environ.get("OPENAI_API_KEY")
+        claude_key = anthropic_key or provider_key or os.environ.get("ANTHROPIC_API_KEY")
+        self._api_key = "ic-local-" + secrets.token_urlsafe(24)
+        self._core = _core.RouterCore(
+            api_key=self._api_key,
+            budget=self._budget,
+            scanner=scanner._core if scanner is not None else None,
+            openai_upstream=upstream or OPENAI_UPSTREAM,
+            anthropic_upstream=anthropic_upstream or upstream or ANTHROPIC_UPSTREAM,
+            openai_key=openai_key,
+            anthropic_key=claude_key,
+            circuit_breaker=circuit_breaker,
+            failure_threshold=failure_threshold,
+            cooldown_s=cooldown_s,
+            host=host,
+            port=port,
+            max_body_bytes=max_body_bytes,
+            upstream_timeout_s=upstream_timeout_s,
+            events_path=os.fspath(events_path) if events_path is not None else None,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1``: the clients' ``base_url``."""
+        return self._core.base_url
+
+    @property
+    def api_key(self) -> str:
+        """The key clients present to the router (never the provider key)."""
+        return self._api_key
+
+    @property
+    def port(self) -> int:
+        return self._core.port
+
+    @property
+    def is_running(self) -> bool:
+        return self._core.is_running
+
+    @property
+    def budget(self) -> float | None:
+        """The limit in USD (``None``: unlimited)."""
+        return self._core.limit_usd if self._budget is not None else None
+
+    @property
+    def budget_status(self) -> tuple[float, float | None]:
+        """``(spent_usd, limit_usd)``; the limit is ``None`` when unlimited."""
+        return (self._core.spent_usd, self.budget)
+
+    def total_spent(self) -> float:
+        """USD committed so far."""
+        return self._core.spent_usd
+
+    def set_budget(self, usd: float | int | str | Decimal) -> None:
+        """Changes the limit (calls in flight keep their reservations)."""
+        if self._budget is None:
+            raise ConfigError("this router was started without a budget; start it with budget=... to set one")
+        self._core.set_limit(usd)
+
+    def metrics(self) -> dict[str, Any]:
+        """Calls, refusals, failures, tokens, PII findings, spend, and calls and cost by model."""
+        result: dict[str, Any] = json.loads(self._core.metrics_json())
+        return result
+
+    def on_event(self, callback: Callable[[dict[str, Any]], None]) -> int:
+        """Calls ``callback(event)`` for every event (``llm_call``, ``llm_refused``,
+        ``llm_error``, ``pii_detected``, ``budget_threshold``, ``breaker_state``),
+        on the router's threads. Returns an id for :meth:`remove_callback`."""
+        return self._core.subscribe(lambda text: callback(json.loads(text)))
+
+    def remove_callback(self, callback_id: int) -> bool:
+        return self._core.unsubscribe(callback_id)
+
+    def stop(self) -> None:
+        """Stops serving. Idempotent."""
+        self._core.stop()
+
+    def __enter__(self) -> LlmRouter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running else "stopped"
+        return f"LlmRouter({self.base_url!r}, {state}, spent=${self.total_spent():.6f})"
