@@ -32,11 +32,13 @@ def test_all_is_complete() -> None:
 CORE_INTERNALS = {
     "BreakerCore",
     "BreakerPermit",
+    "FakeProviderCore",
     "FallbackStats",
     "ManualClock",
     "PiiScannerCore",
     "PiiStream",
     "RetryPolicy",
+    "RouterCore",
     "SecretVaultCore",
     "mask_secret",
     "parse_retry_after",

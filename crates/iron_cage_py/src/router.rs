@@ -63,9 +63,11 @@ impl PyRouter {
                 )));
             }
         }
-        if !(cooldown_s.is_finite() && cooldown_s >= 0.0)
-            || !(upstream_timeout_s.is_finite() && upstream_timeout_s > 0.0)
-        {
+        let seconds_ok = cooldown_s.is_finite()
+            && cooldown_s >= 0.0
+            && upstream_timeout_s.is_finite()
+            && upstream_timeout_s > 0.0;
+        if !seconds_ok {
             return Err(PyValueError::new_err(
                 "cooldown_s and upstream_timeout_s must be positive numbers of seconds",
             ));

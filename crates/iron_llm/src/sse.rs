@@ -49,10 +49,7 @@ impl SseParser {
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
-        loop {
-            let Some((end, term)) = find_blank_line(&self.buf) else {
-                break;
-            };
+        while let Some((end, term)) = find_blank_line(&self.buf) {
             let raw_bytes: Vec<u8> = self.buf.drain(..end + term).collect();
             let raw = String::from_utf8_lossy(&raw_bytes).into_owned();
             out.push(parse_event(raw));

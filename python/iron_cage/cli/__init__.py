@@ -113,6 +113,58 @@ def _add_secret_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
 
 
+def _wait_forever(what: str) -> None:
+    import time
+
+    print(f"{what}; Ctrl-C to stop", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+def _fake_provider(args: argparse.Namespace) -> int:
+    from iron_cage.testing import FakeProvider
+
+    with FakeProvider(port=args.port, host=args.host, api_key=args.api_key) as fp:
+        _wait_forever(f"FakeProvider serving OpenAI and Anthropic APIs at {fp.base_url}")
+    return 0
+
+
+def _router(args: argparse.Namespace) -> int:
+    with ic.LlmRouter(
+        budget=args.budget,
+        upstream=args.upstream,
+        safety_mode=args.safety_mode,
+        port=args.port,
+        events_path=args.events,
+    ) as router:
+        print(f"export OPENAI_BASE_URL={router.base_url}")
+        print(f"export OPENAI_API_KEY={router.api_key}")
+        _wait_forever(f"LlmRouter governing calls at {router.base_url} (budget {args.budget})")
+        spent, limit = router.budget_status
+        print(f"spent ${spent:.6f} of {'unlimited' if limit is None else f'${limit:.2f}'}")
+    return 0
+
+
+def _add_server_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fake = sub.add_parser(
+        "fake-provider", help="serve a deterministic OpenAI/Anthropic-compatible API on loopback"
+    )
+    fake.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--api-key", default=None, help="require this key from clients")
+    fake.set_defaults(func=_fake_provider)
+    router = sub.add_parser("router", help="run a governed OpenAI/Anthropic-compatible proxy on loopback")
+    router.add_argument("--budget", default=None, help="USD limit (default: unlimited, tracked)")
+    router.add_argument("--upstream", default=None, help="upstream base URL with /v1 (default: OpenAI's)")
+    router.add_argument("--safety-mode", default="redact", choices=["redact", "block", "warn", "off"])
+    router.add_argument("--port", type=int, default=0)
+    router.add_argument("--events", default=None, help="append events as JSON lines to this file")
+    router.set_defaults(func=_router)
+
+
 def _version(_args: argparse.Namespace) -> int:
     print(f"iron-cage {ic.__version__} (prices {ic.PRICE_TABLE_VERSION})")
     return 0
@@ -127,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     prices.set_defaults(func=_prices)
     sub.add_parser("version", help="print the version").set_defaults(func=_version)
     _add_secret_commands(sub)
+    _add_server_commands(sub)
     return parser
 
 
