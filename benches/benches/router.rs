@@ -58,6 +58,18 @@ fn report(label: &str, mut us: Vec<u64>) -> (u64, u64) {
     (p50, p99)
 }
 
+fn summary(title: &str, direct: Vec<u64>, routed: Vec<u64>, overhead: Vec<u64>) {
+    println!("{title}");
+    let (d50, d99) = report("  direct to FakeProvider", direct);
+    let (r50, r99) = report("  through LlmRouter", routed);
+    report("  router's own time (x-iron-cage-overhead-us)", overhead);
+    println!(
+        "  added latency: p50 {} us, p99 {} us",
+        r50.saturating_sub(d50),
+        r99.saturating_sub(d99)
+    );
+}
+
 async fn sequential(client: &C, url: &str, key: &str, n: usize) -> (Vec<u64>, Vec<u64>) {
     let mut lat = Vec::with_capacity(n);
     let mut over = Vec::new();
@@ -125,27 +137,11 @@ fn main() {
         let client: C = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
         sequential(&client, &direct, "k", 300).await;
         sequential(&client, &routed, "bench-key", 300).await;
-        println!("one request at a time (keep-alive):");
         let (d, _) = sequential(&client, &direct, "k", 3000).await;
         let (r, o) = sequential(&client, &routed, "bench-key", 3000).await;
-        let (d50, d99) = report("  direct to FakeProvider", d);
-        let (r50, r99) = report("  through LlmRouter", r);
-        report("  router's own time (x-iron-cage-overhead-us)", o);
-        println!(
-            "  added latency: p50 {} us, p99 {} us",
-            r50.saturating_sub(d50),
-            r99.saturating_sub(d99)
-        );
-        println!("paced at 1000 requests/s for 5 s:");
+        summary("one request at a time (keep-alive):", d, r, o);
         let (d, _) = paced(&client, &direct, "k", 1000, 5).await;
         let (r, o) = paced(&client, &routed, "bench-key", 1000, 5).await;
-        let (d50, d99) = report("  direct to FakeProvider", d);
-        let (r50, r99) = report("  through LlmRouter", r);
-        report("  router's own time (x-iron-cage-overhead-us)", o);
-        println!(
-            "  added latency: p50 {} us, p99 {} us",
-            r50.saturating_sub(d50),
-            r99.saturating_sub(d99)
-        );
+        summary("paced at 1000 requests/s for 5 s:", d, r, o);
     });
 }

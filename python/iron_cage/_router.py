@@ -7,19 +7,19 @@ import os
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 
 from iron_cage import _core
 from iron_cage._exceptions import ConfigError
 from iron_cage._pii import PiiScanner
+from iron_cage._server import LoopbackServer
 
 OPENAI_UPSTREAM = "https://api.openai.com/v1"
 ANTHROPIC_UPSTREAM = "https://api.anthropic.com/v1"
 SAFETY_MODES = ("redact", "block", "warn", "off")
 
 
-class LlmRouter:
+class LlmRouter(LoopbackServer):
     """A local proxy that governs every call made through it.
 
     Point any OpenAI or Anthropic client (or framework) at it::
@@ -86,7 +86,7 @@ class LlmRouter:
         openai_key = provider_key if provider_key is not None else os.environ.get("OPENAI_API_KEY")
         claude_key = anthropic_key or provider_key or os.environ.get("ANTHROPIC_API_KEY")
         self._api_key = "ic-local-" + secrets.token_urlsafe(24)
-        self._core = _core.RouterCore(
+        self._core: _core.RouterCore = _core.RouterCore(
             api_key=self._api_key,
             budget=self._budget,
             scanner=scanner._core if scanner is not None else None,
@@ -105,22 +105,9 @@ class LlmRouter:
         )
 
     @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/v1``: the clients' ``base_url``."""
-        return self._core.base_url
-
-    @property
     def api_key(self) -> str:
         """The key clients present to the router (never the provider key)."""
         return self._api_key
-
-    @property
-    def port(self) -> int:
-        return self._core.port
-
-    @property
-    def is_running(self) -> bool:
-        return self._core.is_running
 
     @property
     def budget(self) -> float | None:
@@ -155,21 +142,6 @@ class LlmRouter:
 
     def remove_callback(self, callback_id: int) -> bool:
         return self._core.unsubscribe(callback_id)
-
-    def stop(self) -> None:
-        """Stops serving. Idempotent."""
-        self._core.stop()
-
-    def __enter__(self) -> LlmRouter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.is_running else "stopped"

@@ -175,26 +175,8 @@ impl ParsedRequest {
             let scaled = input_scaled + u128::from(output) * u128::from(rates.output);
             Money::from_micros(u64::try_from(scaled.div_ceil(1_000_000)).unwrap_or(u64::MAX))
         };
-        if self.format == ApiFormat::Embeddings {
-            let cost = cost_of(0);
-            if cost > available {
-                return Err(PlanError::Budget {
-                    needed: cost,
-                    available,
-                });
-            }
-            return Ok(Estimate {
-                input_tokens: input,
-                output_tokens: 0,
-                cost,
-                capped: false,
-            });
-        }
-        let model_max = price
-            .max_output_tokens
-            .map_or(UNKNOWN_MAX_OUTPUT, u64::from);
-        if let Some(per_choice) = self.requested_output {
-            let output = per_choice.saturating_mul(self.choices);
+        // A fixed output (none for embeddings, or what the caller set) fits or not.
+        let fixed = |output: u64| -> Result<Estimate, PlanError> {
             let cost = cost_of(output);
             if cost > available {
                 return Err(PlanError::Budget {
@@ -202,12 +184,21 @@ impl ParsedRequest {
                     available,
                 });
             }
-            return Ok(Estimate {
+            Ok(Estimate {
                 input_tokens: input,
                 output_tokens: output,
                 cost,
                 capped: false,
-            });
+            })
+        };
+        if self.format == ApiFormat::Embeddings {
+            return fixed(0);
+        }
+        let model_max = price
+            .max_output_tokens
+            .map_or(UNKNOWN_MAX_OUTPUT, u64::from);
+        if let Some(per_choice) = self.requested_output {
+            return fixed(per_choice.saturating_mul(self.choices));
         }
         // The largest output per choice the budget pays for.
         let budget_scaled = u128::from(available.micros()) * 1_000_000;

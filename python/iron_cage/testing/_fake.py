@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from types import TracebackType
 from typing import Any
 
 from iron_cage import _core
+from iron_cage._server import LoopbackServer
 
 
-class FakeProvider:
+class FakeProvider(LoopbackServer):
     """A deterministic LLM provider on ``127.0.0.1`` for tests, examples and demos.
 
     Serves ``POST /v1/chat/completions``, ``/v1/responses``, ``/v1/messages``,
@@ -30,25 +30,12 @@ class FakeProvider:
     """
 
     def __init__(self, port: int = 0, *, api_key: str | None = None, host: str = "127.0.0.1") -> None:
-        self._core = _core.FakeProviderCore(port=port, api_key=api_key, host=host)
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/v1``."""
-        return self._core.base_url
-
-    @property
-    def port(self) -> int:
-        return self._core.port
+        self._core: _core.FakeProviderCore = _core.FakeProviderCore(port=port, api_key=api_key, host=host)
 
     @property
     def request_count(self) -> int:
         """Model requests received so far (faulted ones included)."""
         return self._core.request_count
-
-    @property
-    def is_running(self) -> bool:
-        return self._core.is_running
 
     def fail_next(self, status: int, times: int = 1, retry_after: int | None = None) -> None:
         """The next ``times`` requests get ``status`` (and ``Retry-After: retry_after``)."""
@@ -81,20 +68,6 @@ class FakeProvider:
         """The requests received (last 1000): ``n``, ``path``, ``authorization``, ``x_api_key``, ``body``."""
         result: list[dict[str, Any]] = json.loads(self._core.requests_json())
         return result
-
-    def stop(self) -> None:
-        self._core.stop()
-
-    def __enter__(self) -> FakeProvider:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"FakeProvider({self.base_url!r}, requests={self.request_count})"
