@@ -394,3 +394,27 @@ def test_cli_fake_provider_serves_until_interrupted() -> None:
         assert proc.wait(timeout=10) == 0
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_shared_budget_and_threshold_event_fires_once(fake: FakeProvider) -> None:
+    budget = ic.Budget(0.01)
+    events: list[dict[str, Any]] = []
+    with make_router(fake, budget=budget) as router:
+        router.on_event(events.append)
+        client = oa(router)
+        codes: list[str | None] = []
+        for _ in range(40):
+            try:
+                client.chat.completions.create(
+                    model="gpt-4", max_tokens=4, messages=[{"role": "user", "content": "go"}]
+                )
+            except openai.APIStatusError as e:
+                codes.append(e.code)
+                break
+        assert codes == ["budget_exceeded"]
+        assert budget.spent_usd == router.total_spent() > 0.009
+        assert budget.spent_usd <= 0.01
+    crossings = [e for e in events if e["type"] == "budget_threshold"]
+    assert len(crossings) == 1
+    assert crossings[0]["threshold"] == 0.9
+    assert [e["type"] for e in events].count("llm_refused") == 1

@@ -62,6 +62,14 @@ pub struct Pipeline {
     scanner: Option<Arc<Scanner>>,
     events: EventBus,
     stats: Stats,
+    /// Our threshold subscription on the ledger (which may outlive us when shared).
+    ledger_subscription: u64,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.ledger.unsubscribe(self.ledger_subscription);
+    }
 }
 
 impl Pipeline {
@@ -101,7 +109,7 @@ impl Pipeline {
         };
         let events = EventBus::new();
         let bus = events.clone();
-        ledger.subscribe(move |e| {
+        let ledger_subscription = ledger.subscribe(move |e| {
             let LedgerEvent::ThresholdCrossed { ledger, threshold_ppm, spent, limit } = e;
             #[allow(clippy::cast_precision_loss)]
             let fraction = *threshold_ppm as f64 / 1e6;
@@ -126,6 +134,7 @@ impl Pipeline {
             scanner: config.scanner,
             events,
             stats: Stats::default(),
+            ledger_subscription,
         }))
     }
 
