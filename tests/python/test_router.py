@@ -418,3 +418,34 @@ def test_shared_budget_and_threshold_event_fires_once(fake: FakeProvider) -> Non
     assert len(crossings) == 1
     assert crossings[0]["threshold"] == 0.9
     assert [e["type"] for e in events].count("llm_refused") == 1
+
+
+def test_openai_client_reaches_claude_through_translation(fake: FakeProvider) -> None:
+    fake.script_reply(PII_REPLY, at_request=2)
+    with make_router(fake) as router:
+        client = oa(router)
+        r = client.chat.completions.create(
+            model="claude-haiku-4-5",
+            max_tokens=300,
+            stop=["END"],
+            messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello"}],
+        )
+        assert (r.choices[0].message.content or "").startswith("Reply 1 from claude-haiku-4-5")
+        assert r.choices[0].finish_reason == "stop"
+        expected = ic.cost_of("claude-haiku-4-5", usage_dict(r.usage))
+        chunks = list(
+            client.chat.completions.create(
+                model="claude-haiku-4-5", messages=[{"role": "user", "content": "again"}], stream=True
+            )
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == ic.PiiScanner().scan(PII_REPLY).text
+        usage = next(c.usage for c in chunks if c.usage is not None)
+        expected += ic.cost_of("claude-haiku-4-5", usage_dict(usage))
+        assert router.total_spent() == pytest.approx(expected, abs=1e-9)
+    first, second = fake.requests()
+    assert first["path"] == "/v1/messages" and first["x_api_key"] == "provider-secret"
+    assert first["body"]["system"] == "Be brief."
+    assert first["body"]["stop_sequences"] == ["END"]
+    assert first["body"]["max_tokens"] == 300
+    assert second["body"]["stream"] is True

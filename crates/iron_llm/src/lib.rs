@@ -13,6 +13,7 @@ pub mod request;
 pub mod response;
 pub mod sse;
 pub mod stream;
+pub mod translate;
 
 pub use error::LlmError;
 pub use format::ApiFormat;

@@ -230,7 +230,13 @@ impl Pipeline {
                 }
             }
         };
-        let breaker_key = format!("{}:{}", format.provider().as_str(), parsed.model);
+        // One breaker per upstream model, however it is called (Claude via chat completions too).
+        let provider = if iron_llm::translate::is_claude(&parsed.model) {
+            "anthropic"
+        } else {
+            format.provider().as_str()
+        };
+        let breaker_key = format!("{provider}:{}", parsed.model);
         let permit = match &self.breakers {
             Some(reg) => match reg.get(&breaker_key).admit(estimate.cost.micros()) {
                 Ok(p) => Some(p),

@@ -18,7 +18,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use iron_llm::ApiFormat;
+use iron_llm::{translate, ApiFormat};
 use serde_json::json;
 
 use crate::error::PipelineError;
@@ -239,7 +239,30 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
         Ok(c) => c,
         Err(e) => return error_response(&e, Some(format), t0.elapsed()),
     };
-    let (base, key) = if format == ApiFormat::Messages {
+    // OpenAI-format calls for Claude models go to Anthropic, translated both ways.
+    let translated =
+        format == ApiFormat::ChatCompletions && translate::is_claude(&call.request().model);
+    let wire = if translated {
+        ApiFormat::Messages
+    } else {
+        format
+    };
+    let upstream_body = if translated {
+        match translate::chat_request_to_messages(&call.request().body) {
+            Ok(b) => serde_json::to_vec(&b).unwrap_or_default(),
+            Err(e) => {
+                drop(call);
+                return error_response(
+                    &PipelineError::BadRequest(e.to_string()),
+                    Some(format),
+                    t0.elapsed(),
+                );
+            }
+        }
+    } else {
+        call.upstream_body()
+    };
+    let (base, key) = if wire == ApiFormat::Messages {
         (
             &shared.config.anthropic_upstream,
             &shared.config.anthropic_key,
@@ -247,12 +270,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
     } else {
         (&shared.config.openai_upstream, &shared.config.openai_key)
     };
-    let url = format!("{}{}", base.trim_end_matches('/'), format.path());
+    let url = format!("{}{}", base.trim_end_matches('/'), wire.path());
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(&url)
         .header(CONTENT_TYPE, "application/json");
-    if format == ApiFormat::Messages {
+    if wire == ApiFormat::Messages {
         builder = builder.header("anthropic-version", anthropic_version);
         if let Some(b) = anthropic_beta {
             builder = builder.header("anthropic-beta", b);
@@ -263,7 +286,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
     } else if let Some(k) = key {
         builder = builder.header(AUTHORIZATION, format!("Bearer {k}"));
     }
-    let upstream_req = match builder.body(Full::new(Bytes::from(call.upstream_body()))) {
+    let upstream_req = match builder.body(Full::new(Bytes::from(upstream_body))) {
         Ok(r) => r,
         Err(e) => {
             let err = PipelineError::BadRequest(format!(
@@ -308,6 +331,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
         let mut guard = call.stream();
         let (tx, out_body) = channel();
         let mut upstream_body = resp.into_body();
+        let mut translator = translated.then(translate::MessagesToChatStream::new);
         tokio::spawn(async move {
             loop {
                 match upstream_body.frame().await {
@@ -315,7 +339,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
                         let Ok(data) = frame.into_data() else {
                             continue;
                         };
-                        let out = guard.feed(&data);
+                        let out = match translator.as_mut() {
+                            Some(t) => guard.feed(&t.feed(&data)),
+                            None => guard.feed(&data),
+                        };
                         if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
                             // The client went away: charge what the upstream produced so far.
                             let _ = guard.finish(true);
@@ -368,6 +395,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
         }
     };
     let t_body = Instant::now();
+    let upstream_bytes = if translated {
+        translate_reply(status, &upstream_bytes)
+    } else {
+        upstream_bytes
+    };
     match call.complete(status, retry_after.as_deref(), &upstream_bytes) {
         Ok(out) => {
             let mut r = Response::new(full(out));
@@ -385,6 +417,20 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
         }
         Err(e) => error_response(&e, Some(format), before_upstream + t_body.elapsed()),
     }
+}
+
+/// An Anthropic reply (or error) in the Chat Completions shape.
+fn translate_reply(status: u16, body: &Bytes) -> Bytes {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return body.clone();
+    };
+    let out = if status < 400 {
+        translate::messages_response_to_chat(&value)
+    } else {
+        let err = value.get("error").cloned().unwrap_or_default();
+        json!({"error": {"message": err.get("message"), "type": err.get("type"), "param": null, "code": err.get("type")}})
+    };
+    Bytes::from(out.to_string())
 }
 
 fn models() -> Response<RespBody> {
