@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: bench-router help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -64,7 +64,7 @@ install-check:
 		print('pip install . OK:', ic.__version__, b)"
 	$(abspath .venv-install)/bin/iron-cage version
 
-bench: bench-rust bench-python
+bench: bench-rust bench-python bench-router
 
 bench-rust:
 	cargo bench -p iron_cage_benches --bench cost --bench reliability --bench secrets --bench pii --quiet -- --noplot
@@ -78,6 +78,16 @@ bench-python: setup $(VENV)/.bench-deps
 	$(PY) benches/python/bench_breaker.py
 	$(PY) benches/python/bench_secrets.py
 	$(PY) benches/python/bench_pii.py
+
+# The router bench with the LiteLLM proxy as peer; LiteLLM gets its own venv
+# (its pins would fight the dev venv's openai/httpx2).
+.venv-litellm/.deps: requirements/litellm.txt
+	$(PYTHON) -m venv .venv-litellm
+	.venv-litellm/bin/pip install --quiet -r requirements/litellm.txt
+	touch $@
+
+bench-router: setup .venv-litellm/.deps
+	$(PY) benches/python/bench_router.py .venv-litellm/bin/litellm
 
 # Needs `cargo install cargo-fuzz`; stable rustc accepts its -Z flags with RUSTC_BOOTSTRAP.
 FUZZ_SECONDS ?= 60

@@ -3,7 +3,11 @@
 //! request at a time and paced at 1,000 requests per second. Prints
 //! percentiles; BENCHMARKS.md records them.
 //!
-//! `cargo bench -p iron_cage_benches --bench router`
+//! `cargo bench -p iron_cage_benches --bench router`; with
+//! `IRON_CAGE_BENCH_UPSTREAM=<base url>` it uses that FakeProvider instead of an
+//! in-process one, and with `IRON_CAGE_BENCH_PEER=<base url>` and
+//! `IRON_CAGE_BENCH_PEER_KEY` it also measures a peer gateway (LiteLLM proxy) one
+//! request at a time (`make bench-router` runs all of it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,7 +106,20 @@ async fn paced(client: &C, url: &str, key: &str, rate: u64, seconds: u64) -> (Ve
 }
 
 fn main() {
-    let fake = FakeProvider::start(0, None).expect("fake provider");
+    let external = std::env::var("IRON_CAGE_BENCH_UPSTREAM").ok();
+    let local = if external.is_none() {
+        Some(FakeProvider::start(0, None).expect("fake provider"))
+    } else {
+        None
+    };
+    let upstream = external.unwrap_or_else(|| {
+        local
+            .as_ref()
+            .map(FakeProvider::base_url)
+            .unwrap_or_default()
+    });
+    let peer = std::env::var("IRON_CAGE_BENCH_PEER").ok();
+    let peer_key = std::env::var("IRON_CAGE_BENCH_PEER_KEY").unwrap_or_default();
     let scanner = Arc::new(
         Scanner::new(ScannerConfig {
             hmac_key: b"bench".to_vec(),
@@ -119,15 +136,15 @@ fn main() {
     let router = Router::start(
         RouterConfig {
             api_key: "bench-key".into(),
-            openai_upstream: fake.base_url(),
-            anthropic_upstream: fake.base_url(),
+            openai_upstream: upstream.clone(),
+            anthropic_upstream: upstream.clone(),
             openai_key: Some("provider".into()),
             ..RouterConfig::default()
         },
         pipeline,
     )
     .expect("router");
-    let direct = format!("{}/chat/completions", fake.base_url());
+    let direct = format!("{upstream}/chat/completions");
     let routed = format!("{}/chat/completions", router.base_url());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -139,7 +156,20 @@ fn main() {
         sequential(&client, &routed, "bench-key", 300).await;
         let (d, _) = sequential(&client, &direct, "k", 3000).await;
         let (r, o) = sequential(&client, &routed, "bench-key", 3000).await;
-        summary("one request at a time (keep-alive):", d, r, o);
+        summary("one request at a time (keep-alive):", d.clone(), r, o);
+        if let Some(peer) = &peer {
+            let url = format!("{peer}/chat/completions");
+            sequential(&client, &url, &peer_key, 50).await;
+            let (p, _) = sequential(&client, &url, &peer_key, 500).await;
+            println!("peer gateway, one request at a time:");
+            let (d50, d99) = report("  direct to FakeProvider", d);
+            let (p50, p99) = report("  through the peer (LiteLLM proxy)", p);
+            println!(
+                "  added latency: p50 {} us, p99 {} us",
+                p50.saturating_sub(d50),
+                p99.saturating_sub(d99)
+            );
+        }
         let (d, _) = paced(&client, &direct, "k", 1000, 5).await;
         let (r, o) = paced(&client, &routed, "bench-key", 1000, 5).await;
         summary("paced at 1000 requests/s for 5 s:", d, r, o);

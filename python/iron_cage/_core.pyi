@@ -280,6 +280,7 @@ class RouterCore:
         max_body_bytes: int = ...,
         upstream_timeout_s: float = 600.0,
         events_path: str | None = None,
+        threads: int = 1,
     ) -> RouterCore: ...
     @property
     def base_url(self) -> str: ...

@@ -65,6 +65,7 @@ class LlmRouter(LoopbackServer):
         upstream_timeout_s: float = 600.0,
         events_path: str | os.PathLike[str] | None = None,
         host: str = "127.0.0.1",
+        threads: int = 1,
     ) -> None:
         if server_url is not None or api_key is not None:
             raise ConfigError(
@@ -102,6 +103,7 @@ class LlmRouter(LoopbackServer):
             max_body_bytes=max_body_bytes,
             upstream_timeout_s=upstream_timeout_s,
             events_path=os.fspath(events_path) if events_path is not None else None,
+            threads=threads,
         )
 
     @property

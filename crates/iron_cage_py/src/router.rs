@@ -33,7 +33,7 @@ impl PyRouter {
     #[pyo3(signature = (*, api_key, budget = None, scanner = None, openai_upstream, anthropic_upstream,
                         openai_key = None, anthropic_key = None, circuit_breaker = true, failure_threshold = 5,
                         cooldown_s = 60.0, host = "127.0.0.1".to_owned(), port = 0, max_body_bytes = 8 << 20,
-                        upstream_timeout_s = 600.0, events_path = None))]
+                        upstream_timeout_s = 600.0, events_path = None, threads = 1))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -52,6 +52,7 @@ impl PyRouter {
         max_body_bytes: usize,
         upstream_timeout_s: f64,
         events_path: Option<String>,
+        threads: usize,
     ) -> PyResult<Self> {
         for (name, url) in [
             ("upstream", &openai_upstream),
@@ -107,6 +108,7 @@ impl PyRouter {
             anthropic_key,
             max_body_bytes,
             upstream_timeout: Duration::from_secs_f64(upstream_timeout_s),
+            threads: threads.clamp(1, 64),
         };
         let p2 = Arc::clone(&pipeline);
         let router = py

@@ -46,6 +46,9 @@ pub struct RouterConfig {
     pub max_body_bytes: usize,
     /// Time allowed for the upstream's response headers.
     pub upstream_timeout: Duration,
+    /// Tokio worker threads. One is fastest on a 2-core machine at 1k req/s
+    /// (fewer cross-thread wake-ups); raise it on bigger machines.
+    pub threads: usize,
 }
 
 impl Default for RouterConfig {
@@ -60,6 +63,7 @@ impl Default for RouterConfig {
             anthropic_key: None,
             max_body_bytes: 8 << 20,
             upstream_timeout: Duration::from_secs(600),
+            threads: 1,
         }
     }
 }
@@ -100,14 +104,15 @@ impl Router {
             .pool_max_idle_per_host(256)
             .build(https);
         let api_key = config.api_key.clone();
-        let (host, port) = (config.host.clone(), config.port);
+        let (host, port, threads) = (config.host.clone(), config.port, config.threads);
         let shared = Arc::new(Shared {
             config,
             pipeline: Arc::clone(&pipeline),
             client,
         });
-        let server =
-            ServerHandle::start(&host, port, 2, move |req| handle(Arc::clone(&shared), req))?;
+        let server = ServerHandle::start(&host, port, threads, move |req| {
+            handle(Arc::clone(&shared), req)
+        })?;
         Ok(Router {
             server,
             pipeline,
