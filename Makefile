@@ -78,6 +78,7 @@ bench-python: setup $(VENV)/.bench-deps
 	$(PY) benches/python/bench_breaker.py
 	$(PY) benches/python/bench_secrets.py
 	$(PY) benches/python/bench_pii.py
+	$(PY) benches/python/bench_library.py
 
 # The router bench with the LiteLLM proxy as peer; LiteLLM gets its own venv
 # (its pins would fight the dev venv's openai/httpx2).

@@ -37,8 +37,10 @@ from iron_cage._pii import PiiScanner
 from iron_cage._reliability import CircuitBreaker, FallbackChain, retry
 from iron_cage._router import LlmRouter
 from iron_cage._secrets import SecretVault
+from iron_cage.sdk import AgentRuntime, protect_agent
 
 __all__ = [
+    "AgentRuntime",
     "Budget",
     "BudgetExceededError",
     "CircuitBreaker",
@@ -65,6 +67,7 @@ __all__ = [
     "cost_of",
     "count_tokens",
     "generate_master_key",
+    "protect_agent",
     "retry",
     "token_count_is_exact",
     "use_prices",

@@ -449,3 +449,12 @@ def test_openai_client_reaches_claude_through_translation(fake: FakeProvider) ->
     assert first["body"]["stop_sequences"] == ["END"]
     assert first["body"]["max_tokens"] == 300
     assert second["body"]["stream"] is True
+
+
+def test_events_file_gets_one_json_line_per_event(fake: FakeProvider, tmp_path: Any) -> None:
+    path = tmp_path / "events.jsonl"
+    with make_router(fake, events_path=path) as router:
+        oa(router).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["type"] for e in events] == ["llm_call"]
+    assert events[0]["model"] == "gpt-4o-mini" and events[0]["cost_usd"] > 0

@@ -37,6 +37,7 @@ exception_class!(budget_exceeded_error, "BudgetExceededError");
 exception_class!(reservation_error, "ReservationError");
 exception_class!(circuit_open_error, "CircuitOpenError");
 exception_class!(secret_error_class, "SecretError");
+exception_class!(pii_blocked_error, "PiiBlockedError");
 
 /// Builds an instance of `cls(message, **kwargs)` as a `PyErr`.
 fn raise(
@@ -142,6 +143,26 @@ pub fn secret_error(err: SecretError) -> PyErr {
             | SecretError::Malformed { .. }
             | SecretError::NotFound { .. }
             | SecretError::Storage(_) => raise(secret_error_class(py), message, None),
+        }
+    })
+}
+
+/// Converts a pipeline refusal (library mode raises what router mode answers with a status).
+pub fn pipeline_error(err: &iron_runtime::PipelineError) -> PyErr {
+    use iron_runtime::PipelineError as E;
+    Python::attach(|py| {
+        let message = err.to_string();
+        match err {
+            E::BudgetExceeded(_) => raise(budget_exceeded_error(py), message, None),
+            E::CircuitOpen { retry_after_s, .. } => {
+                let kwargs = PyDict::new(py);
+                match kwargs.set_item("retry_after_s", *retry_after_s) {
+                    Ok(()) => raise(circuit_open_error(py), message, Some(kwargs)),
+                    Err(e) => e,
+                }
+            }
+            E::PiiBlocked(_) => raise(pii_blocked_error(py), message, None),
+            _ => raise(config_error(py), message, None),
         }
     })
 }

@@ -5,6 +5,7 @@ mod budget;
 mod convert;
 mod cost;
 mod errors;
+mod governor;
 mod pii;
 mod reliability;
 mod router;
@@ -34,6 +35,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pii::PyScanResult>()?;
     m.add_class::<pii::PyFinding>()?;
     m.add_function(wrap_pyfunction!(pii::pii_patterns, m)?)?;
+    m.add_class::<governor::PyGovernor>()?;
+    m.add_class::<governor::PyCall>()?;
+    m.add_class::<governor::PyStream>()?;
     m.add_class::<router::PyRouter>()?;
     m.add_class::<router::PyFakeProvider>()?;
     m.add_class::<secrets::PySecretCipher>()?;

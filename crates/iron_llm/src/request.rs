@@ -7,7 +7,7 @@
 //! the model's own maximum, whichever is lower), so a reservation always covers
 //! the most the call can cost.
 
-use iron_cost::{Money, PriceTable, Provider, Rates, Tier, Tokenizer, Usage};
+use iron_cost::{ModelPrice, Money, PriceTable, Provider, Rates, Tier, Tokenizer, Usage};
 use serde_json::{Map, Value};
 
 use crate::error::LlmError;
@@ -36,6 +36,8 @@ pub struct ParsedRequest {
     pub choices: u64,
     /// The price tier (`service_tier: "priority"` / `"batch"`; else standard).
     pub tier: Tier,
+    /// Whether iron-cage changed the body (cap written, stream usage requested).
+    pub modified: bool,
 }
 
 /// What a call may cost at most, and how its output was bounded.
@@ -142,6 +144,7 @@ impl ParsedRequest {
             requested_output,
             choices,
             tier,
+            modified: false,
         })
     }
 
@@ -160,14 +163,26 @@ impl ParsedRequest {
     /// Unknown model, unpriced tier, or a call that cannot fit in `available`.
     pub fn plan(&mut self, table: &PriceTable, available: Money) -> Result<Estimate, PlanError> {
         let resolved = table.lookup(&self.model).map_err(LlmError::from)?;
-        let price = resolved.price;
+        self.plan_priced(resolved.name, resolved.price, available)
+    }
+
+    /// [`ParsedRequest::plan`] with the model's price already looked up.
+    ///
+    /// # Errors
+    /// An unpriced tier, or a call that cannot fit in `available`.
+    pub fn plan_priced(
+        &mut self,
+        name: &str,
+        price: &ModelPrice,
+        available: Money,
+    ) -> Result<Estimate, PlanError> {
         let input = self.reserved_input();
         let probe = Usage {
             input,
             ..Usage::default()
         };
         let rates = price
-            .rates_for(resolved.name, self.tier, &probe)
+            .rates_for(name, self.tier, &probe)
             .map_err(LlmError::from)?;
         let input_rate = input_rate_upper(&rates, price.provider, &self.body);
         let input_scaled = u128::from(input) * u128::from(input_rate);
@@ -224,6 +239,7 @@ impl ParsedRequest {
                 _ => "max_tokens",
             };
             self.body.insert(key.to_owned(), Value::from(per_choice));
+            self.modified = true;
         }
         let output = per_choice.saturating_mul(self.choices);
         Ok(Estimate {
@@ -255,6 +271,7 @@ impl ParsedRequest {
             return false;
         }
         map.insert("include_usage".into(), Value::Bool(true));
+        self.modified = true;
         true
     }
 

@@ -23,6 +23,8 @@ struct Inner {
     subscribers: RwLock<Vec<(u64, Subscriber)>>,
     next_id: AtomicU64,
     file: Mutex<Option<File>>,
+    /// Subscribers plus an open file: zero means nobody listens.
+    listeners: AtomicU64,
 }
 
 impl std::fmt::Debug for EventBus {
@@ -44,17 +46,22 @@ impl EventBus {
     /// The file cannot be opened for appending.
     pub fn log_to(&self, path: &Path) -> std::io::Result<()> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        *self
+        let mut slot = self
             .inner
             .file
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(file);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            self.inner.listeners.fetch_add(1, Ordering::Relaxed);
+        }
+        *slot = Some(file);
         Ok(())
     }
 
     /// Calls `f` with every event (on the thread that emits it); returns an id for [`EventBus::unsubscribe`].
     pub fn subscribe(&self, f: impl Fn(&Value) + Send + Sync + 'static) -> u64 {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner.listeners.fetch_add(1, Ordering::Relaxed);
         self.inner
             .subscribers
             .write()
@@ -72,11 +79,24 @@ impl EventBus {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = subs.len();
         subs.retain(|(i, _)| *i != id);
-        subs.len() != before
+        let removed = subs.len() != before;
+        if removed {
+            self.inner.listeners.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// Whether anybody listens (callers skip building events otherwise).
+    #[must_use]
+    pub fn is_active(&self) -> bool {
+        self.inner.listeners.load(Ordering::Relaxed) > 0
     }
 
     /// Emits an event of `kind` with `fields` (a `type` and a `ts` are added).
     pub fn emit(&self, kind: &str, fields: Value) {
+        if !self.is_active() {
+            return;
+        }
         let mut map = match fields {
             Value::Object(m) => m,
             other => {

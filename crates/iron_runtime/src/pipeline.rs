@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use iron_cost::{Ledger, LedgerEvent, Money, PriceTable, SharedReservation, Tokenizer, Usage};
+use iron_cost::{
+    Ledger, LedgerEvent, ModelPrice, Money, PriceTable, SharedReservation, Tokenizer, Usage,
+};
 use iron_llm::request::PlanError;
 use iron_llm::{ApiFormat, Estimate, LlmError, ParsedRequest};
 use iron_reliability::{
@@ -178,8 +180,22 @@ impl Pipeline {
                 )
             })
             .collect();
+        let breakers: serde_json::Map<String, Value> = self
+            .breakers
+            .as_ref()
+            .map(|reg| {
+                reg.keys()
+                    .into_iter()
+                    .map(|k| {
+                        let state = reg.get(&k).state().as_str();
+                        (k, json!(state))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let snap = self.ledger.snapshot();
         json!({
+            "breakers": breakers,
             "calls": s.calls.load(Ordering::Relaxed),
             "refused": s.refused.load(Ordering::Relaxed),
             "failed": s.failed.load(Ordering::Relaxed),
@@ -204,10 +220,15 @@ impl Pipeline {
         let mut parsed =
             ParsedRequest::parse(format, body).map_err(|e| self.refuse(None, llm_error(e)))?;
         let tokenizer = Tokenizer::for_model(&parsed.model).unwrap_or(Tokenizer::O200kBase);
+        let resolved = self
+            .prices
+            .lookup(&parsed.model)
+            .map_err(|e| self.refuse(Some(&parsed.model), llm_error(LlmError::from(e))))?;
+        let (price_name, price) = (resolved.name.to_owned(), resolved.price.clone());
         let mut attempt = 0;
         let (estimate, reservation) = loop {
             let available = self.ledger.available();
-            let estimate = parsed.plan(&self.prices, available).map_err(|e| {
+            let estimate = parsed.plan_priced(&price_name, &price, available).map_err(|e| {
                 let err = match e {
                     PlanError::Budget { .. } => PipelineError::BudgetExceeded(format!(
                         "{e}; budget {} spent of {}. Raise the budget or wait for running calls to finish.",
@@ -261,6 +282,8 @@ impl Pipeline {
         parsed.ensure_stream_usage();
         Ok(Call {
             pipeline: Arc::clone(self),
+            price_name,
+            price,
             parsed,
             estimate,
             reservation,
@@ -290,9 +313,12 @@ impl Pipeline {
             .by_model
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let e = by.entry(model.to_owned()).or_insert((0, 0));
-        e.0 += 1;
-        e.1 += cost.micros();
+        if let Some(e) = by.get_mut(model) {
+            e.0 += 1;
+            e.1 += cost.micros();
+        } else {
+            by.insert(model.to_owned(), (1, cost.micros()));
+        }
     }
 }
 
@@ -312,6 +338,8 @@ fn llm_error(e: LlmError) -> PipelineError {
 #[derive(Debug)]
 pub struct Call {
     pipeline: Arc<Pipeline>,
+    price_name: String,
+    price: ModelPrice,
     parsed: ParsedRequest,
     estimate: Estimate,
     reservation: SharedReservation,
@@ -499,10 +527,9 @@ impl Call {
         blocked: bool,
     ) -> Charge {
         let p = &self.pipeline;
-        let cost = p
-            .prices
-            .lookup(&self.parsed.model)
-            .and_then(|r| r.price.cost(r.name, &usage, self.parsed.tier))
+        let cost = self
+            .price
+            .cost(&self.price_name, &usage, self.parsed.tier)
             // Priced at plan time, so this cannot fail; charge the reservation if it does.
             .unwrap_or(self.estimate.cost);
         let _ = self.reservation.commit(cost);
@@ -510,13 +537,17 @@ impl Call {
             permit.success();
         }
         p.record(&self.parsed.model, &usage, cost, findings.len());
-        for f in findings {
+        let listening = p.events.is_active();
+        for f in findings.iter().filter(|_| listening) {
             p.events.emit(
                 "pii_detected",
                 json!({"model": self.parsed.model, "entity": f.entity, "severity": f.severity.as_str(),
                        "start": f.start, "end": f.end, "value_hmac": f.value_hmac,
                        "action": if blocked { "blocked" } else { p.scanner.as_ref().map_or("warn", |s| mode_name(s.mode())) }}),
             );
+        }
+        if !listening {
+            return Charge { usage, cost, exact };
         }
         let snap = p.ledger.snapshot();
         p.events.emit(

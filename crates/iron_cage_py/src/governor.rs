@@ -1,0 +1,248 @@
+//! `GovernorCore`: the policy pipeline for library mode. The Python layer wraps
+//! an SDK's HTTP transport and calls `begin` before a request and `complete` or
+//! `stream` on its reply — the same Rust pipeline the router runs.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iron_llm::ApiFormat;
+use iron_reliability::{BreakerConfig, TripRule};
+use iron_runtime::{Call, Pipeline, PipelineConfig, StreamGuard};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::budget::PyBudget;
+use crate::errors::pipeline_error;
+use crate::pii::PyPiiScanner;
+
+/// Bodies above this size are processed with the GIL released.
+const DETACH_ABOVE: usize = 64 * 1024;
+
+/// The pipeline shared by every call of one runtime.
+#[derive(Debug)]
+#[pyclass(name = "GovernorCore", module = "iron_cage._core", frozen)]
+pub struct PyGovernor {
+    pipeline: Arc<Pipeline>,
+}
+
+#[pymethods]
+impl PyGovernor {
+    #[new]
+    #[pyo3(signature = (*, budget = None, scanner = None, circuit_breaker = true, failure_threshold = 5, cooldown_s = 60.0))]
+    fn new(
+        budget: Option<PyRef<'_, PyBudget>>,
+        scanner: Option<PyRef<'_, PyPiiScanner>>,
+        circuit_breaker: bool,
+        failure_threshold: u32,
+        cooldown_s: f64,
+    ) -> PyResult<Self> {
+        if !(cooldown_s.is_finite() && cooldown_s >= 0.0) {
+            return Err(PyValueError::new_err(
+                "cooldown_s must be a non-negative number of seconds",
+            ));
+        }
+        let config = PipelineConfig {
+            scanner: scanner.map(|s| Arc::clone(&s.inner)),
+            breaker: circuit_breaker.then(|| BreakerConfig {
+                trip: TripRule::Consecutive(failure_threshold),
+                cooldown: Duration::from_secs_f64(cooldown_s),
+                ..BreakerConfig::default()
+            }),
+            ..PipelineConfig::default()
+        };
+        let pipeline = match budget {
+            Some(b) => Pipeline::with_ledger(config, Arc::clone(&b.ledger)),
+            None => Pipeline::new(config),
+        }
+        .map_err(|e| pipeline_error(&e))?;
+        Ok(PyGovernor { pipeline })
+    }
+
+    /// Whether requests to `path` are governed (chat completions, responses, messages, embeddings).
+    #[staticmethod]
+    fn governs(path: &str) -> bool {
+        ApiFormat::from_path(path).is_some()
+    }
+
+    /// Admits a call: parses, prices, reserves the worst case and takes a breaker
+    /// permit. `None` when `path` is not a governed endpoint.
+    fn begin(&self, py: Python<'_>, path: &str, body: &[u8]) -> PyResult<Option<PyCall>> {
+        let Some(format) = ApiFormat::from_path(path) else {
+            return Ok(None);
+        };
+        // Small bodies are faster with the GIL held (a release and re-acquire
+        // costs more than the work); large ones let other threads run.
+        let call = if body.len() > DETACH_ABOVE {
+            let pipeline = Arc::clone(&self.pipeline);
+            py.detach(move || pipeline.begin(format, body))
+        } else {
+            self.pipeline.begin(format, body)
+        }
+        .map_err(|e| pipeline_error(&e))?;
+        Ok(Some(PyCall {
+            stream: call.is_stream(),
+            call: Mutex::new(Some(call)),
+        }))
+    }
+
+    #[getter]
+    fn spent_usd(&self) -> f64 {
+        self.pipeline.ledger().spent().to_usd_f64()
+    }
+    #[getter]
+    fn remaining_usd(&self) -> f64 {
+        self.pipeline.ledger().snapshot().remaining.to_usd_f64()
+    }
+    #[getter]
+    fn limit_usd(&self) -> f64 {
+        self.pipeline.ledger().limit().to_usd_f64()
+    }
+    /// Counters as a JSON string.
+    fn metrics_json(&self) -> String {
+        self.pipeline.metrics().to_string()
+    }
+    /// Calls `callback(event_json: str)` for every event.
+    fn subscribe(&self, callback: Py<PyAny>) -> u64 {
+        self.pipeline.events().subscribe(move |ev| {
+            let text = ev.to_string();
+            Python::attach(|py| {
+                if let Err(err) = callback.call1(py, (text,)) {
+                    err.write_unraisable(py, Some(callback.bind(py)));
+                }
+            });
+        })
+    }
+    fn unsubscribe(&self, subscription: u64) -> bool {
+        self.pipeline.events().unsubscribe(subscription)
+    }
+}
+
+/// One admitted call. Finish it exactly once: `complete`, `stream` or `fail`;
+/// dropping it unfinished releases its reservation.
+#[derive(Debug)]
+#[pyclass(name = "CallCore", module = "iron_cage._core", frozen)]
+pub struct PyCall {
+    call: Mutex<Option<Call>>,
+    stream: bool,
+}
+
+impl PyCall {
+    fn take(&self) -> PyResult<Call> {
+        self.call
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take())
+            .ok_or_else(|| PyRuntimeError::new_err("this call was already finished"))
+    }
+}
+
+#[pymethods]
+impl PyCall {
+    #[getter]
+    fn is_stream(&self) -> bool {
+        self.stream
+    }
+
+    /// The body to send (output capped to the budget, stream usage requested).
+    fn upstream_body<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let guard = self
+            .call
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("poisoned"))?;
+        let call = guard
+            .as_ref()
+            .ok_or_else(|| PyRuntimeError::new_err("this call was already finished"))?;
+        Ok(PyBytes::new(py, &call.upstream_body()))
+    }
+
+    /// Finishes with the reply's status, `Retry-After` and body; returns the body
+    /// to hand to the SDK when it changed (PII redacted), else `None`. Raises
+    /// `PiiBlockedError` in block mode.
+    #[pyo3(signature = (status, body, retry_after = None))]
+    fn complete<'py>(
+        &self,
+        py: Python<'py>,
+        status: u16,
+        body: &[u8],
+        retry_after: Option<String>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let call = self.take()?;
+        let run = || {
+            call.complete(status, retry_after.as_deref(), body)
+                .map(|out| {
+                    let changed = out != body;
+                    (out, changed)
+                })
+        };
+        let (out, changed) = if body.len() > DETACH_ABOVE {
+            py.detach(run)
+        } else {
+            run()
+        }
+        .map_err(|e| pipeline_error(&e))?;
+        Ok(changed.then(|| PyBytes::new(py, &out)))
+    }
+
+    /// The transport failed (no reply): a breaker failure, nothing charged.
+    fn fail(&self, reason: &str) -> PyResult<()> {
+        self.take()?.fail(reason);
+        Ok(())
+    }
+
+    /// Starts governing a streamed (SSE) reply.
+    fn stream(&self) -> PyResult<PyStream> {
+        Ok(PyStream {
+            guard: Mutex::new(Some(self.take()?.stream())),
+        })
+    }
+}
+
+/// A streamed reply under governance.
+#[derive(Debug)]
+#[pyclass(name = "StreamCore", module = "iron_cage._core", frozen)]
+pub struct PyStream {
+    guard: Mutex<Option<StreamGuard>>,
+}
+
+#[pymethods]
+impl PyStream {
+    /// Upstream bytes in; the bytes to hand on now.
+    fn feed<'py>(&self, py: Python<'py>, chunk: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let mut g = self
+            .guard
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("poisoned"))?;
+        let out = match g.as_mut() {
+            Some(guard) => guard.feed(chunk),
+            None => Vec::new(),
+        };
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Whether block mode stopped the stream.
+    #[getter]
+    fn blocked(&self) -> bool {
+        self.guard
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(StreamGuard::is_blocked))
+            .unwrap_or(false)
+    }
+
+    /// Ends the stream (`complete=False`: the upstream broke off); returns the
+    /// last bytes. Charges the call. Idempotent.
+    #[pyo3(signature = (complete = true))]
+    fn finish<'py>(&self, py: Python<'py>, complete: bool) -> PyResult<Bound<'py, PyBytes>> {
+        let guard = self
+            .guard
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("poisoned"))?
+            .take();
+        let out = match guard {
+            Some(g) => g.finish(complete).0,
+            None => Vec::new(),
+        };
+        Ok(PyBytes::new(py, &out))
+    }
+}

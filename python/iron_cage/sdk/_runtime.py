@@ -1,0 +1,212 @@
+"""Library mode: ``AgentRuntime`` and ``protect_agent``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import weakref
+from collections.abc import Callable
+from contextvars import Token
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, TypeVar, cast, overload
+
+from iron_cage import _core
+from iron_cage._exceptions import ConfigError
+from iron_cage._pii import PiiScanner
+from iron_cage.sdk import _instrument
+from iron_cage.sdk._context import CURRENT
+
+C = TypeVar("C")
+F = TypeVar("F", bound=Callable[..., Any])
+SAFETY_MODES = ("redact", "block", "warn", "off")
+
+
+def current_runtime() -> AgentRuntime | None:
+    """The innermost runtime entered in this context (thread / asyncio task), if any."""
+    return CURRENT.get()
+
+
+class AgentRuntime:
+    """Governs every LLM call made in its scope, in-process.
+
+    ``with AgentRuntime(budget=10.0) as rt:`` — calls of openai and anthropic
+    clients (sync and async, streaming included; LangChain and other frameworks
+    built on them) are priced and reserved before they are sent (a call that
+    could overspend raises :class:`BudgetExceededError` without being sent; a
+    request without ``max_tokens`` is capped at what the budget pays for),
+    charged from the provider's usage, their replies scanned for PII
+    (``safety_mode``), and guarded by a breaker per model
+    (:class:`CircuitOpenError`). With ``auto_instrument=True`` (default) clients
+    created while a runtime is entered are governed by the runtime current at
+    each call; ``rt.instrument(client)`` binds a client to this runtime.
+    The budget lives in a context variable: nested and concurrent runtimes
+    (threads, asyncio tasks) each keep their own.
+    """
+
+    def __init__(
+        self,
+        budget: float | int | str | Decimal | _core.Budget | None = 100.0,
+        safety_mode: str | None = "redact",
+        circuit_breaker: bool = True,
+        *,
+        auto_instrument: bool = True,
+        pii: PiiScanner | None = None,
+        failure_threshold: int = 5,
+        cooldown_s: float = 60.0,
+        name: str = "agent",
+        control_panel: str | None = None,
+        ic_token: str | None = None,
+    ) -> None:
+        if control_panel is not None or ic_token is not None:
+            raise ConfigError(
+                "Control Panel mode (control_panel=..., ic_token=...) is not available yet: it arrives with "
+                "the Control Panel. Use budget=... for a local budget."
+            )
+        mode = "off" if safety_mode is None else safety_mode
+        if mode not in SAFETY_MODES:
+            raise ConfigError(f"unknown safety_mode {safety_mode!r}: use one of {', '.join(SAFETY_MODES)}")
+        scanner = pii if pii is not None else (PiiScanner(mode=mode) if mode != "off" else None)
+        if isinstance(budget, _core.Budget):
+            self.budget: _core.Budget | None = budget
+        elif budget is None:
+            self.budget = None
+        else:
+            self.budget = _core.Budget(budget, name=name)
+        self.name = name
+        self.auto_instrument = auto_instrument
+        self._core = _core.GovernorCore(
+            budget=self.budget,
+            scanner=scanner._core if scanner is not None else None,
+            circuit_breaker=circuit_breaker,
+            failure_threshold=failure_threshold,
+            cooldown_s=cooldown_s,
+        )
+        self._tokens: list[Token[AgentRuntime | None]] = []
+        self._latencies: list[float] = []
+        self._open_streams: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    # -- scope -------------------------------------------------------------
+    def __enter__(self) -> AgentRuntime:
+        if self.auto_instrument:
+            _instrument.install_auto_instrument()
+        self._tokens.append(CURRENT.set(self))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        CURRENT.reset(self._tokens.pop())
+        for stream in list(self._open_streams):
+            stream.abandon()
+
+    async def __aenter__(self) -> AgentRuntime:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- clients -----------------------------------------------------------
+    def instrument(self, client: C) -> C:
+        """Governs ``client`` (openai/anthropic, sync or async) by this runtime; returns it."""
+        _instrument.wrap(client, self)
+        return client
+
+    # -- state -------------------------------------------------------------
+    @property
+    def spent_usd(self) -> float:
+        return self._core.spent_usd
+
+    @property
+    def remaining_usd(self) -> float | None:
+        """USD left (``None`` when there is no limit)."""
+        return self._core.remaining_usd if self.budget is not None else None
+
+    def _record_latency(self, seconds: float) -> None:
+        self._latencies.append(seconds)  # list.append is atomic under the GIL
+
+    def metrics(self) -> dict[str, Any]:
+        """Calls, refusals, failures, tokens, cost by model, PII findings, breaker states,
+        and upstream latency percentiles (ms)."""
+        result: dict[str, Any] = json.loads(self._core.metrics_json())
+        lat = sorted(self._latencies)
+        if lat:
+
+            def pick(p: float) -> float:
+                return round(lat[min(len(lat) - 1, int(p * (len(lat) - 1) + 0.5))] * 1000, 3)
+
+            result["latency_ms"] = {"p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99), "max": pick(1.0)}
+        else:
+            result["latency_ms"] = {}
+        if self.budget is None:
+            result["limit_usd"] = None
+        return result
+
+    def on_event(self, callback: Callable[[dict[str, Any]], None]) -> int:
+        """``callback(event)`` for each ``llm_call``, ``llm_refused``, ``llm_error``,
+        ``pii_detected``, ``budget_threshold`` and ``breaker_state`` event."""
+        return self._core.subscribe(lambda text: callback(json.loads(text)))
+
+    def remove_callback(self, callback_id: int) -> bool:
+        return self._core.unsubscribe(callback_id)
+
+    def __repr__(self) -> str:
+        limit = "unlimited" if self.budget is None else f"${self._core.limit_usd:.2f}"
+        return f"AgentRuntime({self.name!r}, spent=${self.spent_usd:.6f} of {limit})"
+
+
+@overload
+def protect_agent(func: F, /) -> F: ...
+@overload
+def protect_agent(
+    func: None = None,
+    /,
+    *,
+    budget: float | int | str | Decimal | None = ...,
+    safety_mode: str | None = ...,
+    circuit_breaker: bool = ...,
+    **options: Any,
+) -> Callable[[F], F]: ...
+def protect_agent(
+    func: F | None = None,
+    /,
+    *,
+    budget: float | int | str | Decimal | None = 100.0,
+    safety_mode: str | None = "redact",
+    circuit_breaker: bool = True,
+    **options: Any,
+) -> F | Callable[[F], F]:
+    """Runs each call of the decorated function (sync or async) in its own
+    :class:`AgentRuntime`: one agent run, one budget. ``@protect_agent`` alone
+    uses the defaults ($100, redact, breakers on)."""
+
+    def decorate(f: F) -> F:
+        def runtime() -> AgentRuntime:
+            return AgentRuntime(
+                budget=budget,
+                safety_mode=safety_mode,
+                circuit_breaker=circuit_breaker,
+                name=f.__name__,
+                **options,
+            )
+
+        if inspect.iscoroutinefunction(f):
+
+            @functools.wraps(f)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                async with runtime():
+                    return await f(*args, **kwargs)
+
+            return cast(F, async_wrapper)
+
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with runtime():
+                return f(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate(func) if func is not None else decorate

@@ -1,0 +1,256 @@
+"""Governed HTTP transports for the `httpx` and `httpx2` clients inside the SDKs.
+
+A request to a governed endpoint (chat completions, responses, messages,
+embeddings) runs the Rust pipeline: ``begin`` prices and reserves it (a refusal
+becomes a synthetic error response that the SDK turns back into our exception),
+the (possibly capped) body goes upstream, and the reply is finished by
+``complete`` or, for a stream, fed through the streaming guard.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from iron_cage import _core
+from iron_cage._exceptions import IronCageError, PiiBlockedError
+from iron_cage.sdk._context import CURRENT
+
+if TYPE_CHECKING:
+    from iron_cage.sdk._runtime import AgentRuntime
+
+ERROR_KEY = "iron_cage_error"
+STATUS = {"BudgetExceededError": 402, "CircuitOpenError": 503, "PiiBlockedError": 422}
+CODES = {
+    "BudgetExceededError": "budget_exceeded",
+    "CircuitOpenError": "circuit_open",
+    "PiiBlockedError": "pii_blocked",
+}
+_DROP = {"content-length", "content-encoding", "transfer-encoding"}
+
+
+def refusal(mod: ModuleType, request: Any, exc: IronCageError) -> Any:
+    """An error response that carries ``exc``; patched SDKs raise it as is."""
+    name = type(exc).__name__
+    body = {
+        "error": {
+            "message": str(exc),
+            "type": "iron_cage",
+            "param": None,
+            "code": CODES.get(name, "invalid_request"),
+        }
+    }
+    headers = {"x-should-retry": "false", "content-type": "application/json"}
+    return mod.Response(
+        STATUS.get(name, 400), headers=headers, json=body, request=request, extensions={ERROR_KEY: exc}
+    )
+
+
+def _with_body(mod: ModuleType, request: Any, body: bytes | None) -> Any:
+    """``request`` carrying ``body`` (unchanged when ``body`` is None)."""
+    if body is None:
+        return request
+    request.headers["content-length"] = str(len(body))
+    request.stream = mod.ByteStream(body)
+    request._content = body
+    return request
+
+
+def _with_content(response: Any, content: bytes | None) -> Any:
+    """The read ``response`` with its content replaced (unchanged when None)."""
+    if content is not None:
+        response._content = content
+        response.headers["content-length"] = str(len(content))
+        if "content-encoding" in response.headers:
+            del response.headers["content-encoding"]
+    return response
+
+
+def _headers(response: Any) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROP]
+
+
+class _Guarded:
+    """Shared state of a governed stream."""
+
+    def __init__(self, runtime: AgentRuntime, response: Any, core: _core.StreamCore, started: float) -> None:
+        self._runtime = runtime
+        self._response = response
+        self._core = core
+        self._started = started
+        self._done = False
+        runtime._open_streams.add(self)
+
+    def _feed(self, chunk: bytes) -> bytes:
+        out = self._core.feed(chunk)
+        if self._core.blocked:
+            self._finish(True)
+            raise PiiBlockedError(
+                "PII found in a streamed reply in block mode; the stream was stopped before it"
+            )
+        return out
+
+    def _finish(self, complete: bool) -> bytes:
+        if self._done:
+            return b""
+        self._done = True
+        self._runtime._record_latency(time.perf_counter() - self._started)
+        self._runtime._open_streams.discard(self)
+        return self._core.finish(complete)
+
+    def abandon(self) -> None:
+        """The runtime is closing: charge what was emitted so far."""
+        self._finish(True)
+
+
+def make_transports(mod: ModuleType) -> tuple[type, type]:
+    """Governed sync and async transport classes for ``mod`` (httpx or httpx2)."""
+
+    class GuardedStream(_Guarded, mod.SyncByteStream):  # type: ignore[name-defined,misc]
+        def __iter__(self) -> Iterator[bytes]:
+            try:
+                for chunk in self._response.iter_bytes():
+                    out = self._feed(chunk)
+                    if out:
+                        yield out
+            except PiiBlockedError:
+                raise
+            except BaseException:
+                self._finish(False)
+                raise
+            tail = self._finish(True)
+            if tail:
+                yield tail
+
+        def close(self) -> None:
+            self._finish(True)
+            self._response.close()
+
+    class AsyncGuardedStream(_Guarded, mod.AsyncByteStream):  # type: ignore[name-defined,misc]
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in self._response.aiter_bytes():
+                    out = self._feed(chunk)
+                    if out:
+                        yield out
+            except PiiBlockedError:
+                raise
+            except BaseException:
+                self._finish(False)
+                raise
+            tail = self._finish(True)
+            if tail:
+                yield tail
+
+        async def aclose(self) -> None:
+            self._finish(True)
+            await self._response.aclose()
+
+    def finish(
+        runtime: AgentRuntime, call: _core.CallCore, request: Any, response: Any, started: float
+    ) -> Any:
+        if call.is_stream and response.status_code < 400:
+            stream = GuardedStream(runtime, response, call.stream(), started)
+            return mod.Response(
+                response.status_code, headers=_headers(response), stream=stream, request=request
+            )
+        return None
+
+    class GovernedTransport(mod.BaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, runtime: AgentRuntime | None = None) -> None:
+            self.inner = inner
+            self.runtime = runtime
+
+        def handle_request(self, request: Any) -> Any:
+            rt = self.runtime or CURRENT.get()
+            if rt is None or request.method != "POST":
+                return self.inner.handle_request(request)
+            try:
+                call = rt._core.begin(request.url.path, request.read())
+            except IronCageError as exc:
+                return refusal(mod, request, exc)
+            if call is None:
+                return self.inner.handle_request(request)
+            request = _with_body(mod, request, call.upstream_body())
+            started = time.perf_counter()
+            try:
+                response = self.inner.handle_request(request)
+            except BaseException as exc:
+                call.fail(type(exc).__name__)
+                raise
+            streamed = finish(rt, call, request, response, started)
+            if streamed is not None:
+                return streamed
+            try:
+                body = response.read()
+            except BaseException as exc:
+                call.fail(type(exc).__name__)
+                raise
+            finally:
+                response.close()
+            rt._record_latency(time.perf_counter() - started)
+            try:
+                out = call.complete(response.status_code, body, response.headers.get("retry-after"))
+            except IronCageError as exc:
+                return refusal(mod, request, exc)
+            return _with_content(response, out)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class AsyncGovernedTransport(mod.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, runtime: AgentRuntime | None = None) -> None:
+            self.inner = inner
+            self.runtime = runtime
+
+        async def handle_async_request(self, request: Any) -> Any:
+            rt = self.runtime or CURRENT.get()
+            if rt is None or request.method != "POST":
+                return await self.inner.handle_async_request(request)
+            try:
+                call = rt._core.begin(request.url.path, await request.aread())
+            except IronCageError as exc:
+                return refusal(mod, request, exc)
+            if call is None:
+                return await self.inner.handle_async_request(request)
+            request = _with_body(mod, request, call.upstream_body())
+            started = time.perf_counter()
+            try:
+                response = await self.inner.handle_async_request(request)
+            except BaseException as exc:
+                call.fail(type(exc).__name__)
+                raise
+            if call.is_stream and response.status_code < 400:
+                stream = AsyncGuardedStream(rt, response, call.stream(), started)
+                return mod.Response(
+                    response.status_code, headers=_headers(response), stream=stream, request=request
+                )
+            try:
+                body = await response.aread()
+            except BaseException as exc:
+                call.fail(type(exc).__name__)
+                raise
+            finally:
+                await response.aclose()
+            rt._record_latency(time.perf_counter() - started)
+            try:
+                out = call.complete(response.status_code, body, response.headers.get("retry-after"))
+            except IronCageError as exc:
+                return refusal(mod, request, exc)
+            return _with_content(response, out)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    return GovernedTransport, AsyncGovernedTransport
+
+
+_CLASSES: dict[str, tuple[type, type]] = {}
+
+
+def transports_for(mod: ModuleType) -> tuple[type, type]:
+    if mod.__name__ not in _CLASSES:
+        _CLASSES[mod.__name__] = make_transports(mod)
+    return _CLASSES[mod.__name__]
