@@ -46,6 +46,7 @@ CORE_INTERNALS = {
     "mask_secret",
     "parse_retry_after",
     "pii_patterns",
+    "render_fake_reply",
 }
 
 

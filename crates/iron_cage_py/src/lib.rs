@@ -40,6 +40,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<governor::PyStream>()?;
     m.add_class::<router::PyRouter>()?;
     m.add_class::<router::PyFakeProvider>()?;
+    m.add_function(wrap_pyfunction!(router::render_fake_reply, m)?)?;
     m.add_class::<secrets::PySecretCipher>()?;
     m.add_class::<secrets::PySecretVault>()?;
     m.add_function(wrap_pyfunction!(secrets::generate_master_key, m)?)?;

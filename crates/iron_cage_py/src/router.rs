@@ -282,3 +282,16 @@ impl PyFakeProvider {
         }
     }
 }
+
+/// The reply FakeProvider would send to request number `n` on `path`, rendered
+/// in-process: `(body, is_stream)`, or `None` for a path that is no model endpoint.
+#[pyfunction]
+#[pyo3(signature = (path, body, n, text = None))]
+pub fn render_fake_reply(
+    path: &str,
+    body: &[u8],
+    n: u64,
+    text: Option<String>,
+) -> Option<(Vec<u8>, bool)> {
+    iron_runtime::fake::render_reply(path, body, n, text)
+}

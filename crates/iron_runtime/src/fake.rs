@@ -337,6 +337,28 @@ async fn handle(state: Arc<FakeState>, req: Request<Incoming>) -> Response<RespB
     json_response(200, &reply.body())
 }
 
+/// A reply rendered without a server (for `MockRuntime`): the body FakeProvider
+/// would send to request number `n` on `path` — JSON, or the whole SSE stream
+/// when the request asks to stream. `None` when `path` is no model endpoint or
+/// the body has no `model`.
+#[must_use]
+pub fn render_reply(
+    path: &str,
+    body: &[u8],
+    n: u64,
+    text: Option<String>,
+) -> Option<(Vec<u8>, bool)> {
+    let format = ApiFormat::from_path(path)?;
+    let req: Value = serde_json::from_slice(body).ok()?;
+    let model = req.get("model")?.as_str()?.to_owned();
+    let reply = Reply::render(format, &req, &model, n, text, 0);
+    if req.get("stream").and_then(Value::as_bool) == Some(true) {
+        Some((reply.stream_events(4).concat().into_bytes(), true))
+    } else {
+        Some((reply.body().to_string().into_bytes(), false))
+    }
+}
+
 /// One deterministic reply.
 struct Reply {
     format: ApiFormat,
@@ -355,6 +377,19 @@ struct Reply {
 
 impl Reply {
     fn new(state: &FakeState, format: ApiFormat, req: &Value, model: &str, n: u64) -> Self {
+        let scripted = state.reply_for(n);
+        let cached = state.cached_tokens.load(Ordering::Relaxed);
+        Self::render(format, req, model, n, scripted, cached)
+    }
+
+    fn render(
+        format: ApiFormat,
+        req: &Value,
+        model: &str,
+        n: u64,
+        scripted: Option<String>,
+        cached_tokens: u64,
+    ) -> Self {
         let tok = Tokenizer::for_model(model).unwrap_or(Tokenizer::O200kBase);
         let count = |s: &str| u64::try_from(tok.count_text(s)).unwrap_or(u64::MAX);
         let input = match format {
@@ -405,9 +440,7 @@ impl Reply {
         } else {
             Vec::new()
         };
-        let mut text = state
-            .reply_for(n)
-            .unwrap_or_else(|| default_reply(req, format, model, n));
+        let mut text = scripted.unwrap_or_else(|| default_reply(req, format, model, n));
         let max = ["max_completion_tokens", "max_tokens", "max_output_tokens"]
             .iter()
             .find_map(|k| req.get(*k).and_then(Value::as_u64));
@@ -425,7 +458,7 @@ impl Reply {
         } else {
             count(&text) + reasoning
         };
-        let cached = state.cached_tokens.load(Ordering::Relaxed).min(input);
+        let cached = cached_tokens.min(input);
         let include_usage = req
             .get("stream_options")
             .and_then(|o| o.get("include_usage"))

@@ -19,6 +19,7 @@ from iron_cage.sdk import _instrument
 from iron_cage.sdk._context import CURRENT
 
 C = TypeVar("C")
+R = TypeVar("R", bound="AgentRuntime")
 F = TypeVar("F", bound=Callable[..., Any])
 SAFETY_MODES = ("redact", "block", "warn", "off")
 
@@ -88,7 +89,7 @@ class AgentRuntime:
         self._open_streams: weakref.WeakSet[Any] = weakref.WeakSet()
 
     # -- scope -------------------------------------------------------------
-    def __enter__(self) -> AgentRuntime:
+    def __enter__(self: R) -> R:
         if self.auto_instrument:
             _instrument.install_auto_instrument()
         self._tokens.append(CURRENT.set(self))
@@ -101,7 +102,7 @@ class AgentRuntime:
         for stream in list(self._open_streams):
             stream.abandon()
 
-    async def __aenter__(self) -> AgentRuntime:
+    async def __aenter__(self: R) -> R:
         return self.__enter__()
 
     async def __aexit__(
@@ -124,6 +125,13 @@ class AgentRuntime:
     def remaining_usd(self) -> float | None:
         """USD left (``None`` when there is no limit)."""
         return self._core.remaining_usd if self.budget is not None else None
+
+    def _send(self, mod: Any, transport: Any, request: Any) -> Any:
+        """Sends an admitted request (``MockRuntime`` answers in-process instead)."""
+        return transport.handle_request(request)
+
+    async def _asend(self, mod: Any, transport: Any, request: Any) -> Any:
+        return await transport.handle_async_request(request)
 
     def _record_latency(self, seconds: float) -> None:
         self._latencies.append(seconds)  # list.append is atomic under the GIL

@@ -165,18 +165,20 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
 
         def handle_request(self, request: Any) -> Any:
             rt = self.runtime or CURRENT.get()
-            if rt is None or request.method != "POST":
+            if rt is None:
                 return self.inner.handle_request(request)
+            if request.method != "POST":
+                return rt._send(mod, self.inner, request)
             try:
                 call = rt._core.begin(request.url.path, request.read())
             except IronCageError as exc:
                 return refusal(mod, request, exc)
             if call is None:
-                return self.inner.handle_request(request)
+                return rt._send(mod, self.inner, request)
             request = _with_body(mod, request, call.upstream_body())
             started = time.perf_counter()
             try:
-                response = self.inner.handle_request(request)
+                response = rt._send(mod, self.inner, request)
             except BaseException as exc:
                 call.fail(type(exc).__name__)
                 raise
@@ -207,18 +209,20 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
 
         async def handle_async_request(self, request: Any) -> Any:
             rt = self.runtime or CURRENT.get()
-            if rt is None or request.method != "POST":
+            if rt is None:
                 return await self.inner.handle_async_request(request)
+            if request.method != "POST":
+                return await rt._asend(mod, self.inner, request)
             try:
                 call = rt._core.begin(request.url.path, await request.aread())
             except IronCageError as exc:
                 return refusal(mod, request, exc)
             if call is None:
-                return await self.inner.handle_async_request(request)
+                return await rt._asend(mod, self.inner, request)
             request = _with_body(mod, request, call.upstream_body())
             started = time.perf_counter()
             try:
-                response = await self.inner.handle_async_request(request)
+                response = await rt._asend(mod, self.inner, request)
             except BaseException as exc:
                 call.fail(type(exc).__name__)
                 raise

@@ -1,12 +1,31 @@
 """Helpers for testing code that uses iron-cage.
 
-``FakeProvider`` is an OpenAI/Anthropic-compatible server on loopback with
-exact usage, streaming and scripted faults. ``ManualClock`` drives
-time-dependent behaviour (circuit breaker cooldowns) by hand:
-``CircuitBreaker(..., clock=clock)`` then ``clock.advance(60)``.
+- ``FakeProvider``: an OpenAI/Anthropic-compatible server on loopback with exact
+  usage, streaming and scripted faults.
+- ``MockRuntime``: an ``AgentRuntime`` that answers calls in-process (no sockets)
+  while running the real budget, breaker and PII engines, and records the calls.
+- ``assert_budget_exceeded``, ``assert_pii_detected``, ``pii_samples``,
+  ``provider_response``; pytest fixtures ``fake_provider``, ``governed_runtime``,
+  ``mock_runtime`` (plugin ``iron_cage.testing.pytest_plugin``, auto-registered).
+- ``ManualClock`` drives breaker cooldowns by hand: ``clock.advance(60)``.
 """
 
 from iron_cage._core import ManualClock
 from iron_cage.testing._fake import FakeProvider
+from iron_cage.testing._helpers import (
+    assert_budget_exceeded,
+    assert_pii_detected,
+    pii_samples,
+    provider_response,
+)
+from iron_cage.testing._mock import MockRuntime
 
-__all__ = ["FakeProvider", "ManualClock"]
+__all__ = [
+    "FakeProvider",
+    "ManualClock",
+    "MockRuntime",
+    "assert_budget_exceeded",
+    "assert_pii_detected",
+    "pii_samples",
+    "provider_response",
+]
