@@ -12,11 +12,11 @@ from typing import Any
 from iron_cage import _core
 from iron_cage._exceptions import ConfigError
 from iron_cage._pii import PiiScanner
+from iron_cage._policy import budget_for, not_yet, scanner_for
 from iron_cage._server import LoopbackServer
 
 OPENAI_UPSTREAM = "https://api.openai.com/v1"
 ANTHROPIC_UPSTREAM = "https://api.anthropic.com/v1"
-SAFETY_MODES = ("redact", "block", "warn", "off")
 
 
 class LlmRouter(LoopbackServer):
@@ -68,22 +68,9 @@ class LlmRouter(LoopbackServer):
         threads: int = 1,
     ) -> None:
         if server_url is not None or api_key is not None:
-            raise ConfigError(
-                "Control Panel lease mode (server_url=..., api_key=IC token) is not available yet: "
-                "it arrives with the Control Panel. Use budget=... for a local budget."
-            )
-        mode = "off" if safety_mode is None else safety_mode
-        if mode not in SAFETY_MODES:
-            raise ConfigError(f"unknown safety_mode {safety_mode!r}: use one of {', '.join(SAFETY_MODES)}")
-        if pii is not None and safety_mode not in ("redact", None):
-            raise ConfigError("pass either pii=PiiScanner(mode=...) or safety_mode, not both")
-        scanner = pii if pii is not None else (PiiScanner(mode=mode) if mode != "off" else None)
-        if isinstance(budget, _core.Budget):
-            self._budget: _core.Budget | None = budget
-        elif budget is None:
-            self._budget = None
-        else:
-            self._budget = _core.Budget(budget, name="router")
+            raise not_yet("server_url=..., api_key=IC token")
+        scanner = scanner_for(safety_mode, pii)
+        self._budget = budget_for(budget, "router")
         openai_key = provider_key if provider_key is not None else os.environ.get("OPENAI_API_KEY")
         claude_key = anthropic_key or provider_key or os.environ.get("ANTHROPIC_API_KEY")
         self._api_key = "ic-local-" + secrets.token_urlsafe(24)

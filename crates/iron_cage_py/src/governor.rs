@@ -16,6 +16,19 @@ use crate::budget::PyBudget;
 use crate::errors::pipeline_error;
 use crate::pii::PyPiiScanner;
 
+/// Delivers every event of `bus` to a Python `callback(event_json: str)`;
+/// an exception in the callback is reported as unraisable, never propagated.
+pub fn subscribe_py(bus: &iron_runtime::EventBus, callback: Py<PyAny>) -> u64 {
+    bus.subscribe(move |ev| {
+        let text = ev.to_string();
+        Python::attach(|py| {
+            if let Err(err) = callback.call1(py, (text,)) {
+                err.write_unraisable(py, Some(callback.bind(py)));
+            }
+        });
+    })
+}
+
 /// Bodies above this size are processed with the GIL released.
 const DETACH_ABOVE: usize = 64 * 1024;
 
@@ -104,14 +117,7 @@ impl PyGovernor {
     }
     /// Calls `callback(event_json: str)` for every event.
     fn subscribe(&self, callback: Py<PyAny>) -> u64 {
-        self.pipeline.events().subscribe(move |ev| {
-            let text = ev.to_string();
-            Python::attach(|py| {
-                if let Err(err) = callback.call1(py, (text,)) {
-                    err.write_unraisable(py, Some(callback.bind(py)));
-                }
-            });
-        })
+        subscribe_py(self.pipeline.events(), callback)
     }
     fn unsubscribe(&self, subscription: u64) -> bool {
         self.pipeline.events().unsubscribe(subscription)

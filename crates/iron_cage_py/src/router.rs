@@ -158,14 +158,7 @@ impl PyRouter {
     }
     /// Calls `callback(event_json: str)` for every event, on the router's threads.
     fn subscribe(&self, callback: Py<PyAny>) -> u64 {
-        self.pipeline.events().subscribe(move |ev| {
-            let text = ev.to_string();
-            Python::attach(|py| {
-                if let Err(err) = callback.call1(py, (text,)) {
-                    err.write_unraisable(py, Some(callback.bind(py)));
-                }
-            });
-        })
+        crate::governor::subscribe_py(self.pipeline.events(), callback)
     }
     fn unsubscribe(&self, subscription: u64) -> bool {
         self.pipeline.events().unsubscribe(subscription)

@@ -13,15 +13,14 @@ from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
 from iron_cage import _core
-from iron_cage._exceptions import ConfigError
 from iron_cage._pii import PiiScanner
+from iron_cage._policy import budget_for, not_yet, scanner_for
 from iron_cage.sdk import _instrument
 from iron_cage.sdk._context import CURRENT
 
 C = TypeVar("C")
 R = TypeVar("R", bound="AgentRuntime")
 F = TypeVar("F", bound=Callable[..., Any])
-SAFETY_MODES = ("redact", "block", "warn", "off")
 
 
 def current_runtime() -> AgentRuntime | None:
@@ -61,20 +60,9 @@ class AgentRuntime:
         ic_token: str | None = None,
     ) -> None:
         if control_panel is not None or ic_token is not None:
-            raise ConfigError(
-                "Control Panel mode (control_panel=..., ic_token=...) is not available yet: it arrives with "
-                "the Control Panel. Use budget=... for a local budget."
-            )
-        mode = "off" if safety_mode is None else safety_mode
-        if mode not in SAFETY_MODES:
-            raise ConfigError(f"unknown safety_mode {safety_mode!r}: use one of {', '.join(SAFETY_MODES)}")
-        scanner = pii if pii is not None else (PiiScanner(mode=mode) if mode != "off" else None)
-        if isinstance(budget, _core.Budget):
-            self.budget: _core.Budget | None = budget
-        elif budget is None:
-            self.budget = None
-        else:
-            self.budget = _core.Budget(budget, name=name)
+            raise not_yet("control_panel=..., ic_token=...")
+        scanner = scanner_for(safety_mode, pii)
+        self.budget = budget_for(budget, name)
         self.name = name
         self.auto_instrument = auto_instrument
         self._core = _core.GovernorCore(

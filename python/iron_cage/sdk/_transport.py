@@ -72,6 +72,36 @@ def _headers(response: Any) -> list[tuple[str, str]]:
     return [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROP]
 
 
+def _admit(mod: ModuleType, rt: AgentRuntime, request: Any, body: bytes) -> tuple[Any, Any]:
+    """``(call, request to send)``; ``call`` is None for an ungoverned path, and
+    the request is a refusal *response* when the pipeline refused the call."""
+    try:
+        call = rt._core.begin(request.url.path, body)
+    except IronCageError as exc:
+        return None, refusal(mod, request, exc)
+    if call is None:
+        return None, request
+    return call, _with_body(mod, request, call.upstream_body())
+
+
+def _settle(
+    mod: ModuleType,
+    rt: AgentRuntime,
+    call: _core.CallCore,
+    request: Any,
+    response: Any,
+    body: bytes,
+    started: float,
+) -> Any:
+    """Charges and scans a read reply; the response to hand on."""
+    rt._record_latency(time.perf_counter() - started)
+    try:
+        out = call.complete(response.status_code, body, response.headers.get("retry-after"))
+    except IronCageError as exc:
+        return refusal(mod, request, exc)
+    return _with_content(response, out)
+
+
 class _Guarded:
     """Shared state of a governed stream."""
 
@@ -148,16 +178,6 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
             self._finish(True)
             await self._response.aclose()
 
-    def finish(
-        runtime: AgentRuntime, call: _core.CallCore, request: Any, response: Any, started: float
-    ) -> Any:
-        if call.is_stream and response.status_code < 400:
-            stream = GuardedStream(runtime, response, call.stream(), started)
-            return mod.Response(
-                response.status_code, headers=_headers(response), stream=stream, request=request
-            )
-        return None
-
     class GovernedTransport(mod.BaseTransport):  # type: ignore[name-defined,misc]
         def __init__(self, inner: Any, runtime: AgentRuntime | None = None) -> None:
             self.inner = inner
@@ -169,22 +189,20 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
                 return self.inner.handle_request(request)
             if request.method != "POST":
                 return rt._send(mod, self.inner, request)
-            try:
-                call = rt._core.begin(request.url.path, request.read())
-            except IronCageError as exc:
-                return refusal(mod, request, exc)
+            call, request = _admit(mod, rt, request, request.read())
             if call is None:
-                return rt._send(mod, self.inner, request)
-            request = _with_body(mod, request, call.upstream_body())
+                return request if isinstance(request, mod.Response) else rt._send(mod, self.inner, request)
             started = time.perf_counter()
             try:
                 response = rt._send(mod, self.inner, request)
             except BaseException as exc:
                 call.fail(type(exc).__name__)
                 raise
-            streamed = finish(rt, call, request, response, started)
-            if streamed is not None:
-                return streamed
+            if call.is_stream and response.status_code < 400:
+                stream = GuardedStream(rt, response, call.stream(), started)
+                return mod.Response(
+                    response.status_code, headers=_headers(response), stream=stream, request=request
+                )
             try:
                 body = response.read()
             except BaseException as exc:
@@ -192,12 +210,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
                 raise
             finally:
                 response.close()
-            rt._record_latency(time.perf_counter() - started)
-            try:
-                out = call.complete(response.status_code, body, response.headers.get("retry-after"))
-            except IronCageError as exc:
-                return refusal(mod, request, exc)
-            return _with_content(response, out)
+            return _settle(mod, rt, call, request, response, body, started)
 
         def close(self) -> None:
             self.inner.close()
@@ -213,13 +226,11 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
                 return await self.inner.handle_async_request(request)
             if request.method != "POST":
                 return await rt._asend(mod, self.inner, request)
-            try:
-                call = rt._core.begin(request.url.path, await request.aread())
-            except IronCageError as exc:
-                return refusal(mod, request, exc)
+            call, request = _admit(mod, rt, request, await request.aread())
             if call is None:
+                if isinstance(request, mod.Response):
+                    return request
                 return await rt._asend(mod, self.inner, request)
-            request = _with_body(mod, request, call.upstream_body())
             started = time.perf_counter()
             try:
                 response = await rt._asend(mod, self.inner, request)
@@ -238,12 +249,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
                 raise
             finally:
                 await response.aclose()
-            rt._record_latency(time.perf_counter() - started)
-            try:
-                out = call.complete(response.status_code, body, response.headers.get("retry-after"))
-            except IronCageError as exc:
-                return refusal(mod, request, exc)
-            return _with_content(response, out)
+            return _settle(mod, rt, call, request, response, body, started)
 
         async def aclose(self) -> None:
             await self.inner.aclose()
