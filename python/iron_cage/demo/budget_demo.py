@@ -1,17 +1,17 @@
 """A lead-generation agent under a hard budget and a circuit breaker.
 
-Until the FakeProvider and the policy pipeline exist, the LLM's replies are
-generated here deterministically. Everything else is real: prompts are counted
-with the model's BPE tokenizer, each call reserves its worst case (prompt
-tokens + max_tokens at the embedded price table's rates) before it runs,
-commits the exact cost of the provider-shaped usage object afterwards, the 90%
-threshold fires once as an event, and the agent is stopped by
-``BudgetExceededError`` BEFORE the call that could overspend. The agent's
-LinkedIn lookup starts failing at lead #30: a real ``CircuitBreaker`` opens on
-the 5th consecutive failure (lead #34) and a ``FallbackChain`` serves the rest
-from cached profiles without calling the failing API again. At lead #67 the
-model's reply leaks a personal email and phone number; the PII scanner redacts
-them before the reply is stored.
+The agent is ordinary ``openai`` client code; it runs inside an
+``ic.AgentRuntime`` (library mode) against ``FakeProvider``, a local
+OpenAI-compatible server with deterministic replies and exact usage. The
+runtime counts each prompt with the model's tokenizer, reserves the call's
+worst case (prompt + ``max_tokens`` at the embedded price table's rates) before
+it is sent, charges the usage the provider reports, fires the 90% threshold
+once, scans every reply for PII, and raises ``BudgetExceededError`` BEFORE the
+call that could overspend — nothing is sent then. The agent's LinkedIn lookup
+starts failing at lead #30: a ``CircuitBreaker`` opens on the 5th consecutive
+failure (lead #34) and a ``FallbackChain`` serves the rest from cached
+profiles. At lead #67 the model's reply leaks a personal email and phone
+number; the runtime redacts them before the agent sees the reply.
 """
 
 from __future__ import annotations
@@ -81,29 +81,19 @@ def messages_for(lead: Lead, profile: str = "") -> list[dict[str, str]]:
     ]
 
 
-def simulated_reply(lead: Lead) -> str:
-    """The model's answer; at lead #67 it leaks the lead's personal contact details."""
-    reply = f"Score 8/10: {lead.name} ({lead.role}) owns the budget for agent tooling at {lead.company}."
+def model_reply(lead: Lead) -> str:
+    """What the (fake) model answers; at lead #67 it leaks the lead's personal contact details."""
+    notes = " ".join(
+        f"Signal {k}: engaged with {('pricing', 'docs', 'webinar', 'case study')[k % 4]} content."
+        for k in range(1, 3 + lead.number % 5)
+    )
+    reply = (
+        f"Score 8/10: {lead.name} ({lead.role}) owns the budget for agent tooling at {lead.company}. {notes}"
+    )
     if lead.number == LEAKY_REPLY_AT:
         first = lead.name.split()[0].lower()
         reply += f" Reach {first} directly at {first}.private@gmail.com or (415) 555-2671."
     return reply
-
-
-def simulated_usage(lead: Lead, prompt_tokens: int) -> dict[str, object]:
-    """An OpenAI-shaped usage object; completion length varies per lead, deterministically."""
-    completion = 180 + (lead.number * 37) % 140
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion,
-        "total_tokens": prompt_tokens + completion,
-        "prompt_tokens_details": {"cached_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0},
-    }
-
-
-def _worst_case_usd(prompt_tokens: int) -> float:
-    return ic.cost_of(MODEL, {"prompt_tokens": prompt_tokens, "completion_tokens": MAX_TOKENS})
 
 
 def _profile(lead: Lead) -> str:
@@ -111,8 +101,12 @@ def _profile(lead: Lead) -> str:
 
 
 def _actual_usd(lead: Lead) -> float:
-    prompt_tokens = ic.count_tokens(MODEL, messages_for(lead, _profile(lead)))
-    return ic.cost_of(MODEL, simulated_usage(lead, prompt_tokens))
+    """What FakeProvider will bill for the lead: exact prompt and reply tokens at the table's prices."""
+    usage = {
+        "prompt_tokens": ic.count_tokens(MODEL, messages_for(lead, _profile(lead))),
+        "completion_tokens": ic.count_tokens(MODEL, model_reply(lead)),
+    }
+    return ic.cost_of(MODEL, usage)
 
 
 def budget_for_story(leads: list[Lead]) -> float:
@@ -124,6 +118,10 @@ def budget_for_story(leads: list[Lead]) -> float:
 
 def run(echo: Callable[[str], None] = print) -> int:
     """Runs the demo and returns the number of leads qualified."""
+    import openai
+
+    from iron_cage.testing import FakeProvider
+
     leads = synthetic_leads()
     limit = budget_for_story(leads)
     budget = ic.Budget(limit, thresholds=[0.9], name="lead-gen-agent")
@@ -133,57 +131,67 @@ def run(echo: Callable[[str], None] = print) -> int:
     transitions: list[str] = []
     breaker.on_state_change(lambda name, old, new: transitions.append(f"{name} {old} -> {new}"))
     enrich = ic.FallbackChain([("live", breaker(linkedin_lookup)), ("cache", cached_profile)])
-    pii = ic.PiiScanner(mode="redact")
-    redactions = 0
-    echo(f"iron-cage budget demo: {LEADS} leads, model {MODEL}, prices of {ic.PRICE_TABLE_VERSION}")
-    echo(f"budget ${limit:.6f}; 90% threshold armed; every call reserves its worst case first")
-    echo("LLM replies are simulated until FakeProvider lands;")
-    echo(
-        "token counts, prices, reservations, commits, thresholds and the circuit breaker are the real engine."
-    )
+    found: list[dict[str, object]] = []
     done = shown = shown_transitions = 0
-    for lead in leads:
-        profile = enrich(lead)
-        for change in transitions[shown_transitions:]:
-            echo(
-                f"lead #{lead.number:3d}: CIRCUIT BREAKER {change} after 5 failed lookups; "
-                "serving cached profiles"
-            )
-        shown_transitions = len(transitions)
-        msgs = messages_for(lead, profile)
-        prompt_tokens = ic.count_tokens(MODEL, msgs)
-        worst = _worst_case_usd(prompt_tokens)
-        try:
-            reservation = budget.reserve(worst)
-        except ic.BudgetExceededError as exc:
-            echo(f"lead #{lead.number:3d}: STOPPED before the call: {exc}")
-            break
-        with reservation:
-            cost = ic.cost_of(MODEL, simulated_usage(lead, prompt_tokens))
-            reservation.commit(cost)
-        scanned = pii.scan(simulated_reply(lead))
-        if scanned.findings:
-            redactions += len(scanned.findings)
-            kinds = ", ".join(f.entity for f in scanned.findings)
-            echo(f"lead #{lead.number:3d}: PII REDACTED in the reply ({kinds}): {scanned.text}")
-        done += 1
-        if lead.number % 10 == 0:
-            echo(
-                f"lead #{lead.number:3d}: {prompt_tokens} prompt tokens, reserved ${worst:.6f}, "
-                f"charged ${cost:.6f}, spent ${budget.spent_usd:.6f} of ${budget.limit_usd:.6f}"
-            )
-        for ev in events[shown:]:
-            echo(
-                f"lead #{lead.number:3d}: THRESHOLD {ev.threshold:.0%} crossed "
-                f"(spent ${ev.spent_usd:.6f} of ${ev.limit_usd:.6f}) -> alert the admin"
-            )
-        shown = len(events)
+    with FakeProvider() as provider, ic.AgentRuntime(budget=budget, safety_mode="redact") as rt:
+        rt.on_event(lambda e: found.append(e) if e["type"] == "pii_detected" else None)
+        for lead in leads:
+            provider.script_reply(model_reply(lead), at_request=lead.number)
+        client = openai.OpenAI(base_url=provider.base_url, api_key="demo-key", max_retries=0)
+        echo(f"iron-cage demo: {LEADS} leads, model {MODEL}, prices of {ic.PRICE_TABLE_VERSION}")
+        echo(f"agent: openai client -> AgentRuntime (library mode) -> FakeProvider at {provider.base_url}")
+        echo(
+            f"budget ${limit:.6f}; 90% threshold armed; every call reserves its worst case before it is sent"
+        )
+        for lead in leads:
+            profile = enrich(lead)
+            for change in transitions[shown_transitions:]:
+                echo(
+                    f"lead #{lead.number:3d}: CIRCUIT BREAKER {change} after 5 failed lookups; "
+                    "serving cached profiles"
+                )
+            shown_transitions = len(transitions)
+            before = len(found)
+            try:
+                reply = client.chat.completions.create(
+                    model=MODEL,
+                    max_tokens=MAX_TOKENS,
+                    messages=messages_for(lead, profile),  # type: ignore[arg-type]
+                )
+            except ic.BudgetExceededError as exc:
+                echo(f"lead #{lead.number:3d}: STOPPED before the call: {exc}")
+                break
+            text = reply.choices[0].message.content or ""
+            if len(found) > before:
+                kinds = ", ".join(str(e["entity"]) for e in found[before:])
+                echo(f"lead #{lead.number:3d}: PII REDACTED in the reply ({kinds}): {text}")
+            done += 1
+            if lead.number % 10 == 0:
+                usage = reply.usage
+                tokens = (
+                    f"{usage.prompt_tokens} prompt + {usage.completion_tokens} reply tokens" if usage else ""
+                )
+                spent = f"spent ${budget.spent_usd:.6f} of ${budget.limit_usd:.6f}"
+                echo(f"lead #{lead.number:3d}: {tokens}, {spent}")
+            for ev in events[shown:]:
+                echo(
+                    f"lead #{lead.number:3d}: THRESHOLD {ev.threshold:.0%} crossed "
+                    f"(spent ${ev.spent_usd:.6f} of ${ev.limit_usd:.6f}) -> alert the admin"
+                )
+            shown = len(events)
+        client.close()
+        sent = provider.request_count
+        metrics = rt.metrics()
     m = breaker.metrics()
     echo(
         f"linkedin breaker: {m['state']}, {m['failures']} failures, {m['rejected']} calls not made "
         f"(~${m['cost_saved_usd']:.2f} saved); profiles {enrich.summary()}"
     )
-    echo(f"PII: {redactions} values redacted before reaching the CRM")
+    echo(f"PII: {len(found)} values redacted before the agent saw them")
+    echo(
+        f"LLM calls: {metrics['calls']} charged, {metrics['refused']} refused before sending, "
+        f"{sent} reached the provider"
+    )
     echo(
         f"qualified {done} leads; spent ${budget.spent_usd:.6f} of ${budget.limit_usd:.6f} "
         f"(overspend ${max(0.0, budget.spent_usd - budget.limit_usd):.6f}); threshold events: {len(events)}"
