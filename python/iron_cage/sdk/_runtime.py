@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
+import threading
 import weakref
 from collections.abc import Callable
 from contextvars import Token
@@ -21,6 +23,14 @@ from iron_cage.sdk._context import CURRENT
 C = TypeVar("C")
 R = TypeVar("R", bound="AgentRuntime")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _context_key() -> tuple[int, int]:
+    try:
+        task = id(asyncio.current_task())
+    except RuntimeError:
+        task = 0
+    return (threading.get_ident(), task)
 
 
 def current_runtime() -> AgentRuntime | None:
@@ -72,7 +82,8 @@ class AgentRuntime:
             failure_threshold=failure_threshold,
             cooldown_s=cooldown_s,
         )
-        self._tokens: list[Token[AgentRuntime | None]] = []
+        # Entered once per thread / asyncio task at a time; each needs its own reset token.
+        self._tokens: dict[tuple[int, int], list[Token[AgentRuntime | None]]] = {}
         self._latencies: list[float] = []
         self._open_streams: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -80,15 +91,20 @@ class AgentRuntime:
     def __enter__(self: R) -> R:
         if self.auto_instrument:
             _instrument.install_auto_instrument()
-        self._tokens.append(CURRENT.set(self))
+        self._tokens.setdefault(_context_key(), []).append(CURRENT.set(self))
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        CURRENT.reset(self._tokens.pop())
-        for stream in list(self._open_streams):
-            stream.abandon()
+        key = _context_key()
+        stack = self._tokens[key]
+        CURRENT.reset(stack.pop())
+        if not stack:
+            del self._tokens[key]
+        if not self._tokens:  # the last scope closed: nothing may stay reserved
+            for stream in list(self._open_streams):
+                stream.abandon()
 
     async def __aenter__(self: R) -> R:
         return self.__enter__()
