@@ -96,8 +96,8 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run pii_scan -- -max_total_time=$(FUZZ_SECONDS)
 
 lint: setup
-	$(BIN)/ruff check python tests/python benches/python
-	$(BIN)/ruff format --check python tests/python benches/python
+	$(BIN)/ruff check python tests/python benches/python examples
+	$(BIN)/ruff format --check python tests/python benches/python examples
 	$(BIN)/mypy
 	$(PY) -m mypy.stubtest iron_cage._core --allowlist stubtest-allowlist.txt
 	cargo fmt --all --check
@@ -105,8 +105,8 @@ lint: setup
 
 fmt: | $(BIN)/activate
 	cargo fmt --all
-	$(BIN)/ruff format python tests/python benches/python
-	$(BIN)/ruff check --fix python tests/python benches/python
+	$(BIN)/ruff format python tests/python benches/python examples
+	$(BIN)/ruff check --fix python tests/python benches/python examples
 
 clean:
 	rm -rf $(VENV) target .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -105,3 +105,21 @@ def test_batch_runs_concurrently_in_one_runtime(fake: FakeProvider) -> None:
     assert len(answers) == 8 and all(a.startswith("Reply") for a in answers)
     assert governed.runtime.metrics()["calls"] == 8
     assert ic.sdk.current_runtime() is None
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_models_inside_history_wrappers_are_found(fake: FakeProvider) -> None:
+    from langchain_core.chat_history import InMemoryChatMessageHistory
+    from langchain_core.prompts import MessagesPlaceholder
+    from langchain_core.runnables.history import RunnableWithMessageHistory
+
+    llm, _ = chain_for(fake)
+    prompt = ChatPromptTemplate.from_messages([MessagesPlaceholder("history"), ("user", "{input}")])
+    history = InMemoryChatMessageHistory()
+    chat = RunnableWithMessageHistory(
+        prompt | llm, lambda _s: history, input_messages_key="input", history_messages_key="history"
+    )
+    governed = IronCageChain(chat, budget=1.0)
+    assert governed.instrumented >= 2
+    governed.invoke({"input": "hi"}, config={"configurable": {"session_id": "s"}})
+    assert governed.runtime.metrics()["calls"] == 1

@@ -27,37 +27,48 @@ _CLIENT_ATTRS = ("root_client", "root_async_client", "_client", "_async_client")
 
 
 def instrument_runnable(runnable: Any, runtime: AgentRuntime) -> int:
-    """Instruments the SDK clients of every chat model reachable from ``runnable``; returns how many."""
+    """Instruments the SDK clients of every chat model reachable from ``runnable``
+    (through bindings, sequences, parallels, history wrappers ...); returns how many."""
     seen: set[int] = set()
     count = 0
 
+    def children(obj: Any) -> list[Any]:
+        values: list[Any] = []
+        for v in list(getattr(obj, "__dict__", {}).values()) + list(
+            (getattr(obj, "__pydantic_private__", None) or {}).values()
+        ):
+            if isinstance(v, (list, tuple)):
+                values.extend(v)
+            elif isinstance(v, dict):
+                values.extend(v.values())
+            else:
+                values.append(v)
+        # RunnableLambda (e.g. inside RunnableWithMessageHistory) closes over the runnable it calls.
+        for fn_attr in ("func", "afunc"):
+            fn = getattr(obj, fn_attr, None)
+            fn = getattr(fn, "__func__", fn)
+            for cell in getattr(fn, "__closure__", None) or ():
+                try:
+                    values.append(cell.cell_contents)
+                except ValueError:
+                    continue
+            bound_self = getattr(getattr(obj, fn_attr, None), "__self__", None)
+            if bound_self is not None:
+                values.append(bound_self)
+        return [v for v in values if isinstance(v, Runnable)]
+
     def visit(obj: Any, depth: int) -> None:
         nonlocal count
-        if depth > 8 or id(obj) in seen:
+        if depth > 16 or id(obj) in seen:
             return
         seen.add(id(obj))
         for attr in _CLIENT_ATTRS:
-            client = obj.__dict__.get(attr) if hasattr(obj, "__dict__") else None
+            client = getattr(obj, "__dict__", {}).get(attr)
             if client is not None and hasattr(client, "_client"):
                 runtime.instrument(client)
                 count += 1
-        for child_attr in (
-            "bound",
-            "first",
-            "middle",
-            "last",
-            "steps",
-            "runnable",
-            "default",
-            "llm",
-            "agent",
-        ):
-            child = getattr(obj, child_attr, None)
-            if isinstance(child, (list, tuple)):
-                for c in child:
-                    visit(c, depth + 1)
-            elif child is not None and child is not obj:
-                visit(child, depth + 1)
+        for child in children(obj):
+            visit(child, depth + 1)
 
     visit(runnable, 0)
     return count
