@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: bench-router help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: bench-router test-crewai help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -44,7 +44,7 @@ build: setup
 demo: setup
 	$(BIN)/iron-cage demo
 
-test: test-rust test-python
+test: test-rust test-python test-crewai
 
 test-rust: $(VENV)/.deps
 	cargo test --workspace --exclude iron_cage_py --quiet
@@ -52,6 +52,21 @@ test-rust: $(VENV)/.deps
 # pytest exits 5 when it collects no tests; that is a broken suite, not a pass.
 test-python: setup
 	$(PY) -m pytest tests/python || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests: failing" >&2; exit $$rc; }
+
+# CrewAI pins openai<3 (on httpx), so its integration tests run in their own venv
+# against a wheel of the same build.
+CREW := .venv-crewai
+$(CREW)/.deps: requirements/crewai.txt
+	$(PYTHON) -m venv $(CREW)
+	$(CREW)/bin/pip install --quiet --upgrade pip
+	$(CREW)/bin/pip install --quiet -r requirements/crewai.txt
+	touch $@
+
+test-crewai: setup $(CREW)/.deps
+	rm -rf $(CREW)/wheels
+	$(BIN)/maturin build --release --quiet -o $(CREW)/wheels
+	$(CREW)/bin/pip install --quiet --force-reinstall --no-deps $(CREW)/wheels/*.whl
+	cd tests/crewai && $(abspath $(CREW))/bin/python -m pytest -c pytest.ini -q || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no CrewAI tests: failing" >&2; exit $$rc; }
 
 # What a user gets from `pip install .`: a fresh venv, the wheel built by pip
 # through maturin, and a governed reservation from the installed package.
@@ -96,8 +111,8 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run pii_scan -- -max_total_time=$(FUZZ_SECONDS)
 
 lint: setup
-	$(BIN)/ruff check python tests/python benches/python examples
-	$(BIN)/ruff format --check python tests/python benches/python examples
+	$(BIN)/ruff check python tests/python tests/crewai benches/python examples
+	$(BIN)/ruff format --check python tests/python tests/crewai benches/python examples
 	$(BIN)/mypy
 	$(PY) -m mypy.stubtest iron_cage._core --allowlist stubtest-allowlist.txt
 	cargo fmt --all --check
@@ -105,8 +120,8 @@ lint: setup
 
 fmt: | $(BIN)/activate
 	cargo fmt --all
-	$(BIN)/ruff format python tests/python benches/python examples
-	$(BIN)/ruff check --fix python tests/python benches/python examples
+	$(BIN)/ruff format python tests/python tests/crewai benches/python examples
+	$(BIN)/ruff check --fix python tests/python tests/crewai benches/python examples
 
 clean:
 	rm -rf $(VENV) target .pytest_cache .mypy_cache .ruff_cache .hypothesis

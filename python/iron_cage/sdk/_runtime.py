@@ -86,6 +86,8 @@ class AgentRuntime:
         self._tokens: dict[tuple[int, int], list[Token[AgentRuntime | None]]] = {}
         self._latencies: list[float] = []
         self._open_streams: weakref.WeakSet[Any] = weakref.WeakSet()
+        if auto_instrument:
+            _instrument.install_auto_instrument()
 
     # -- scope -------------------------------------------------------------
     def __enter__(self: R) -> R:

@@ -1,0 +1,87 @@
+"""CrewAI 1.15 (openai 2.x on httpx) governed by iron-cage, against FakeProvider."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
+
+import httpx
+import openai
+import pytest
+from crewai import LLM, Agent, Crew, Task
+
+import iron_cage as ic
+from iron_cage.integrations.crewai import govern, kickoff
+from iron_cage.testing import FakeProvider
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as fp:
+        yield fp
+
+
+def crew_for(fake: FakeProvider, tasks: int = 1, model: str = "gpt-4o-mini") -> Crew:
+    llm = LLM(model=model, base_url=fake.base_url, api_key="k")
+    agent = Agent(role="Researcher", goal="Qualify leads", backstory="Careful.", llm=llm, verbose=False)
+    todo = [
+        Task(description=f"Qualify lead {i}", expected_output="a score", agent=agent) for i in range(tasks)
+    ]
+    return Crew(agents=[agent], tasks=todo, verbose=False)
+
+
+def test_environment_is_the_httpx_one() -> None:
+    assert openai.__version__.startswith("2.")
+    assert httpx.__version__
+
+
+def test_crew_calls_are_charged_and_redacted(fake: FakeProvider) -> None:
+    fake.script_reply("Score 8. Reach the CTO at jane.roe@example.com.", at_request=2)
+    rt = ic.AgentRuntime(budget=1.0)
+    with govern(rt) as stats:
+        result = crew_for(fake, tasks=2).kickoff()
+    assert "jane.roe" not in str(result) and "[EMAIL_REDACTED]" in str(result)
+    m = rt.metrics()
+    assert m["calls"] == fake.request_count == 2
+    assert m["pii_findings"] == 1
+    assert stats.llm_calls == 2
+    assert rt.spent_usd > 0
+
+
+def test_spent_budget_stops_the_crew_before_a_model_call(fake: FakeProvider) -> None:
+    rt = ic.AgentRuntime(budget=0.01)
+    kickoff(crew_for(fake), rt)
+    left = rt.remaining_usd
+    assert rt.budget is not None and left is not None
+    rt.budget.reserve(left).commit(left)
+    with pytest.raises(ic.BudgetExceededError):
+        kickoff(crew_for(fake), rt)
+    assert fake.request_count == 1
+
+
+def test_budget_refusal_is_raised_before_sending(fake: FakeProvider) -> None:
+    rt = ic.AgentRuntime(budget=0.000001)
+    with pytest.raises(ic.BudgetExceededError):
+        kickoff(crew_for(fake, model="gpt-4o"), rt)
+    assert fake.request_count == 0
+
+
+def test_crewai_examples_run() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "examples" / "crewai"
+    scripts = sorted(folder.glob("*.py"))
+    assert scripts
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
+    for script in scripts:
+        out = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert "[EMAIL_REDACTED]" in out.stdout and "initech-private" not in out.stdout
