@@ -72,12 +72,6 @@ impl PyGovernor {
         Ok(PyGovernor { pipeline })
     }
 
-    /// Whether requests to `path` are governed (chat completions, responses, messages, embeddings).
-    #[staticmethod]
-    fn governs(path: &str) -> bool {
-        ApiFormat::from_path(path).is_some()
-    }
-
     /// Admits a call: parses, prices, reserves the worst case and takes a breaker
     /// permit. `None` when `path` is not a governed endpoint.
     fn begin(&self, py: Python<'_>, path: &str, body: &[u8]) -> PyResult<Option<PyCall>> {

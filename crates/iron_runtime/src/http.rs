@@ -154,6 +154,12 @@ impl ServerHandle {
         self.addr
     }
 
+    /// `http://<addr>/v1`: the base URL clients use.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
     /// The runtime (to spawn client work on it).
     ///
     /// # Panics

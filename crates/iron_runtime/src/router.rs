@@ -129,7 +129,7 @@ impl Router {
     /// `http://127.0.0.1:<port>/v1`.
     #[must_use]
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.server.addr())
+        self.server.base_url()
     }
 
     /// The key clients present.
