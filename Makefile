@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: bench-router test-crewai help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: postgres bench-router test-crewai help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -49,8 +49,17 @@ test: test-rust test-python test-crewai
 test-rust: $(VENV)/.deps
 	cargo test --workspace --exclude iron_cage_py --quiet
 
+# The Control Panel suites run against a real PostgreSQL server (started by the tests
+# themselves in a temporary directory); this installs Debian's package when it is missing.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then :; else \
+		echo "installing PostgreSQL (Debian package postgresql)"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	fi
+
 # pytest exits 5 when it collects no tests; that is a broken suite, not a pass.
-test-python: setup
+test-python: setup postgres
 	$(PY) -m pytest tests/python || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests: failing" >&2; exit $$rc; }
 
 # CrewAI pins openai<3 (on httpx), so its integration tests run in their own venv
@@ -73,11 +82,16 @@ test-crewai: setup $(CREW)/.deps
 install-check:
 	rm -rf .venv-install
 	$(PYTHON) -m venv .venv-install
-	.venv-install/bin/pip install --quiet .
+	.venv-install/bin/pip install --quiet '.[control-panel]'
 	cd / && $(abspath .venv-install)/bin/python -c "import iron_cage as ic; b = ic.Budget(1); b.reserve(0.5).commit(0.25); \
 		assert b.spent_usd == 0.25, b; assert ic.count_tokens('gpt-4o', 'hello world') == 2; \
 		print('pip install . OK:', ic.__version__, b)"
 	$(abspath .venv-install)/bin/iron-cage version
+	rm -f /tmp/iron-cage-install-check.db*
+	cd / && $(abspath .venv-install)/bin/python -c "from iron_cage.control_panel import ControlPanel, Settings; \
+		cp = ControlPanel(Settings(database_url='sqlite:////tmp/iron-cage-install-check.db')); \
+		assert cp.bootstrap_admin(); print('control panel migrations packaged OK')"
+	rm -f /tmp/iron-cage-install-check.db*
 
 bench: bench-rust bench-python bench-router
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import iron_cage as ic
 from iron_cage import SecretVault
+from iron_cage.cli import control_panel
 
 
 def _demo(_args: argparse.Namespace) -> int:
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("version", help="print the version").set_defaults(func=_version)
     _add_secret_commands(sub)
     _add_server_commands(sub)
+    control_panel.add_commands(sub)
     return parser
 
 

@@ -1,0 +1,72 @@
+"""``create_app``: the FastAPI application, its routers under /api/v1, and the lease sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from iron_cage import __version__
+from iron_cage.control_panel import errors, leasing
+from iron_cage.control_panel.routes import agents, auth, budget, secrets, usage, users
+from iron_cage.control_panel.settings import Settings
+from iron_cage.control_panel.state import ControlPanel
+
+log = logging.getLogger("iron_cage.control_panel")
+API = "/api/v1"
+
+
+async def _sweeper(cp: ControlPanel) -> None:
+    """Expires overdue leases every ``sweep_interval_s`` and returns their unused budget."""
+    while True:
+        await asyncio.sleep(cp.settings.sweep_interval_s)
+        try:
+            n = await asyncio.to_thread(leasing.sweep, cp.db, cp.settings.lease_grace_s)
+            if n:
+                log.info("expired %d lease(s)", n)
+        except Exception:  # the sweeper must outlive a database blip
+            log.exception("lease sweep failed; retrying")
+
+
+def create_app(settings: Settings | None = None, *, control_panel: ControlPanel | None = None) -> FastAPI:
+    cp = control_panel or ControlPanel(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweeper(cp)) if cp.settings.sweep_interval_s > 0 else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="iron-cage Control Panel",
+        version=__version__,
+        description="Users, IC tokens, budget leasing, usage, provider keys and secrets for governed agents.",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.control_panel = cp
+    errors.install(app)
+    for module in (auth, users, agents, budget, usage, secrets):
+        app.include_router(module.router, prefix=API)
+
+    @app.get(f"{API}/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "database": cp.db.dialect,
+            "replica": cp.settings.replica_name,
+        }
+
+    return app

@@ -1,0 +1,219 @@
+"""Budget leasing (ARCHITECTURE §5, docs/protocol.md): grant, report, refresh, return, expire.
+
+Invariant: for every budget, ``spent + leased <= limit`` after every grant. Grants are
+one conditional UPDATE whose SET and RETURNING compute ``min(requested, available)`` on
+the locked row, so concurrent handshakes on any number of replicas cannot over-grant.
+Statements touch a lease row before its budget row, always, so PostgreSQL never
+deadlocks between report, refresh, return and the sweeper.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session
+
+from iron_cage.control_panel.db import Database
+from iron_cage.control_panel.errors import ApiError
+from iron_cage.control_panel.models import Budget, Lease, UsageRecord
+from iron_cage.control_panel.schemas import UsageIn, micros, usd
+
+LEASE_PREFIX = "lse_"
+
+UTC = timezone.utc
+
+
+def grant(s: Session, agent_id: int, requested: int) -> tuple[int, int]:
+    """Moves ``min(requested, available)`` into ``leased``; returns (granted, available after).
+
+    Raises 402 when nothing is available. One statement: atomic on SQLite and PostgreSQL.
+    """
+    avail = Budget.limit_micros - Budget.spent_micros - Budget.leased_micros
+    amount = case((avail < requested, avail), else_=requested)
+    row = s.execute(
+        update(Budget)
+        .where(Budget.agent_id == agent_id, avail > 0)
+        .values(
+            leased_micros=Budget.leased_micros + amount,
+            last_grant_micros=amount,
+            updated_at=datetime.now(UTC),
+        )
+        .returning(Budget.last_grant_micros, Budget.limit_micros - Budget.spent_micros - Budget.leased_micros)
+    ).first()
+    if row is None:
+        b = s.scalar(select(Budget).where(Budget.agent_id == agent_id))
+        limit, spent, leased = (b.limit_micros, b.spent_micros, b.leased_micros) if b else (0, 0, 0)
+        raise ApiError(
+            402,
+            "budget_exceeded",
+            f"no budget left to lease: ${usd(spent):.6f} spent and ${usd(leased):.6f} leased of "
+            f"${usd(limit):.6f}; ask an admin for more (POST /api/v1/budget/requests)",
+            limit_usd=usd(limit),
+            spent_usd=usd(spent),
+            leased_usd=usd(leased),
+        )
+    return int(row[0]), int(row[1])
+
+
+def _release(s: Session, agent_id: int, amount: int) -> None:
+    if amount > 0:
+        s.execute(
+            update(Budget)
+            .where(Budget.agent_id == agent_id)
+            .values(leased_micros=Budget.leased_micros - amount, updated_at=datetime.now(UTC))
+        )
+
+
+def new_lease(s: Session, agent_id: int, requested: int, ttl_s: int, runtime: str) -> Lease:
+    granted, _ = grant(s, agent_id, requested)
+    lease = Lease(
+        id=LEASE_PREFIX + secrets.token_urlsafe(18),
+        agent_id=agent_id,
+        granted_micros=granted,
+        runtime=runtime,
+        expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s),
+    )
+    s.add(lease)
+    s.flush()
+    return lease
+
+
+def owned_lease(s: Session, lease_id: str, agent_id: int) -> Lease:
+    lease = s.get(Lease, lease_id)
+    if lease is None:
+        raise ApiError(404, "lease_not_found", f"no lease {lease_id!r}: handshake for a new one")
+    if lease.agent_id != agent_id:
+        raise ApiError(403, "forbidden", f"lease {lease_id!r} belongs to another agent")
+    return lease
+
+
+@dataclass
+class ReportResult:
+    accepted: int
+    duplicates: int
+
+
+def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[UsageIn]) -> ReportResult:
+    """Stores each report once (``request_id`` is unique) and moves its cost from leased to spent.
+
+    Cost reported beyond what the lease still held, or on a lease already returned or
+    expired (a late replay from an outbox), is added to spent without touching leased,
+    which no longer holds it.
+    """
+    ids = [r.request_id for r in reports]
+    if len(set(ids)) != len(ids):
+        raise ApiError(
+            400, "invalid_request", "duplicate request_id inside one batch: each call reports once"
+        )
+    now = datetime.now(UTC)
+    total = accepted = 0
+    for r in reports:
+        cost = micros(r.cost_usd)
+        inserted = s.execute(
+            db.insert(UsageRecord)
+            .values(
+                request_id=r.request_id,
+                lease_id=lease.id,
+                agent_id=lease.agent_id,
+                provider=r.provider,
+                model=r.model,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
+                cached_tokens=r.cached_tokens,
+                cost_micros=cost,
+                latency_ms=r.latency_ms,
+                pii_findings=r.pii_findings,
+                breaker_state=r.breaker_state,
+                status=r.status,
+                occurred_at=(
+                    r.occurred_at.astimezone(UTC) if r.occurred_at and r.occurred_at.tzinfo else now
+                ),
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(UsageRecord.id)
+        ).first()
+        if inserted is not None:
+            accepted += 1
+            total += cost
+    if total:
+        row = s.execute(
+            update(Lease)
+            .where(Lease.id == lease.id)
+            .values(spent_micros=Lease.spent_micros + total)
+            .returning(Lease.spent_micros, Lease.granted_micros, Lease.status)
+        ).one()
+        new_spent, granted, status = int(row[0]), int(row[1]), row[2]
+        within = (
+            max(0, min(granted, new_spent) - min(granted, new_spent - total)) if status == "active" else 0
+        )
+        s.execute(
+            update(Budget)
+            .where(Budget.agent_id == lease.agent_id)
+            .values(
+                spent_micros=Budget.spent_micros + total,
+                leased_micros=Budget.leased_micros - within,
+                updated_at=now,
+            )
+        )
+        s.refresh(lease)
+    return ReportResult(accepted=accepted, duplicates=len(reports) - accepted)
+
+
+def extend(s: Session, lease: Lease, requested: int, ttl_s: int) -> int:
+    """Grants up to ``requested`` more to a live lease and restarts its clock; returns the grant."""
+    now = datetime.now(UTC)
+    locked = s.execute(
+        update(Lease)
+        .where(Lease.id == lease.id, Lease.status == "active", Lease.expires_at > now)
+        .values(expires_at=now + timedelta(seconds=ttl_s))
+        .returning(Lease.id)
+    ).first()
+    if locked is None:
+        s.refresh(lease)
+        state = "expired" if lease.status == "active" else lease.status
+        raise ApiError(410, "lease_closed", f"lease {lease.id!r} is {state}: handshake again")
+    granted, _ = grant(s, lease.agent_id, requested)
+    s.execute(update(Lease).where(Lease.id == lease.id).values(granted_micros=Lease.granted_micros + granted))
+    s.refresh(lease)
+    return granted
+
+
+def close(s: Session, lease: Lease, status: str, expired_before: datetime | None = None) -> bool:
+    """Returns or expires a live lease, giving its unspent part back. False if already closed
+    (or, with ``expired_before``, if a refresh extended it meanwhile)."""
+    cond = [Lease.id == lease.id, Lease.status == "active"]
+    if expired_before is not None:
+        cond.append(Lease.expires_at < expired_before)
+    row = s.execute(
+        update(Lease)
+        .where(*cond)
+        .values(status=status, closed_at=datetime.now(UTC))
+        .returning(Lease.granted_micros, Lease.spent_micros)
+    ).first()
+    if row is None:
+        s.refresh(lease)
+        return False
+    _release(s, lease.agent_id, max(0, int(row[0]) - int(row[1])))
+    s.refresh(lease)
+    return True
+
+
+def sweep(db: Database, grace_s: float = 0.0) -> int:
+    """Expires leases past ``expires_at + grace_s`` and returns their unused budget; the count."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=grace_s)
+    with db.session() as s:
+        due = list(
+            s.scalars(select(Lease.id).where(Lease.status == "active", Lease.expires_at < cutoff).limit(500))
+        )
+    n = 0
+    for lease_id in due:
+        with db.session() as s:
+            lease = s.get(Lease, lease_id)
+            if lease is not None and close(s, lease, "expired", expired_before=cutoff):
+                n += 1
+    return n

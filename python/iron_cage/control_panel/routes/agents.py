@@ -1,0 +1,231 @@
+"""Agents, their IC tokens and their budget allocations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import Response
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from iron_cage.control_panel.db import updated
+from iron_cage.control_panel.deps import Admin, Caller, Db, Principal, Reader, Staff, TxRouter
+from iron_cage.control_panel.errors import bad_request, conflict, forbidden, not_found
+from iron_cage.control_panel.models import Agent, Budget, IcToken, User
+from iron_cage.control_panel.schemas import (
+    AgentIn,
+    AgentOut,
+    AgentPatch,
+    BudgetOut,
+    BudgetSet,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    micros,
+    usd,
+)
+from iron_cage.control_panel.security import IC_TOKEN_PREFIX, new_token, token_hash
+
+router = TxRouter(tags=["agents"])
+
+UTC = timezone.utc
+
+
+def budget_out(b: Budget) -> BudgetOut:
+    return BudgetOut(
+        agent_id=b.agent_id,
+        limit_usd=usd(b.limit_micros),
+        spent_usd=usd(b.spent_micros),
+        leased_usd=usd(b.leased_micros),
+        available_usd=usd(max(0, b.limit_micros - b.spent_micros - b.leased_micros)),
+    )
+
+
+def budget_of(s: Session, agent_id: int) -> Budget:
+    b = s.scalar(select(Budget).where(Budget.agent_id == agent_id))
+    assert b is not None, f"agent {agent_id} has no budget row"
+    return b
+
+
+def agent_out(s: Session, a: Agent) -> AgentOut:
+    return AgentOut(
+        id=a.id,
+        name=a.name,
+        owner_id=a.owner_id,
+        project=a.project,
+        provider=a.provider,
+        status=a.status,
+        created_at=a.created_at,
+        stop_requested=a.stop_requested_at is not None,
+        budget=budget_out(budget_of(s, a.id)),
+    )
+
+
+def visible_agent(s: Session, who: Principal, agent_id: int, *, write: bool = False) -> Agent:
+    """The agent if ``who`` may see it (write: change it); developers only reach their own."""
+    a = s.get(Agent, agent_id)
+    if a is None:
+        raise not_found(f"agent {agent_id}")
+    if who.role == "developer" and a.owner_id != who.user_id:
+        raise forbidden(f"agent {agent_id} belongs to another developer")
+    if who.role == "agent" and a.id != who.agent_id:
+        raise forbidden(f"IC token of agent {who.agent_id} cannot act on agent {agent_id}")
+    if write and who.role not in ("admin", "developer"):
+        raise forbidden(f"role {who.role!r} may not change agents")
+    return a
+
+
+@router.get("/agents")
+def list_agents(who: Reader, s: Db) -> list[AgentOut]:
+    q = select(Agent).order_by(Agent.id)
+    if who.role == "developer":
+        q = q.where(Agent.owner_id == who.user_id)
+    return [agent_out(s, a) for a in s.scalars(q)]
+
+
+@router.post("/agents", status_code=201, responses={400: {}, 403: {}})
+def create_agent(body: AgentIn, who: Staff, s: Db) -> AgentOut:
+    owner_id = who.user_id
+    if body.owner_id is not None and body.owner_id != who.user_id:
+        if who.role != "admin":
+            raise forbidden("only admins create agents for other users")
+        owner = s.get(User, body.owner_id)
+        if owner is None or owner.status != "active":
+            raise bad_request(f"owner {body.owner_id} is not an active user")
+        owner_id = owner.id
+    if body.budget_usd is not None and who.role != "admin":
+        raise forbidden("only admins allocate budgets: create the agent, then ask for budget")
+    assert owner_id is not None
+    a = Agent(name=body.name, project=body.project, provider=body.provider, owner_id=owner_id)
+    s.add(a)
+    s.flush()
+    s.add(Budget(agent_id=a.id, limit_micros=micros(body.budget_usd) if body.budget_usd is not None else 0))
+    s.flush()
+    return agent_out(s, a)
+
+
+@router.get("/agents/{agent_id}", responses={403: {}, 404: {}})
+def read_agent(agent_id: int, who: Caller, s: Db) -> AgentOut:
+    return agent_out(s, visible_agent(s, who, agent_id))
+
+
+@router.patch("/agents/{agent_id}", responses={403: {}, 404: {}})
+def patch_agent(agent_id: int, body: AgentPatch, who: Staff, s: Db) -> AgentOut:
+    a = visible_agent(s, who, agent_id, write=True)
+    for field in ("name", "project", "provider"):
+        value = getattr(body, field)
+        if value is not None:
+            setattr(a, field, value)
+    return agent_out(s, a)
+
+
+@router.post("/agents/{agent_id}/stop", responses={403: {}, 404: {}})
+def stop_agent(agent_id: int, who: Staff, s: Db) -> AgentOut:
+    """Asks the agent's runtime to stop: its next report or refresh answers ``stop: true`` and
+    no new lease is granted until the agent is resumed."""
+    a = visible_agent(s, who, agent_id, write=True)
+    a.status = "stopped"
+    a.stop_requested_at = datetime.now(UTC)
+    return agent_out(s, a)
+
+
+@router.post("/agents/{agent_id}/resume", responses={403: {}, 404: {}})
+def resume_agent(agent_id: int, who: Staff, s: Db) -> AgentOut:
+    a = visible_agent(s, who, agent_id, write=True)
+    a.status = "active"
+    a.stop_requested_at = None
+    return agent_out(s, a)
+
+
+@router.get("/agents/{agent_id}/budget", responses={403: {}, 404: {}})
+def read_budget(agent_id: int, who: Caller, s: Db) -> BudgetOut:
+    visible_agent(s, who, agent_id)
+    return budget_out(budget_of(s, agent_id))
+
+
+@router.put("/agents/{agent_id}/budget", responses={404: {}, 409: {}})
+def set_budget(agent_id: int, body: BudgetSet, _: Admin, s: Db) -> BudgetOut:
+    """Sets the allocation. It cannot drop below what is already spent plus leased out
+    (one conditional UPDATE, so a concurrent grant cannot slip under it)."""
+    if s.get(Agent, agent_id) is None:
+        raise not_found(f"agent {agent_id}")
+    limit = micros(body.limit_usd)
+    done = updated(
+        s,
+        update(Budget)
+        .where(Budget.agent_id == agent_id, Budget.spent_micros + Budget.leased_micros <= limit)
+        .values(limit_micros=limit, updated_at=datetime.now(UTC), alerted_pct=0),
+    )
+    b = budget_of(s, agent_id)
+    if done != 1:
+        s.refresh(b)
+        floor = usd(b.spent_micros + b.leased_micros)
+        raise conflict(
+            f"limit ${body.limit_usd} is below spent + leased (${floor:.6f}): wait for leases to return "
+            "or set a higher limit",
+            minimum_usd=floor,
+        )
+    s.refresh(b)
+    return budget_out(b)
+
+
+# --- IC tokens ------------------------------------------------------------------------------------
+def token_out(t: IcToken) -> TokenOut:
+    return TokenOut(
+        id=t.id,
+        agent_id=t.agent_id,
+        name=t.name,
+        prefix=t.prefix,
+        created_at=t.created_at,
+        last_used_at=t.last_used_at,
+        revoked=t.revoked_at is not None,
+    )
+
+
+def _mint(s: Session, agent_id: int, name: str) -> TokenCreated:
+    token = new_token(IC_TOKEN_PREFIX)
+    t = IcToken(agent_id=agent_id, name=name, token_hash=token_hash(token), prefix=token[:10])
+    s.add(t)
+    s.flush()
+    return TokenCreated(token=token, info=token_out(t))
+
+
+@router.post("/agents/{agent_id}/tokens", status_code=201, responses={403: {}, 404: {}})
+def create_token(agent_id: int, body: TokenIn, who: Staff, s: Db) -> TokenCreated:
+    """A new IC token for the agent: 256-bit random, returned once, stored as SHA-256."""
+    visible_agent(s, who, agent_id, write=True)
+    return _mint(s, agent_id, body.name)
+
+
+@router.get("/agents/{agent_id}/tokens", responses={403: {}, 404: {}})
+def list_tokens(agent_id: int, who: Staff, s: Db) -> list[TokenOut]:
+    visible_agent(s, who, agent_id)
+    q = select(IcToken).where(IcToken.agent_id == agent_id).order_by(IcToken.id)
+    return [token_out(t) for t in s.scalars(q)]
+
+
+def _token(s: Session, who: Principal, token_id: int) -> IcToken:
+    t = s.get(IcToken, token_id)
+    if t is None:
+        raise not_found(f"token {token_id}")
+    visible_agent(s, who, t.agent_id, write=True)
+    return t
+
+
+@router.delete("/tokens/{token_id}", status_code=204, responses={403: {}, 404: {}})
+def revoke_token(token_id: int, who: Staff, s: Db) -> Response:
+    """Revokes at once: the next call with this token gets 401."""
+    t = _token(s, who, token_id)
+    if t.revoked_at is None:
+        t.revoked_at = datetime.now(UTC)
+    return Response(status_code=204)
+
+
+@router.post("/tokens/{token_id}/regenerate", status_code=201, responses={403: {}, 404: {}, 409: {}})
+def regenerate_token(token_id: int, who: Staff, s: Db) -> TokenCreated:
+    """Revokes the token and returns a new one for the same agent and name."""
+    t = _token(s, who, token_id)
+    if t.revoked_at is not None:
+        raise conflict(f"token {token_id} is revoked: create a new token instead")
+    t.revoked_at = datetime.now(UTC)
+    return _mint(s, t.agent_id, t.name)

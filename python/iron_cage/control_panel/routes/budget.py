@@ -1,0 +1,228 @@
+"""The lease protocol for runtimes (IC token) and budget-increase requests for people."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import Depends, Query
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from iron_cage.control_panel import leasing
+from iron_cage.control_panel.db import updated
+from iron_cage.control_panel.deps import (
+    CP,
+    Admin,
+    AgentCaller,
+    Db,
+    Reader,
+    Staff,
+    TxRouter,
+    agent_for_token,
+    bearer,
+)
+from iron_cage.control_panel.errors import bad_request, conflict, not_found, unauthorized
+from iron_cage.control_panel.models import Agent, Budget, BudgetRequest, Lease, ProviderKey
+from iron_cage.control_panel.routes.agents import visible_agent
+from iron_cage.control_panel.schemas import (
+    MAX_USD,
+    BudgetRequestIn,
+    BudgetRequestOut,
+    HandshakeIn,
+    LeaseOut,
+    RefreshLeaseIn,
+    ReportIn,
+    ReportOut,
+    ReturnIn,
+    micros,
+    usd,
+)
+from iron_cage.control_panel.state import ControlPanel
+
+router = TxRouter(prefix="/budget", tags=["budget"])
+
+UTC = timezone.utc
+
+
+def lease_out(s: Session, lease: Lease, provider_key: tuple[str, str] | None = None) -> LeaseOut:
+    agent = s.get(Agent, lease.agent_id)
+    b = s.scalar(select(Budget).where(Budget.agent_id == lease.agent_id))
+    assert agent is not None and b is not None
+    return LeaseOut(
+        lease_id=lease.id,
+        agent_id=lease.agent_id,
+        granted_usd=usd(lease.granted_micros),
+        spent_usd=usd(lease.spent_micros),
+        lease_remaining_usd=usd(max(0, lease.granted_micros - lease.spent_micros)),
+        remaining_usd=usd(max(0, b.limit_micros - b.spent_micros - b.leased_micros)),
+        expires_at=lease.expires_at,
+        status=lease.status,
+        provider=agent.provider,
+        provider_key=provider_key[0] if provider_key else None,
+        provider_base_url=(provider_key[1] or None) if provider_key else None,
+        stop=agent.status != "active",
+    )
+
+
+def release_provider_key(cp: ControlPanel, s: Session, provider: str) -> tuple[str, str] | None:
+    """The newest key of ``provider``, decrypted for the runtime that just authenticated."""
+    key = s.scalar(
+        select(ProviderKey)
+        .where(ProviderKey.provider == provider, ProviderKey.deleted_at.is_(None))
+        .order_by(ProviderKey.id.desc())
+    )
+    if key is None:
+        return None
+    plain = cp.cipher.decrypt(f"provider:{key.provider}", key.ciphertext, secret_id=str(key.id))
+    return plain, key.base_url
+
+
+@router.post("/handshake", status_code=201, responses={401: {}, 402: {}, 409: {}})
+def handshake(
+    body: HandshakeIn,
+    cp: CP,
+    s: Db,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> LeaseOut:
+    """Leases ``min(requested_usd, available)`` of the agent's allocation and releases the
+    provider key. The runtime enforces the lease locally until ``expires_at``."""
+    token = body.ic_token or (creds.credentials if creds else None)
+    if not token:
+        raise unauthorized("send the IC token as ic_token or 'Authorization: Bearer ic_...'")
+    who = agent_for_token(cp, token)
+    assert who.agent_id is not None
+    agent = s.get(Agent, who.agent_id)
+    assert agent is not None
+    if agent.status != "active":
+        raise conflict(f"agent {agent.id} is {agent.status}: an admin or its owner must resume it")
+    lease = leasing.new_lease(s, agent.id, micros(body.requested_usd), cp.settings.lease_ttl_s, body.runtime)
+    return lease_out(s, lease, release_provider_key(cp, s, agent.provider))
+
+
+@router.post("/report", responses={403: {}, 404: {}})
+def report(body: ReportIn, who: AgentCaller, cp: CP, s: Db) -> ReportOut:
+    """Records a batch of calls. Idempotent on each ``request_id``: a replayed report is
+    counted once and answered as a duplicate."""
+    assert who.agent_id is not None
+    lease = leasing.owned_lease(s, body.lease_id, who.agent_id)
+    result = leasing.record_usage(cp.db, s, lease, body.reports)
+    return ReportOut(accepted=result.accepted, duplicates=result.duplicates, lease=lease_out(s, lease))
+
+
+@router.post("/refresh", responses={402: {}, 403: {}, 404: {}, 410: {}})
+def refresh(body: RefreshLeaseIn, who: AgentCaller, cp: CP, s: Db) -> LeaseOut:
+    """Adds up to ``requested_usd`` to a live lease and restarts its expiry clock."""
+    assert who.agent_id is not None
+    lease = leasing.owned_lease(s, body.lease_id, who.agent_id)
+    agent = s.get(Agent, who.agent_id)
+    if agent is None or agent.status != "active":
+        raise conflict(f"agent {who.agent_id} is stopped: return the lease and stop")
+    leasing.extend(s, lease, micros(body.requested_usd), cp.settings.lease_ttl_s)
+    return lease_out(s, lease)
+
+
+@router.post("/return", responses={403: {}, 404: {}})
+def return_lease(body: ReturnIn, who: AgentCaller, s: Db) -> LeaseOut:
+    """Closes the lease and gives its unspent part back. Returning twice is harmless."""
+    assert who.agent_id is not None
+    lease = leasing.owned_lease(s, body.lease_id, who.agent_id)
+    leasing.close(s, lease, "returned")
+    return lease_out(s, lease)
+
+
+@router.get("/leases")
+def list_leases(
+    who: Reader,
+    s: Db,
+    agent_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    status: Annotated[str | None, Query(pattern="^(active|returned|expired)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[LeaseOut]:
+    q = select(Lease).order_by(Lease.created_at.desc()).limit(limit)
+    if agent_id is not None:
+        visible_agent(s, who, agent_id)
+        q = q.where(Lease.agent_id == agent_id)
+    elif who.role == "developer":
+        q = q.join(Agent, Agent.id == Lease.agent_id).where(Agent.owner_id == who.user_id)
+    if status is not None:
+        q = q.where(Lease.status == status)
+    return [lease_out(s, lease) for lease in s.scalars(q)]
+
+
+# --- budget increase requests ---------------------------------------------------------------------
+def request_out(r: BudgetRequest) -> BudgetRequestOut:
+    return BudgetRequestOut(
+        id=r.id,
+        agent_id=r.agent_id,
+        requested_by=r.requested_by,
+        amount_usd=usd(r.amount_micros),
+        reason=r.reason,
+        status=r.status,
+        decided_by=r.decided_by,
+        decided_at=r.decided_at,
+        created_at=r.created_at,
+    )
+
+
+@router.post("/requests", status_code=201, responses={403: {}, 404: {}})
+def create_request(body: BudgetRequestIn, who: Staff, s: Db) -> BudgetRequestOut:
+    """Asks for ``amount_usd`` more on an agent's allocation; an admin approves or rejects."""
+    visible_agent(s, who, body.agent_id, write=True)
+    assert who.user_id is not None
+    r = BudgetRequest(
+        agent_id=body.agent_id,
+        requested_by=who.user_id,
+        amount_micros=micros(body.amount_usd),
+        reason=body.reason,
+    )
+    s.add(r)
+    s.flush()
+    return request_out(r)
+
+
+@router.get("/requests")
+def list_requests(
+    who: Reader,
+    s: Db,
+    status: Annotated[str | None, Query(pattern="^(pending|approved|rejected)$")] = None,
+) -> list[BudgetRequestOut]:
+    q = select(BudgetRequest).order_by(BudgetRequest.id.desc())
+    if who.role == "developer":
+        q = q.join(Agent, Agent.id == BudgetRequest.agent_id).where(Agent.owner_id == who.user_id)
+    if status is not None:
+        q = q.where(BudgetRequest.status == status)
+    return [request_out(r) for r in s.scalars(q)]
+
+
+def _decide(s: Session, request_id: int, admin_id: int | None, status: str) -> BudgetRequest:
+    r = s.get(BudgetRequest, request_id)
+    if r is None:
+        raise not_found(f"budget request {request_id}")
+    if r.status != "pending":
+        raise conflict(f"budget request {request_id} is already {r.status}")
+    r.status = status
+    r.decided_by = admin_id
+    r.decided_at = datetime.now(UTC)
+    return r
+
+
+@router.post("/requests/{request_id}/approve", responses={404: {}, 409: {}})
+def approve_request(request_id: int, who: Admin, s: Db) -> BudgetRequestOut:
+    """Approves and raises the agent's allocation by the requested amount, atomically."""
+    r = _decide(s, request_id, who.user_id, "approved")
+    raised = updated(
+        s,
+        update(Budget)
+        .where(Budget.agent_id == r.agent_id, Budget.limit_micros + r.amount_micros <= micros(MAX_USD))
+        .values(limit_micros=Budget.limit_micros + r.amount_micros, updated_at=datetime.now(UTC)),
+    )
+    if raised != 1:
+        raise bad_request(f"the raised limit would exceed ${MAX_USD}: reject this request")
+    return request_out(r)
+
+
+@router.post("/requests/{request_id}/reject", responses={404: {}, 409: {}})
+def reject_request(request_id: int, who: Admin, s: Db) -> BudgetRequestOut:
+    return request_out(_decide(s, request_id, who.user_id, "rejected"))

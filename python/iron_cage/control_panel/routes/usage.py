@@ -1,0 +1,190 @@
+"""Usage analytics (totals, breakdowns, time series) and per-request traces."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import Query
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from iron_cage.control_panel.deps import Db, Principal, Reader, TxRouter
+from iron_cage.control_panel.errors import bad_request
+from iron_cage.control_panel.models import Agent, UsageRecord, User
+from iron_cage.control_panel.routes.agents import visible_agent
+from iron_cage.control_panel.schemas import TraceOut, UsageGroup, UsagePoint, UsageTotals, usd
+
+router = TxRouter(tags=["usage"])
+
+Since = Annotated[datetime | None, Query(description="inclusive, ISO 8601; default: 30 days ago")]
+Until = Annotated[datetime | None, Query(description="exclusive, ISO 8601; default: now")]
+AgentFilter = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+
+_TOTALS = (
+    func.count(UsageRecord.id),
+    func.coalesce(func.sum(UsageRecord.input_tokens), 0),
+    func.coalesce(func.sum(UsageRecord.output_tokens), 0),
+    func.coalesce(func.sum(UsageRecord.cost_micros), 0),
+    func.coalesce(func.sum(UsageRecord.pii_findings), 0),
+)
+
+UTC = timezone.utc
+
+
+def _totals(row: Any) -> dict[str, Any]:
+    return {
+        "requests": int(row[0]),
+        "input_tokens": int(row[1]),
+        "output_tokens": int(row[2]),
+        "cost_usd": usd(int(row[3])),
+        "pii_findings": int(row[4]),
+    }
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    def aware(d: datetime) -> datetime:
+        return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+    end = aware(until) if until else datetime.now(UTC) + timedelta(seconds=1)
+    start = aware(since) if since else end - timedelta(days=30)
+    if start >= end:
+        raise bad_request("since must be before until")
+    return start, end
+
+
+def _scoped(q: Any, s: Session, who: Principal, agent_id: int | None, start: datetime, end: datetime) -> Any:
+    q = q.where(UsageRecord.occurred_at >= start, UsageRecord.occurred_at < end)
+    if agent_id is not None:
+        visible_agent(s, who, agent_id)
+        q = q.where(UsageRecord.agent_id == agent_id)
+    elif who.role == "developer":
+        q = q.where(UsageRecord.agent_id.in_(select(Agent.id).where(Agent.owner_id == who.user_id)))
+    return q
+
+
+@router.get("/usage/summary")
+def usage_summary(
+    who: Reader, s: Db, since: Since = None, until: Until = None, agent_id: AgentFilter = None
+) -> UsageTotals:
+    start, end = _window(since, until)
+    row = s.execute(_scoped(select(*_TOTALS), s, who, agent_id, start, end)).one()
+    return UsageTotals(**_totals(row))
+
+
+GroupBy = Literal["developer", "agent", "project", "provider", "model"]
+
+
+@router.get("/usage/breakdown")
+def usage_breakdown(
+    who: Reader,
+    s: Db,
+    by: GroupBy = "model",
+    since: Since = None,
+    until: Until = None,
+    agent_id: AgentFilter = None,
+) -> list[UsageGroup]:
+    """Totals grouped by developer (email), agent (id), project, provider or model, costliest first."""
+    start, end = _window(since, until)
+    key: Any
+    q: Any
+    if by in ("developer", "agent", "project"):
+        key = {"developer": User.email, "agent": Agent.id, "project": Agent.project}[by]
+        q = select(key, *_TOTALS).join(Agent, Agent.id == UsageRecord.agent_id)
+        if by == "developer":
+            q = q.join(User, User.id == Agent.owner_id)
+    else:
+        key = {"provider": UsageRecord.provider, "model": UsageRecord.model}[by]
+        q = select(key, *_TOTALS)
+    q = (
+        _scoped(q, s, who, agent_id, start, end)
+        .group_by(key)
+        .order_by(func.sum(UsageRecord.cost_micros).desc())
+    )
+    return [UsageGroup(key=str(row[0]), **_totals(row[1:])) for row in s.execute(q)]
+
+
+@router.get("/usage/timeseries")
+def usage_timeseries(
+    who: Reader,
+    s: Db,
+    bucket: Literal["hour", "day"] = "hour",
+    since: Since = None,
+    until: Until = None,
+    agent_id: AgentFilter = None,
+) -> list[UsagePoint]:
+    """Totals per hour or day (UTC), oldest first; empty buckets are left out."""
+    start, end = _window(since, until)
+    rows = s.execute(
+        _scoped(
+            select(
+                UsageRecord.occurred_at,
+                UsageRecord.input_tokens,
+                UsageRecord.output_tokens,
+                UsageRecord.cost_micros,
+                UsageRecord.pii_findings,
+            ),
+            s,
+            who,
+            agent_id,
+            start,
+            end,
+        ).order_by(UsageRecord.occurred_at)
+    )
+    # Bucketing in Python keeps one query for both backends (no date_trunc vs strftime).
+    points: dict[datetime, list[int]] = {}
+    for at, inp, out, cost, pii in rows:
+        key = at.replace(minute=0, second=0, microsecond=0)
+        if bucket == "day":
+            key = key.replace(hour=0)
+        acc = points.setdefault(key, [0, 0, 0, 0, 0])
+        acc[0] += 1
+        acc[1] += inp
+        acc[2] += out
+        acc[3] += cost
+        acc[4] += pii
+    return [UsagePoint(bucket=k, **_totals(v)) for k, v in points.items()]
+
+
+@router.get("/traces")
+def traces(
+    who: Reader,
+    s: Db,
+    agent_id: AgentFilter = None,
+    model: Annotated[str | None, Query(max_length=100)] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this one")] = None,
+) -> list[TraceOut]:
+    """Per-request records, newest first (model, tokens, cost, latency, PII findings, breaker state)."""
+    start, end = _window(since, until)
+    q = (
+        _scoped(select(UsageRecord), s, who, agent_id, start, end)
+        .order_by(UsageRecord.id.desc())
+        .limit(limit)
+    )
+    if model is not None:
+        q = q.where(UsageRecord.model == model)
+    if before_id is not None:
+        q = q.where(UsageRecord.id < before_id)
+    return [
+        TraceOut(
+            id=r.id,
+            request_id=r.request_id,
+            lease_id=r.lease_id,
+            agent_id=r.agent_id,
+            provider=r.provider,
+            model=r.model,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+            cached_tokens=r.cached_tokens,
+            cost_usd=usd(r.cost_micros),
+            latency_ms=r.latency_ms,
+            pii_findings=r.pii_findings,
+            breaker_state=r.breaker_state,
+            status=r.status,
+            occurred_at=r.occurred_at,
+        )
+        for r in s.scalars(q)
+    ]

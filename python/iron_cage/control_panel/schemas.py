@@ -1,0 +1,320 @@
+"""Request and response models of the ``/api/v1`` API (also used by ``iron_cage.client``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_USD = Decimal(1_000_000_000)
+Usd = Annotated[Decimal, Field(ge=0, le=MAX_USD, allow_inf_nan=False, decimal_places=6)]
+PositiveUsd = Annotated[Decimal, Field(gt=0, le=MAX_USD, allow_inf_nan=False, decimal_places=6)]
+Role = Literal["admin", "developer", "viewer"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
+]
+Count = Annotated[int, Field(ge=0, le=10**12)]
+
+
+def micros(usd: Decimal) -> int:
+    return int((usd * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def usd(micros_: int) -> float:
+    return micros_ / 1_000_000
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth ---------------------------------------------------------------------------------------
+class LoginIn(Model):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class RefreshIn(Model):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Role
+    status: str
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+# --- users --------------------------------------------------------------------------------------
+class UserIn(Model):
+    email: Email
+    name: Name
+    role: Role = "developer"
+    password: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class UserPatch(Model):
+    name: Name | None = None
+    role: Role | None = None
+
+
+class UserCreated(BaseModel):
+    user: UserOut
+    password: str | None = Field(None, description="the one-time password, when the server generated it")
+
+
+class PasswordOut(BaseModel):
+    password: str
+
+
+class PasswordChange(Model):
+    current_password: Annotated[str, StringConstraints(max_length=1000)]
+    new_password: Annotated[str, StringConstraints(max_length=1000)]
+
+
+# --- agents, tokens, budgets --------------------------------------------------------------------
+Provider = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+
+
+class AgentIn(Model):
+    name: Name
+    project: Name = "default"
+    provider: Provider = "openai"
+    owner_id: int | None = Field(None, ge=1, le=2**31 - 1, description="admins only; default: you")
+    budget_usd: Usd | None = None
+
+
+class AgentPatch(Model):
+    name: Name | None = None
+    project: Name | None = None
+    provider: Provider | None = None
+
+
+class BudgetOut(BaseModel):
+    agent_id: int
+    limit_usd: float
+    spent_usd: float
+    leased_usd: float
+    available_usd: float
+
+
+class AgentOut(BaseModel):
+    id: int
+    name: str
+    owner_id: int
+    project: str
+    provider: str
+    status: str
+    created_at: datetime
+    stop_requested: bool
+    budget: BudgetOut
+
+
+class BudgetSet(Model):
+    limit_usd: Usd
+
+
+class TokenIn(Model):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+
+
+class TokenOut(BaseModel):
+    id: int
+    agent_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+class TokenCreated(BaseModel):
+    token: str = Field(description="shown once; only its SHA-256 is stored")
+    info: TokenOut
+
+
+# --- leasing ------------------------------------------------------------------------------------
+class HandshakeIn(Model):
+    ic_token: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        None, description="or send it as 'Authorization: Bearer ic_...'"
+    )
+    requested_usd: PositiveUsd
+    runtime: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class LeaseOut(BaseModel):
+    lease_id: str
+    agent_id: int
+    granted_usd: float
+    spent_usd: float
+    lease_remaining_usd: float
+    remaining_usd: float = Field(description="what the allocation still has beyond live leases")
+    expires_at: datetime
+    status: str
+    provider: str
+    provider_key: str | None = Field(None, description="released to the authenticated runtime only")
+    provider_base_url: str | None = None
+    stop: bool = False
+
+
+class UsageIn(Model):
+    request_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    model: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    provider: Annotated[str, StringConstraints(max_length=32)] = ""
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    cached_tokens: Count = 0
+    cost_usd: Usd
+    latency_ms: Annotated[float, Field(ge=0, le=86_400_000, allow_inf_nan=False)] = 0.0
+    pii_findings: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    breaker_state: Literal["closed", "open", "half_open"] = "closed"
+    status: Literal["ok", "error", "blocked"] = "ok"
+    occurred_at: datetime | None = None
+
+
+class ReportIn(Model):
+    lease_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    reports: Annotated[list[UsageIn], Field(min_length=1, max_length=1000)]
+
+
+class ReportOut(BaseModel):
+    accepted: int
+    duplicates: int
+    lease: LeaseOut
+
+
+class RefreshLeaseIn(Model):
+    lease_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    requested_usd: PositiveUsd
+
+
+class ReturnIn(Model):
+    lease_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+class BudgetRequestIn(Model):
+    agent_id: int = Field(ge=1, le=2**31 - 1)
+    amount_usd: PositiveUsd
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class BudgetRequestOut(BaseModel):
+    id: int
+    agent_id: int
+    requested_by: int
+    amount_usd: float
+    reason: str
+    status: str
+    decided_by: int | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+# --- usage --------------------------------------------------------------------------------------
+class UsageTotals(BaseModel):
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    pii_findings: int
+
+
+class UsageGroup(UsageTotals):
+    key: str
+
+
+class UsagePoint(UsageTotals):
+    bucket: datetime
+
+
+class TraceOut(BaseModel):
+    id: int
+    request_id: str
+    lease_id: str
+    agent_id: int
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float
+    latency_ms: float
+    pii_findings: int
+    breaker_state: str
+    status: str
+    occurred_at: datetime
+
+
+# --- provider keys and secrets ------------------------------------------------------------------
+SecretValue = Annotated[str, StringConstraints(min_length=1, max_length=65536)]
+
+
+class ProviderKeyIn(Model):
+    provider: Provider
+    key: SecretValue
+    label: Annotated[str, StringConstraints(max_length=200)] = ""
+    base_url: Annotated[str, StringConstraints(max_length=500, pattern=r"^(https?://\S+)?$")] = ""
+
+
+class ProviderKeyOut(BaseModel):
+    id: int
+    provider: str
+    label: str
+    base_url: str
+    masked: str
+    created_at: datetime
+
+
+Environment = Literal["development", "staging", "production"]
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
+
+
+class SecretIn(Model):
+    name: SecretName
+    value: SecretValue
+    environment: Environment = "production"
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class SecretUpdate(Model):
+    value: SecretValue | None = None
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class SecretOut(BaseModel):
+    id: int
+    name: str
+    environment: str
+    version: int
+    masked: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool
+    value: str | None = Field(None, description="admins and agents only, on GET /secrets/{id}")
+
+
+class SecretAuditOut(BaseModel):
+    id: int
+    secret_id: int | None
+    secret_name: str
+    environment: str
+    action: str
+    actor: str
+    detail: str
+    at: datetime

@@ -1,0 +1,56 @@
+"""Control Panel settings: constructor arguments, else environment variables, else defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path.home() / ".iron-cage"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{DEFAULT_DATA_DIR / 'control-panel.db'}"
+
+
+@dataclass
+class Settings:
+    """How one Control Panel process runs. Replicas on PostgreSQL share everything through the database.
+
+    ``database_url``: ``sqlite:///path.db`` (default ``~/.iron-cage/control-panel.db``) or
+    ``postgresql+psycopg://user:pass@host/db``. ``master_key`` unlocks the provider-key and
+    secrets cipher (``IRON_SECRETS_MASTER_KEY``); on SQLite a missing key is generated once
+    and kept in ``<db>.master-key`` (mode 0600) beside the database file.
+    """
+
+    database_url: str = field(default_factory=lambda: os.environ.get("IRON_CAGE_DATABASE_URL") or "")
+    master_key: str | None = field(default_factory=lambda: os.environ.get("IRON_SECRETS_MASTER_KEY"))
+    admin_email: str | None = field(default_factory=lambda: os.environ.get("IRON_CAGE_ADMIN_EMAIL"))
+    admin_password: str | None = field(default_factory=lambda: os.environ.get("IRON_CAGE_ADMIN_PASSWORD"))
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    bcrypt_rounds: int = 12
+    max_failed_logins: int = 5
+    lockout_s: int = 15 * 60
+    lease_ttl_s: int = 15 * 60
+    # A runtime stops spending at expires_at; reports may still be in flight or queued in its
+    # outbox, so the sweeper waits this long before it gives an expired lease's budget back.
+    lease_grace_s: float = 60.0
+    sweep_interval_s: float = 5.0
+    max_usd: float = 1_000_000_000.0
+    replica_name: str = field(default_factory=lambda: os.environ.get("IRON_CAGE_REPLICA", "cp-1"))
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            self.database_url = default_database_url()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[-1]
+        return Path(path) if path and path != ":memory:" else None

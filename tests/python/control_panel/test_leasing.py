@@ -1,0 +1,318 @@
+"""The lease protocol: grant, report (idempotent, batched), refresh, return, expiry, bad input."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+
+from iron_cage.control_panel import leasing
+from iron_cage.control_panel.models import Lease
+
+from .conftest import Api
+
+
+def usage(request_id: str, cost: float | str, **extra: Any) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "cost_usd": cost,
+        **extra,
+    }
+
+
+def handshake(api: Api, token: str, amount: float | str = 1) -> Any:
+    return api.client.post("/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": amount})
+
+
+def test_handshake_grants_min_of_request_and_available(api: Api) -> None:
+    agent = api.agent(budget_usd="2.5")
+    token = api.ic_token(agent["id"])
+    first = handshake(api, token, 2)
+    assert first.status_code == 201, first.text
+    assert first.json()["granted_usd"] == 2.0
+    assert first.json()["remaining_usd"] == 0.5
+    second = handshake(api, token, 2)
+    assert second.json()["granted_usd"] == 0.5
+    third = handshake(api, token, 1)
+    assert third.status_code == 402
+    assert third.json()["error"]["code"] == "budget_exceeded"
+    assert "ask an admin" in third.json()["error"]["message"]
+    assert api.budget(agent["id"]) == {
+        "agent_id": agent["id"],
+        "limit_usd": 2.5,
+        "spent_usd": 0.0,
+        "leased_usd": 2.5,
+        "available_usd": 0.0,
+    }
+
+
+def test_handshake_accepts_bearer_header_and_releases_provider_key(api: Api) -> None:
+    r = api.client.post(
+        "/api/v1/providers/keys",
+        json={"provider": "openai", "key": "sk-proj-abcdefghijklmnop1234"},
+        headers=api.as_("admin"),
+    )
+    assert r.status_code == 201 and "abcdefghijklmnop" not in r.text
+    agent = api.agent()
+    token = api.ic_token(agent["id"])
+    lease = api.client.post(
+        "/api/v1/budget/handshake", json={"requested_usd": 1}, headers=api.auth(token)
+    ).json()
+    assert lease["provider"] == "openai"
+    assert lease["provider_key"] == "sk-proj-abcdefghijklmnop1234"
+    # Nobody else sees the plaintext: the key list is masked for every role.
+    for role in ("admin", "developer", "viewer"):
+        listed = api.client.get("/api/v1/providers/keys", headers=api.as_(role))
+        assert listed.status_code == 200 and "abcdefghijklmnop" not in listed.text
+
+
+def test_report_is_idempotent_and_moves_cost_from_leased_to_spent(api: Api) -> None:
+    agent = api.agent(budget_usd=10)
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, 4).json()
+    batch = {"lease_id": lease["lease_id"], "reports": [usage("r1", "0.25"), usage("r2", "0.5")]}
+    r = api.client.post("/api/v1/budget/report", json=batch, headers=api.auth(token))
+    assert r.status_code == 200, r.text
+    assert (r.json()["accepted"], r.json()["duplicates"]) == (2, 0)
+    assert r.json()["lease"]["lease_remaining_usd"] == 3.25
+    again = api.client.post("/api/v1/budget/report", json=batch, headers=api.auth(token))
+    assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
+    mixed = {"lease_id": lease["lease_id"], "reports": [usage("r2", "0.5"), usage("r3", "1")]}
+    assert (
+        api.client.post("/api/v1/budget/report", json=mixed, headers=api.auth(token)).json()["accepted"] == 1
+    )
+    b = api.budget(agent["id"])
+    assert (b["spent_usd"], b["leased_usd"], b["available_usd"]) == (1.75, 2.25, 6.0)
+
+
+def test_return_gives_back_the_unspent_part_once(api: Api) -> None:
+    agent = api.agent(budget_usd=10)
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, 4).json()
+    api.client.post(
+        "/api/v1/budget/report",
+        json={"lease_id": lease["lease_id"], "reports": [usage("a", 1)]},
+        headers=api.auth(token),
+    )
+    for _ in range(2):  # returning twice is harmless
+        r = api.client.post(
+            "/api/v1/budget/return", json={"lease_id": lease["lease_id"]}, headers=api.auth(token)
+        )
+        assert r.status_code == 200 and r.json()["status"] == "returned"
+    b = api.budget(agent["id"])
+    assert (b["spent_usd"], b["leased_usd"], b["available_usd"]) == (1.0, 0.0, 9.0)
+    # A late replay on the returned lease still counts, once, as spent.
+    late = api.client.post(
+        "/api/v1/budget/report",
+        json={"lease_id": lease["lease_id"], "reports": [usage("b", 2)]},
+        headers=api.auth(token),
+    )
+    assert late.json()["accepted"] == 1
+    assert api.budget(agent["id"])["spent_usd"] == 3.0
+    assert api.budget(agent["id"])["leased_usd"] == 0.0
+
+
+def test_refresh_adds_to_a_live_lease_and_closed_leases_refuse(api: Api) -> None:
+    agent = api.agent(budget_usd=3)
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, 1).json()
+    r = api.client.post(
+        "/api/v1/budget/refresh",
+        json={"lease_id": lease["lease_id"], "requested_usd": 5},
+        headers=api.auth(token),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["granted_usd"] == 3.0 and r.json()["remaining_usd"] == 0.0
+    assert r.json()["expires_at"] >= lease["expires_at"]
+    api.client.post("/api/v1/budget/return", json={"lease_id": lease["lease_id"]}, headers=api.auth(token))
+    closed = api.client.post(
+        "/api/v1/budget/refresh",
+        json={"lease_id": lease["lease_id"], "requested_usd": 1},
+        headers=api.auth(token),
+    )
+    assert closed.status_code == 410 and "handshake again" in closed.json()["error"]["message"]
+    assert api.budget(agent["id"])["leased_usd"] == 0.0
+
+
+def test_expired_lease_budget_returns_to_the_pool(api: Api) -> None:
+    """A runtime that dies holding a lease: after expiry (+grace) the sweeper frees the unspent part."""
+    agent = api.agent(budget_usd=10)
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, 6).json()
+    api.client.post(
+        "/api/v1/budget/report",
+        json={"lease_id": lease["lease_id"], "reports": [usage("x", 2)]},
+        headers=api.auth(token),
+    )
+    assert handshake(api, token, 10).json()["granted_usd"] == 4.0  # 10 - 2 spent - 4 still leased
+    assert leasing.sweep(api.cp.db, grace_s=0) == 0  # nothing is due yet
+    with api.cp.db.session() as s:
+        s.execute(update(Lease).where(Lease.id == lease["lease_id"]).values(expires_at=Lease.created_at))
+    assert leasing.sweep(api.cp.db, grace_s=3600) == 0  # still inside the grace period
+    assert leasing.sweep(api.cp.db, grace_s=0) == 1
+    b = api.budget(agent["id"])
+    assert (b["spent_usd"], b["leased_usd"], b["available_usd"]) == (2.0, 4.0, 4.0)
+    with api.cp.db.session() as s:
+        assert s.scalar(select(Lease.status).where(Lease.id == lease["lease_id"])) == "expired"
+    r = api.client.post(
+        "/api/v1/budget/refresh",
+        json={"lease_id": lease["lease_id"], "requested_usd": 1},
+        headers=api.auth(token),
+    )
+    assert r.status_code == 410
+
+
+def test_sweeper_runs_in_the_server(api: Api) -> None:
+    from fastapi.testclient import TestClient
+
+    from iron_cage.control_panel import ControlPanel, create_app
+
+    from .conftest import make_settings
+
+    cp = ControlPanel(
+        make_settings(api.cp.settings.database_url, sweep_interval_s=0.05, lease_grace_s=0, lease_ttl_s=0)
+    )
+    agent = api.agent(budget_usd=5)
+    token = api.ic_token(agent["id"])
+    with TestClient(create_app(control_panel=cp)) as client:
+        r = client.post("/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 5})
+        assert r.status_code == 201
+        deadline = time.monotonic() + 10
+        while api.budget(agent["id"])["leased_usd"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    cp.close()
+    assert api.budget(agent["id"])["available_usd"] == 5.0
+
+
+def test_another_agents_lease_is_refused_and_nothing_changes(api: Api) -> None:
+    a, b = api.agent(budget_usd=5), api.agent(budget_usd=5)
+    ta, tb = api.ic_token(a["id"]), api.ic_token(b["id"])
+    lease = handshake(api, ta, 2).json()
+    for path, body in [
+        ("report", {"lease_id": lease["lease_id"], "reports": [usage("z", 1)]}),
+        ("refresh", {"lease_id": lease["lease_id"], "requested_usd": 1}),
+        ("return", {"lease_id": lease["lease_id"]}),
+    ]:
+        r = api.client.post(f"/api/v1/budget/{path}", json=body, headers=api.auth(tb))
+        assert r.status_code == 403, (path, r.text)
+        assert "another agent" in r.json()["error"]["message"]
+    assert api.budget(a["id"])["leased_usd"] == 2.0 and api.budget(a["id"])["spent_usd"] == 0.0
+    assert api.budget(b["id"])["leased_usd"] == 0.0
+
+
+def test_bad_input_is_a_clear_4xx_and_changes_nothing(api: Api) -> None:
+    agent = api.agent(budget_usd=5)
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, 1).json()
+    before = api.budget(agent["id"])
+    cases: list[tuple[str, dict[str, Any], dict[str, str], int]] = [
+        ("handshake", {"ic_token": "ic_forged", "requested_usd": 1}, {}, 401),
+        ("handshake", {"ic_token": "not-a-token", "requested_usd": 1}, {}, 401),
+        ("handshake", {"requested_usd": 1}, {}, 401),
+        ("handshake", {"ic_token": token, "requested_usd": -1}, {}, 422),
+        ("handshake", {"ic_token": token, "requested_usd": 0}, {}, 422),
+        ("handshake", {"ic_token": token, "requested_usd": "1e12"}, {}, 422),
+        ("handshake", {"ic_token": token, "requested_usd": "NaN"}, {}, 422),
+        ("handshake", {"ic_token": token, "requested_usd": "0.0000001"}, {}, 422),
+        ("report", {"lease_id": lease["lease_id"], "reports": [usage("n", -1)]}, api.auth(token), 422),
+        ("report", {"lease_id": lease["lease_id"], "reports": []}, api.auth(token), 422),
+        (
+            "report",
+            {"lease_id": lease["lease_id"], "reports": [usage("d", 1), usage("d", 1)]},
+            api.auth(token),
+            400,
+        ),
+        ("report", {"lease_id": "lse_missing", "reports": [usage("m", 1)]}, api.auth(token), 404),
+        ("report", {"lease_id": lease["lease_id"], "reports": [usage("u", 1)]}, api.as_("admin"), 403),
+        (
+            "report",
+            {"lease_id": lease["lease_id"], "reports": [usage("v", 1)]},
+            {"Authorization": "Bearer x.y.z"},
+            401,
+        ),
+        ("refresh", {"lease_id": lease["lease_id"], "requested_usd": -5}, api.auth(token), 422),
+        ("return", {"lease_id": lease["lease_id"], "extra": 1}, api.auth(token), 422),
+    ]
+    for path, body, headers, status in cases:
+        r = api.client.post(f"/api/v1/budget/{path}", json=body, headers=headers)
+        assert r.status_code == status, (path, body, r.text)
+        err = r.json()["error"]
+        assert err["code"] and err["message"], r.text
+    assert api.budget(agent["id"]) == before
+    traces = api.client.get("/api/v1/traces", headers=api.as_("admin")).json()
+    assert traces == []
+
+
+def test_a_revoked_token_or_stopped_agent_gets_no_lease(api: Api) -> None:
+    agent = api.agent(budget_usd=5)
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, 1).json()
+    stop = api.client.post(f"/api/v1/agents/{agent['id']}/stop", headers=api.as_("developer"))
+    assert stop.status_code == 200 and stop.json()["stop_requested"]
+    # The runtime learns it on its next report, which still counts.
+    r = api.client.post(
+        "/api/v1/budget/report",
+        json={"lease_id": lease["lease_id"], "reports": [usage("s", 0.1)]},
+        headers=api.auth(token),
+    )
+    assert r.status_code == 200 and r.json()["lease"]["stop"] is True
+    assert handshake(api, token, 1).status_code == 409
+    api.client.post(f"/api/v1/agents/{agent['id']}/resume", headers=api.as_("admin"))
+    assert handshake(api, token, 1).status_code == 201
+    tokens = api.client.get(f"/api/v1/agents/{agent['id']}/tokens", headers=api.as_("admin")).json()
+    assert api.client.delete(f"/api/v1/tokens/{tokens[0]['id']}", headers=api.as_("admin")).status_code == 204
+    assert handshake(api, token, 1).status_code == 401
+
+
+def test_budget_requests_raise_the_allocation_when_approved(api: Api) -> None:
+    agent = api.agent(budget_usd=1)
+    token = api.ic_token(agent["id"])
+    assert handshake(api, token, 1).json()["granted_usd"] == 1.0
+    req = api.client.post(
+        "/api/v1/budget/requests",
+        json={"agent_id": agent["id"], "amount_usd": 25, "reason": "more leads"},
+        headers=api.as_("developer"),
+    )
+    assert req.status_code == 201, req.text
+    rejected = api.client.post(
+        "/api/v1/budget/requests",
+        json={"agent_id": agent["id"], "amount_usd": 5},
+        headers=api.as_("developer"),
+    ).json()
+    assert (
+        api.client.post(f"/api/v1/budget/requests/{rejected['id']}/reject", headers=api.as_("admin")).json()[
+            "status"
+        ]
+        == "rejected"
+    )
+    assert (
+        api.client.post(
+            f"/api/v1/budget/requests/{req.json()['id']}/approve", headers=api.as_("developer")
+        ).status_code
+        == 403
+    )
+    ok = api.client.post(f"/api/v1/budget/requests/{req.json()['id']}/approve", headers=api.as_("admin"))
+    assert ok.json()["status"] == "approved"
+    again = api.client.post(f"/api/v1/budget/requests/{req.json()['id']}/approve", headers=api.as_("admin"))
+    assert again.status_code == 409
+    assert api.budget(agent["id"])["limit_usd"] == 26.0
+    assert handshake(api, token, 30).json()["granted_usd"] == 25.0
+
+
+def test_limit_cannot_drop_below_spent_plus_leased(api: Api) -> None:
+    agent = api.agent(budget_usd=10)
+    token = api.ic_token(agent["id"])
+    handshake(api, token, 6)
+    r = api.client.put(
+        f"/api/v1/agents/{agent['id']}/budget", json={"limit_usd": 5}, headers=api.as_("admin")
+    )
+    assert r.status_code == 409 and r.json()["error"]["details"]["minimum_usd"] == 6.0
+    r = api.client.put(
+        f"/api/v1/agents/{agent['id']}/budget", json={"limit_usd": 7}, headers=api.as_("admin")
+    )
+    assert r.status_code == 200 and r.json()["available_usd"] == 1.0
