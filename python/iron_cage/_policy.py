@@ -29,10 +29,3 @@ def budget_for(budget: BudgetArg, name: str) -> _core.Budget | None:
     if budget is None or isinstance(budget, _core.Budget):
         return budget
     return _core.Budget(budget, name=name)
-
-
-def not_yet(what: str) -> ConfigError:
-    return ConfigError(
-        f"Control Panel mode ({what}) is not available yet: it arrives with the Control Panel. "
-        "Use budget=... for a local budget."
-    )

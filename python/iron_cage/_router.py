@@ -9,10 +9,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from iron_cage import _core
+from iron_cage import _core, _lease
 from iron_cage._exceptions import ConfigError
 from iron_cage._pii import PiiScanner
-from iron_cage._policy import budget_for, not_yet, scanner_for
+from iron_cage._policy import budget_for, scanner_for
 from iron_cage._server import LoopbackServer
 
 OPENAI_UPSTREAM = "https://api.openai.com/v1"
@@ -43,6 +43,11 @@ class LlmRouter(LoopbackServer):
     ``anthropic_key`` defaults to ``provider_key``, else ``$ANTHROPIC_API_KEY``.
     ``budget``: USD as float/int/Decimal/str, or an ``ic.Budget`` to share;
     ``None`` tracks spend without a limit.
+
+    Control Panel mode: ``server_url=`` and ``api_key=`` (the agent's IC token) lease
+    the budget from the Control Panel (``budget`` is then the USD leased at a time,
+    default 10), take the provider key it releases, and report every call; clients
+    present the IC token as their API key.
     """
 
     def __init__(
@@ -66,14 +71,38 @@ class LlmRouter(LoopbackServer):
         events_path: str | os.PathLike[str] | None = None,
         host: str = "127.0.0.1",
         threads: int = 1,
+        outbox_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        if server_url is not None or api_key is not None:
-            raise not_yet("server_url=..., api_key=IC token")
         scanner = scanner_for(safety_mode, pii)
-        self._budget = budget_for(budget, "router")
+        remote = _lease.resolve(server_url, api_key, "server_url= and api_key= (an IC token)")
+        self._lease: _lease.ControlPanelLease | None = None
         openai_key = provider_key if provider_key is not None else os.environ.get("OPENAI_API_KEY")
         claude_key = anthropic_key or provider_key or os.environ.get("ANTHROPIC_API_KEY")
-        self._api_key = "ic-local-" + secrets.token_urlsafe(24)
+        if remote is None:
+            self._budget = budget_for(budget, "router")
+            self._api_key = "ic-local-" + secrets.token_urlsafe(24)
+        else:
+            # The Control Panel's lease drives the budget and supplies the provider key;
+            # clients present the IC token. `budget` is the most one lease asks for.
+            if isinstance(budget, _core.Budget):
+                raise ConfigError("with server_url=..., budget= is the USD to lease at a time (a number)")
+            self._budget = _core.Budget(0, name="router")
+            self._lease = _lease.ControlPanelLease(
+                self._budget,
+                remote[0],
+                remote[1],
+                slice_usd=10.0 if budget is None else budget,
+                outbox_path=outbox_path,
+                runtime="router",
+            )
+            self._api_key = remote[1]
+            key, base = self._lease.provider_key, self._lease.provider_base_url
+            if self._lease.provider == "anthropic":
+                claude_key = key or claude_key
+                anthropic_upstream = anthropic_upstream or base
+            else:
+                openai_key = key or openai_key
+                upstream = upstream or base
         self._core: _core.RouterCore = _core.RouterCore(
             api_key=self._api_key,
             budget=self._budget,
@@ -92,6 +121,19 @@ class LlmRouter(LoopbackServer):
             events_path=os.fspath(events_path) if events_path is not None else None,
             threads=threads,
         )
+        if self._lease is not None:
+            self._lease.attach(self._core)
+
+    @property
+    def lease(self) -> _lease.ControlPanelLease | None:
+        """The Control Panel lease behind the budget (``None`` in local mode)."""
+        return self._lease
+
+    def stop(self) -> None:
+        """Stops serving, then flushes usage reports and returns the lease. Idempotent."""
+        super().stop()
+        if self._lease is not None:
+            self._lease.close()
 
     @property
     def api_key(self) -> str:

@@ -253,5 +253,5 @@ def test_instrument_binds_a_client_without_a_scope(fake: FakeProvider) -> None:
 def test_bad_settings_are_clear() -> None:
     with pytest.raises(ic.ConfigError, match="safety_mode"):
         ic.AgentRuntime(safety_mode="shout")
-    with pytest.raises(ic.ConfigError, match="not available yet"):
-        ic.AgentRuntime(control_panel="http://127.0.0.1:1", ic_token="t")
+    with pytest.raises(ic.ControlPanelError, match="cannot reach the Control Panel"):
+        ic.AgentRuntime(control_panel="http://127.0.0.1:1", ic_token="ic_t", outbox_path=":memory:")

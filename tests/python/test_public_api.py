@@ -36,6 +36,7 @@ CORE_INTERNALS = {
     "FakeProviderCore",
     "FallbackStats",
     "GovernorCore",
+    "LeaseClientCore",
     "ManualClock",
     "PiiScannerCore",
     "PiiStream",

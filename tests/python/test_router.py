@@ -360,8 +360,8 @@ def test_overhead_header_and_status(fake: FakeProvider) -> None:
 
 
 def test_lease_mode_is_not_available_yet() -> None:
-    with pytest.raises(ic.ConfigError, match="not available yet"):
-        ic.LlmRouter(server_url="http://127.0.0.1:1", api_key="ic_token")
+    with pytest.raises(ic.ControlPanelError, match="cannot reach the Control Panel"):
+        ic.LlmRouter(server_url="http://127.0.0.1:1", api_key="ic_token", outbox_path=":memory:")
     with pytest.raises(ic.ConfigError, match="safety_mode"):
         ic.LlmRouter(safety_mode="loud")
 

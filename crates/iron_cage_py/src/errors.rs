@@ -38,6 +38,7 @@ exception_class!(reservation_error, "ReservationError");
 exception_class!(circuit_open_error, "CircuitOpenError");
 exception_class!(secret_error_class, "SecretError");
 exception_class!(pii_blocked_error, "PiiBlockedError");
+exception_class!(control_panel_error_class, "ControlPanelError");
 
 /// Builds an instance of `cls(message, **kwargs)` as a `PyErr`.
 fn raise(
@@ -125,6 +126,11 @@ pub fn reliability_error(err: ReliabilityError) -> PyErr {
             ReliabilityError::InvalidConfig { .. } => raise(config_error(py), message, None),
         }
     })
+}
+
+/// A `ControlPanelError` (the server refused, or could not be reached).
+pub fn control_panel_error(py: Python<'_>, message: String) -> PyErr {
+    raise(control_panel_error_class(py), message, None)
 }
 
 /// Converts a secrets error. Bad arguments and weak keys are `ConfigError`;

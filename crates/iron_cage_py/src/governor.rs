@@ -39,6 +39,13 @@ pub struct PyGovernor {
     pipeline: Arc<Pipeline>,
 }
 
+impl PyGovernor {
+    /// The pipeline (for the lease client to subscribe to its events).
+    pub(crate) fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+}
+
 #[pymethods]
 impl PyGovernor {
     #[new]

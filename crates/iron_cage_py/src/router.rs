@@ -27,6 +27,13 @@ pub struct PyRouter {
     api_key: String,
 }
 
+impl PyRouter {
+    /// The pipeline (for the lease client to subscribe to its events).
+    pub(crate) fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+}
+
 #[pymethods]
 impl PyRouter {
     #[new]

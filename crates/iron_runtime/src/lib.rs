@@ -6,6 +6,8 @@
 //! - [`router`]: `LlmRouter`, an OpenAI/Anthropic-compatible loopback proxy.
 //! - [`fake`]: `FakeProvider`, an OpenAI/Anthropic-compatible loopback server
 //!   with exact usage, streaming and scripted faults, for tests and demos.
+//! - [`lease_client`] + [`outbox`]: budget leases from the Control Panel,
+//!   enforced locally, usage reported through a durable SQLite outbox.
 
 pub mod error;
 pub mod events;
@@ -18,7 +20,11 @@ pub use pipeline::{Call, Charge, Pipeline, PipelineConfig};
 pub use stream_guard::StreamGuard;
 pub mod fake;
 pub mod http;
+pub mod lease_client;
+pub mod outbox;
 pub mod router;
 
 pub use fake::{FakeProvider, FakeState, Fault};
+pub use lease_client::{LeaseClient, LeaseConfig, LeaseError, LeaseState};
+pub use outbox::Outbox;
 pub use router::{Router, RouterConfig};

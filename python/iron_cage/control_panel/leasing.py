@@ -27,10 +27,11 @@ LEASE_PREFIX = "lse_"
 UTC = timezone.utc
 
 
-def grant(s: Session, agent_id: int, requested: int) -> tuple[int, int]:
+def grant(s: Session, agent_id: int, requested: int, *, required: bool = True) -> tuple[int, int]:
     """Moves ``min(requested, available)`` into ``leased``; returns (granted, available after).
 
-    Raises 402 when nothing is available. One statement: atomic on SQLite and PostgreSQL.
+    With nothing available: 402, or ``(0, 0)`` when not ``required`` (a refresh still
+    restarts its lease's clock). One statement: atomic on SQLite and PostgreSQL.
     """
     avail = Budget.limit_micros - Budget.spent_micros - Budget.leased_micros
     amount = case((avail < requested, avail), else_=requested)
@@ -44,6 +45,8 @@ def grant(s: Session, agent_id: int, requested: int) -> tuple[int, int]:
         )
         .returning(Budget.last_grant_micros, Budget.limit_micros - Budget.spent_micros - Budget.leased_micros)
     ).first()
+    if row is None and not required:
+        return 0, 0
     if row is None:
         b = s.scalar(select(Budget).where(Budget.agent_id == agent_id))
         limit, spent, leased = (b.limit_micros, b.spent_micros, b.leased_micros) if b else (0, 0, 0)
@@ -165,7 +168,8 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
 
 
 def extend(s: Session, lease: Lease, requested: int, ttl_s: int) -> int:
-    """Grants up to ``requested`` more to a live lease and restarts its clock; returns the grant."""
+    """Grants up to ``requested`` more (possibly nothing) to a live lease and restarts its clock;
+    returns the grant."""
     now = datetime.now(UTC)
     locked = s.execute(
         update(Lease)
@@ -177,7 +181,7 @@ def extend(s: Session, lease: Lease, requested: int, ttl_s: int) -> int:
         s.refresh(lease)
         state = "expired" if lease.status == "active" else lease.status
         raise ApiError(410, "lease_closed", f"lease {lease.id!r} is {state}: handshake again")
-    granted, _ = grant(s, lease.agent_id, requested)
+    granted, _ = grant(s, lease.agent_id, requested, required=False)
     s.execute(update(Lease).where(Lease.id == lease.id).values(granted_micros=Lease.granted_micros + granted))
     s.refresh(lease)
     return granted

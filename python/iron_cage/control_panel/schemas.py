@@ -165,6 +165,7 @@ class LeaseOut(BaseModel):
     lease_remaining_usd: float
     remaining_usd: float = Field(description="what the allocation still has beyond live leases")
     expires_at: datetime
+    ttl_s: float = Field(description="seconds until expires_at when this answer was made (clock-skew free)")
     status: str
     provider: str
     provider_key: str | None = Field(None, description="released to the authenticated runtime only")

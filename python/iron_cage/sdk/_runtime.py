@@ -6,6 +6,7 @@ import asyncio
 import functools
 import inspect
 import json
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -14,9 +15,10 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
-from iron_cage import _core
+from iron_cage import _core, _lease
+from iron_cage._exceptions import ConfigError
 from iron_cage._pii import PiiScanner
-from iron_cage._policy import budget_for, not_yet, scanner_for
+from iron_cage._policy import budget_for, scanner_for
 from iron_cage.sdk import _instrument
 from iron_cage.sdk._context import CURRENT
 
@@ -68,11 +70,20 @@ class AgentRuntime:
         name: str = "agent",
         control_panel: str | None = None,
         ic_token: str | None = None,
+        outbox_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        if control_panel is not None or ic_token is not None:
-            raise not_yet("control_panel=..., ic_token=...")
         scanner = scanner_for(safety_mode, pii)
-        self.budget = budget_for(budget, name)
+        self._remote = _lease.resolve(control_panel, ic_token, "control_panel= and ic_token=")
+        self._lease: _lease.ControlPanelLease | None = None
+        self._outbox_path = outbox_path
+        if self._remote is not None:
+            # The budget follows the lease; `budget` is the most one lease asks for.
+            if budget is None or isinstance(budget, _core.Budget):
+                raise ConfigError("with control_panel=..., budget= is the USD to lease at a time (a number)")
+            self._slice = budget
+            self.budget: _core.Budget | None = _core.Budget(0, name=name)
+        else:
+            self.budget = budget_for(budget, name)
         self.name = name
         self.auto_instrument = auto_instrument
         self._core = _core.GovernorCore(
@@ -88,9 +99,38 @@ class AgentRuntime:
         self._open_streams: weakref.WeakSet[Any] = weakref.WeakSet()
         if auto_instrument:
             _instrument.install_auto_instrument()
+        self._open_lease()
+
+    # -- Control Panel lease -------------------------------------------------
+    def _open_lease(self) -> None:
+        if self._remote is None or self._lease is not None:
+            return
+        server_url, token = self._remote
+        self._lease = _lease.ControlPanelLease(
+            self.budget,  # type: ignore[arg-type]  # always a Budget in Control Panel mode
+            server_url,
+            token,
+            slice_usd=self._slice,
+            outbox_path=self._outbox_path,
+            runtime=f"library:{self.name}",
+        )
+        self._lease.attach(self._core)
+
+    @property
+    def lease(self) -> _lease.ControlPanelLease | None:
+        """The Control Panel lease behind the budget (``None`` in local mode)."""
+        return self._lease
+
+    def close(self) -> None:
+        """Flushes usage reports and returns the lease (Control Panel mode); idempotent.
+        Leaving the last ``with`` block does this too."""
+        if self._lease is not None:
+            self._lease.close()
+            self._lease = None
 
     # -- scope -------------------------------------------------------------
     def __enter__(self: R) -> R:
+        self._open_lease()
         if self.auto_instrument:
             _instrument.install_auto_instrument()
         self._tokens.setdefault(_context_key(), []).append(CURRENT.set(self))
@@ -107,6 +147,7 @@ class AgentRuntime:
         if not self._tokens:  # the last scope closed: nothing may stay reserved
             for stream in list(self._open_streams):
                 stream.abandon()
+            self.close()
 
     async def __aenter__(self: R) -> R:
         return self.__enter__()
@@ -157,6 +198,8 @@ class AgentRuntime:
             result["latency_ms"] = {}
         if self.budget is None:
             result["limit_usd"] = None
+        if self._lease is not None:
+            result["control_panel"] = self._lease.status()
         return result
 
     def on_event(self, callback: Callable[[dict[str, Any]], None]) -> int:

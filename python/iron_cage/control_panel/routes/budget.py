@@ -17,13 +17,14 @@ from iron_cage.control_panel.deps import (
     Admin,
     AgentCaller,
     Db,
+    LeaseReader,
     Reader,
     Staff,
     TxRouter,
     agent_for_token,
     bearer,
 )
-from iron_cage.control_panel.errors import bad_request, conflict, not_found, unauthorized
+from iron_cage.control_panel.errors import ApiError, bad_request, conflict, not_found, unauthorized
 from iron_cage.control_panel.models import Agent, Budget, BudgetRequest, Lease, ProviderKey
 from iron_cage.control_panel.routes.agents import visible_agent
 from iron_cage.control_panel.schemas import (
@@ -58,6 +59,9 @@ def lease_out(s: Session, lease: Lease, provider_key: tuple[str, str] | None = N
         lease_remaining_usd=usd(max(0, lease.granted_micros - lease.spent_micros)),
         remaining_usd=usd(max(0, b.limit_micros - b.spent_micros - b.leased_micros)),
         expires_at=lease.expires_at,
+        ttl_s=max(0.0, (lease.expires_at - datetime.now(UTC)).total_seconds())
+        if lease.status == "active"
+        else 0.0,
         status=lease.status,
         provider=agent.provider,
         provider_key=provider_key[0] if provider_key else None,
@@ -149,6 +153,16 @@ def list_leases(
     if status is not None:
         q = q.where(Lease.status == status)
     return [lease_out(s, lease) for lease in s.scalars(q)]
+
+
+@router.get("/leases/{lease_id}", responses={403: {}, 404: {}})
+def read_lease(lease_id: str, who: LeaseReader, s: Db) -> LeaseOut:
+    """One lease; runtimes poll it to learn of a stop between reports."""
+    lease = s.get(Lease, lease_id[:40])
+    if lease is None:
+        raise ApiError(404, "lease_not_found", f"no lease {lease_id!r}")
+    visible_agent(s, who, lease.agent_id)
+    return lease_out(s, lease)
 
 
 # --- budget increase requests ---------------------------------------------------------------------

@@ -1,0 +1,674 @@
+//! The runtime side of budget leasing (ARCHITECTURE §5, docs/protocol.md).
+//!
+//! `LeaseClient::start` handshakes with the Control Panel and turns the lease
+//! into the limit of a local [`Ledger`], so every LLM call is checked locally
+//! and never waits on the server. A worker thread then:
+//! - queues each `llm_call` event of the attached pipelines as a usage report
+//!   in the SQLite [`Outbox`] (synchronously, in the event itself) and sends
+//!   them in batches; unacknowledged reports stay queued and are replayed,
+//!   also by the next run, and the server counts each `request_id` once;
+//! - refreshes the lease when its remainder runs low or half its lifetime has
+//!   passed; a lease that expires unrefreshed freezes the ledger (no spending
+//!   without a live lease) until a new handshake succeeds;
+//! - obeys `stop: true` from the server (the agent was stopped) by freezing it.
+//!
+//! `close` flushes what it can and returns the lease.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use iron_cost::{Ledger, Money};
+use serde_json::{json, Value};
+
+use crate::events::EventBus;
+use crate::outbox::Outbox;
+
+/// How a runtime talks to the Control Panel.
+#[derive(Debug, Clone)]
+pub struct LeaseConfig {
+    /// The Control Panel's base URL (`http://host:port`; `/api/v1` is added).
+    pub server_url: String,
+    /// The agent's IC token.
+    pub ic_token: String,
+    /// USD requested per handshake and per refresh.
+    pub slice: Money,
+    /// Refresh when the lease's remainder falls below this fraction of `slice`.
+    pub refresh_below: f64,
+    /// Longest wait between report flushes.
+    pub flush_interval: Duration,
+    /// Reports per request.
+    pub batch_size: usize,
+    /// The outbox file.
+    pub outbox_path: PathBuf,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Names this runtime in the server's lease list.
+    pub runtime: String,
+}
+
+/// Why the lease client failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// The server could not be reached (or answered garbage).
+    #[error("cannot reach the Control Panel at {url}: {reason}")]
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server refused (4xx/5xx) with its error body.
+    #[error("the Control Panel refused {what} ({status} {code}): {message}")]
+    Refused {
+        /// What was asked.
+        what: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The error code of the body.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The outbox file failed.
+    #[error("{0}")]
+    Outbox(String),
+}
+
+type Https = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+struct Http {
+    rt: tokio::runtime::Runtime,
+    client: Https,
+    base: String,
+    timeout: Duration,
+}
+
+impl Http {
+    fn new(server_url: &str, timeout: Duration) -> Result<Self, LeaseError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LeaseError::Outbox(format!("tokio runtime: {e}")))?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client: Https = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(https);
+        let base = format!(
+            "{}/api/v1",
+            server_url.trim_end_matches('/').trim_end_matches("/api/v1")
+        );
+        Ok(Http {
+            rt,
+            client,
+            base,
+            timeout,
+        })
+    }
+
+    /// POSTs JSON; `Ok` with the status and body for any HTTP answer.
+    fn post(&self, path: &str, token: &str, body: &Value) -> Result<(u16, Value), LeaseError> {
+        self.send(hyper::Method::POST, path, token, Some(body))
+    }
+
+    fn get(&self, path: &str, token: &str) -> Result<(u16, Value), LeaseError> {
+        self.send(hyper::Method::GET, path, token, None)
+    }
+
+    fn send(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), LeaseError> {
+        let url = format!("{}{path}", self.base);
+        let unreachable = |reason: String| LeaseError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        let req = Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::from(
+                body.map(Value::to_string).unwrap_or_default(),
+            )))
+            .map_err(|e| unreachable(e.to_string()))?;
+        let fut = async {
+            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let status = resp.status().as_u16();
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok::<_, String>((status, bytes))
+        };
+        let (status, bytes) = self
+            .rt
+            .block_on(async { tokio::time::timeout(self.timeout, fut).await })
+            .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))?
+            .map_err(unreachable)?;
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+}
+
+fn refused(what: &'static str, status: u16, body: &Value) -> LeaseError {
+    let err = &body["error"];
+    LeaseError::Refused {
+        what,
+        status,
+        code: err["code"].as_str().unwrap_or("error").to_string(),
+        message: err["message"]
+            .as_str()
+            .unwrap_or("no error message")
+            .to_string(),
+    }
+}
+
+fn usd(v: &Value) -> Money {
+    Money::from_usd_f64(v.as_f64().unwrap_or(0.0), "lease amount").unwrap_or(Money::ZERO)
+}
+
+/// What the server said about the current lease.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseState {
+    /// The lease id (empty when there is none).
+    pub lease_id: String,
+    /// Total granted on this lease.
+    pub granted: Money,
+    /// Ledger usage when this lease began (the lease's spend is measured from it).
+    pub base: Money,
+    /// The provider the agent is configured for.
+    pub provider: String,
+    /// The provider key released at handshake.
+    pub provider_key: Option<String>,
+    /// The provider base URL, when the key has one.
+    pub provider_base_url: Option<String>,
+    /// The server asked this agent to stop.
+    pub stop_requested: bool,
+    /// The lease is live (not expired unrefreshed, not returned).
+    pub live: bool,
+    deadline: Option<Instant>,
+    lifetime: Duration,
+}
+
+struct Inner {
+    cfg: LeaseConfig,
+    ledger: Arc<Ledger>,
+    outbox: Outbox,
+    http: Http,
+    state: Mutex<LeaseState>,
+    closing: Mutex<bool>,
+    /// One flush at a time (the worker's and an explicit `flush()`), so a batch is sent once.
+    flushing: Mutex<()>,
+    wake: Condvar,
+    sent: AtomicU64,
+    failures: AtomicU64,
+    connected: AtomicBool,
+    last_error: Mutex<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A live lease, its outbox and the worker that keeps both current.
+pub struct LeaseClient {
+    inner: Arc<Inner>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for LeaseClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseClient")
+            .field("server", &self.inner.http.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LeaseClient {
+    /// Handshakes and starts the worker. From then on `ledger`'s limit follows the
+    /// lease: what it has used so far plus what the lease grants.
+    ///
+    /// # Errors
+    /// The server is unreachable or refuses the IC token or the amount, or the
+    /// outbox cannot be opened.
+    pub fn start(cfg: LeaseConfig, ledger: Arc<Ledger>) -> Result<Self, LeaseError> {
+        let outbox = Outbox::open(&cfg.outbox_path).map_err(LeaseError::Outbox)?;
+        let http = Http::new(&cfg.server_url, cfg.timeout)?;
+        let inner = Arc::new(Inner {
+            cfg,
+            ledger: Arc::clone(&ledger),
+            outbox,
+            http,
+            state: Mutex::new(LeaseState::default()),
+            closing: Mutex::new(false),
+            flushing: Mutex::new(()),
+            wake: Condvar::new(),
+            sent: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            last_error: Mutex::new(String::new()),
+        });
+        inner.handshake()?;
+        let worker_inner = Arc::clone(&inner);
+        let worker = std::thread::Builder::new()
+            .name("iron-cage-lease".into())
+            .spawn(move || worker_inner.run())
+            .map_err(|e| LeaseError::Outbox(format!("cannot start the lease worker: {e}")))?;
+        Ok(LeaseClient {
+            inner,
+            worker: Mutex::new(Some(worker)),
+        })
+    }
+
+    /// Queues every `llm_call` of `bus` as a usage report (call once per pipeline).
+    pub fn attach(&self, bus: &EventBus) -> u64 {
+        let inner = Arc::clone(&self.inner);
+        bus.subscribe(move |event| {
+            if event["type"] == "llm_call" {
+                inner.enqueue(event);
+            }
+        })
+    }
+
+    /// A copy of the lease as last seen.
+    #[must_use]
+    pub fn state(&self) -> LeaseState {
+        lock(&self.inner.state).clone()
+    }
+
+    /// Reports waiting in the outbox.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.inner.outbox.len()
+    }
+
+    /// Status for metrics: connected, reports sent, failures, last error.
+    #[must_use]
+    pub fn status(&self) -> Value {
+        let st = self.state();
+        json!({
+            "server": self.inner.http.base,
+            "connected": self.inner.connected.load(Ordering::Relaxed),
+            "lease_id": st.lease_id,
+            "lease_live": st.live,
+            "granted_usd": st.granted.to_usd_f64(),
+            "stop_requested": st.stop_requested,
+            "pending_reports": self.pending(),
+            "reports_sent": self.inner.sent.load(Ordering::Relaxed),
+            "failures": self.inner.failures.load(Ordering::Relaxed),
+            "last_error": lock(&self.inner.last_error).clone(),
+        })
+    }
+
+    /// Sends every queued report now; true when the outbox is empty afterwards.
+    pub fn flush(&self) -> bool {
+        self.inner.flush();
+        self.inner.outbox.is_empty()
+    }
+
+    /// Stops the worker, flushes, and returns the lease (if the server is reachable;
+    /// otherwise the reports stay queued for the next run and the lease expires).
+    pub fn close(&self) {
+        *lock(&self.inner.closing) = true;
+        self.inner.wake.notify_all();
+        if let Some(handle) = lock(&self.worker).take() {
+            let _ = handle.join();
+        }
+        if self.inner.flush() {
+            self.inner.give_back();
+        }
+    }
+}
+
+impl Drop for LeaseClient {
+    fn drop(&mut self) {
+        if lock(&self.worker).is_some() {
+            self.close();
+        }
+    }
+}
+
+fn rfc3339(since_epoch: Duration) -> String {
+    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(0);
+    let micros = since_epoch.subsec_micros();
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn request_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).unwrap_or_default();
+    bytes.iter().fold(String::from("icr_"), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+impl Inner {
+    fn note_error(&self, e: &LeaseError) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        if matches!(e, LeaseError::Unreachable { .. }) {
+            self.connected.store(false, Ordering::Relaxed);
+        }
+        *lock(&self.last_error) = e.to_string();
+    }
+
+    fn enqueue(&self, event: &Value) {
+        let lease_id = lock(&self.state).lease_id.clone();
+        let micros = event["cost_micros"].as_u64().unwrap_or(0);
+        let status = if event["blocked"].as_bool() == Some(true) {
+            "blocked"
+        } else {
+            "ok"
+        };
+        let report = json!({
+            "request_id": request_id(),
+            "model": event["model"],
+            "provider": event["provider"].as_str().unwrap_or(""),
+            "input_tokens": event["input_tokens"],
+            "output_tokens": event["output_tokens"],
+            "cached_tokens": event["cached_input_tokens"],
+            "cost_usd": format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000),
+            "latency_ms": event["latency_ms"],
+            "pii_findings": event["pii_findings"],
+            "status": status,
+            "occurred_at": rfc3339(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()),
+        });
+        if let Err(e) = self.outbox.push(&lease_id, &report) {
+            self.note_error(&LeaseError::Outbox(e));
+        }
+        self.wake.notify_all();
+    }
+
+    fn apply(&self, body: &Value, fresh: bool) {
+        let mut st = lock(&self.state);
+        let granted = usd(&body["granted_usd"]);
+        if fresh {
+            let snap = self.ledger.snapshot();
+            st.base = snap.spent.checked_add(snap.reserved).unwrap_or(Money::MAX);
+            st.lease_id = body["lease_id"].as_str().unwrap_or_default().to_string();
+            st.provider = body["provider"].as_str().unwrap_or_default().to_string();
+            st.provider_key = body["provider_key"].as_str().map(str::to_string);
+            st.provider_base_url = body["provider_base_url"].as_str().map(str::to_string);
+        }
+        st.granted = granted;
+        let ttl = Duration::from_secs_f64(body["ttl_s"].as_f64().unwrap_or(0.0).max(0.0));
+        // Stop spending a little before the server's expiry (clock skew free: a duration).
+        let margin = (ttl / 10).min(Duration::from_secs(30));
+        st.lifetime = ttl;
+        st.deadline = Some(Instant::now() + ttl.saturating_sub(margin));
+        st.stop_requested = body["stop"].as_bool().unwrap_or(false);
+        st.live = body["status"] == "active" && !st.stop_requested;
+        let limit = if st.live {
+            st.base.checked_add(granted).unwrap_or(Money::MAX)
+        } else {
+            self.frozen_limit()
+        };
+        drop(st);
+        self.ledger.set_limit(limit);
+        self.connected.store(true, Ordering::Relaxed);
+    }
+
+    /// What is already used: the limit that admits nothing new.
+    fn frozen_limit(&self) -> Money {
+        let snap = self.ledger.snapshot();
+        snap.spent.checked_add(snap.reserved).unwrap_or(Money::MAX)
+    }
+
+    fn freeze(&self) {
+        lock(&self.state).live = false;
+        self.ledger.set_limit(self.frozen_limit());
+    }
+
+    fn handshake(&self) -> Result<(), LeaseError> {
+        let body =
+            json!({"requested_usd": self.cfg.slice.to_usd_f64(), "runtime": self.cfg.runtime});
+        let (status, answer) = self
+            .http
+            .post("/budget/handshake", &self.cfg.ic_token, &body)?;
+        if status != 201 {
+            return Err(refused("a lease", status, &answer));
+        }
+        self.apply(&answer, true);
+        Ok(())
+    }
+
+    fn refresh(&self) -> Result<(), LeaseError> {
+        let lease_id = lock(&self.state).lease_id.clone();
+        let body = json!({"lease_id": lease_id, "requested_usd": self.cfg.slice.to_usd_f64()});
+        let (status, answer) = self
+            .http
+            .post("/budget/refresh", &self.cfg.ic_token, &body)?;
+        match status {
+            200 => {
+                self.apply(&answer, false);
+                Ok(())
+            }
+            410 => {
+                // The lease closed server-side (expired): a new one.
+                self.freeze();
+                self.handshake()
+            }
+            _ => Err(refused("a refresh", status, &answer)),
+        }
+    }
+
+    /// Sends queued reports until the outbox is empty or a send fails.
+    fn flush(&self) -> bool {
+        let _one_at_a_time = lock(&self.flushing);
+        loop {
+            let batch = match self.outbox.next_batch(self.cfg.batch_size) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.note_error(&LeaseError::Outbox(e));
+                    return false;
+                }
+            };
+            let Some(first) = batch.first() else {
+                return true;
+            };
+            let lease_id = first.lease_id.clone();
+            let reports: Vec<&Value> = batch.iter().map(|p| &p.report).collect();
+            let body = json!({"lease_id": lease_id, "reports": reports});
+            match self.http.post("/budget/report", &self.cfg.ic_token, &body) {
+                Ok((200, answer)) => {
+                    let seqs: Vec<i64> = batch.iter().map(|p| p.seq).collect();
+                    if let Err(e) = self.outbox.remove(&seqs) {
+                        self.note_error(&LeaseError::Outbox(e));
+                        return false;
+                    }
+                    self.sent.fetch_add(seqs.len() as u64, Ordering::Relaxed);
+                    self.connected.store(true, Ordering::Relaxed);
+                    let current = lock(&self.state).lease_id.clone();
+                    if answer["lease"]["lease_id"] == current.as_str()
+                        && answer["lease"]["stop"].as_bool() == Some(true)
+                    {
+                        lock(&self.state).stop_requested = true;
+                        self.freeze();
+                    }
+                }
+                Ok((status, answer)) => {
+                    // 4xx on a report is permanent (e.g. the lease is unknown): keep the
+                    // reports, say why, and try again later rather than drop spend.
+                    self.note_error(&refused("usage reports", status, &answer));
+                    return false;
+                }
+                Err(e) => {
+                    self.note_error(&e);
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn give_back(&self) {
+        let (lease_id, live) = {
+            let st = lock(&self.state);
+            (st.lease_id.clone(), st.live)
+        };
+        if lease_id.is_empty() {
+            return;
+        }
+        match self.http.post(
+            "/budget/return",
+            &self.cfg.ic_token,
+            &json!({"lease_id": lease_id}),
+        ) {
+            Ok((200, _)) => {
+                lock(&self.state).live = false;
+            }
+            Ok((status, answer)) => self.note_error(&refused("the return", status, &answer)),
+            Err(e) => self.note_error(&e),
+        }
+        let _ = live;
+    }
+
+    /// Asks the server about the lease (between reports: a stop, or a server-side expiry).
+    fn poll(&self) {
+        let lease_id = lock(&self.state).lease_id.clone();
+        if lease_id.is_empty() {
+            return;
+        }
+        match self
+            .http
+            .get(&format!("/budget/leases/{lease_id}"), &self.cfg.ic_token)
+        {
+            Ok((200, answer)) => {
+                self.connected.store(true, Ordering::Relaxed);
+                if answer["stop"].as_bool() == Some(true) {
+                    lock(&self.state).stop_requested = true;
+                    self.freeze();
+                } else if answer["status"] != "active" {
+                    self.freeze(); // expired server-side: the loop handshakes again
+                } else if lock(&self.state).stop_requested {
+                    self.apply(&answer, false); // resumed by an admin: the lease admits again
+                }
+            }
+            Ok((status, answer)) => self.note_error(&refused("the lease status", status, &answer)),
+            Err(e) => self.note_error(&e),
+        }
+    }
+
+    fn due_for_refresh(&self) -> bool {
+        let st = lock(&self.state);
+        if st.stop_requested {
+            return false;
+        }
+        if !st.live {
+            return true;
+        }
+        let snap = self.ledger.snapshot();
+        let used = snap.spent.checked_add(snap.reserved).unwrap_or(Money::MAX);
+        let lease_used = used.saturating_sub(st.base);
+        let remaining = st.granted.saturating_sub(lease_used);
+        let low =
+            remaining.micros() as f64 <= self.cfg.slice.micros() as f64 * self.cfg.refresh_below;
+        let half_life = st
+            .deadline
+            .is_some_and(|d| d.saturating_duration_since(Instant::now()) < st.lifetime / 2);
+        low || half_life
+    }
+
+    fn run(&self) {
+        // Between reports, ask about the lease every few flush intervals (a stop, an expiry).
+        let poll_every = (self.cfg.flush_interval * 5).max(Duration::from_secs(1));
+        let mut last_poll = Instant::now();
+        loop {
+            {
+                let closing = lock(&self.closing);
+                if *closing {
+                    return;
+                }
+                let (closing, _) = self
+                    .wake
+                    .wait_timeout(closing, self.cfg.flush_interval)
+                    .unwrap_or_else(PoisonError::into_inner);
+                if *closing {
+                    return;
+                }
+            }
+            // A lease past its local deadline admits nothing until refreshed.
+            let expired = lock(&self.state)
+                .deadline
+                .is_some_and(|d| Instant::now() >= d);
+            if expired && lock(&self.state).live {
+                self.freeze();
+            }
+            self.flush();
+            if last_poll.elapsed() >= poll_every {
+                last_poll = Instant::now();
+                self.poll();
+            }
+            if self.due_for_refresh() {
+                let live = lock(&self.state).live;
+                let result = if live {
+                    self.refresh()
+                } else {
+                    self.handshake()
+                };
+                if let Err(e) = result {
+                    self.note_error(&e);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_utc_timestamps() {
+        assert_eq!(rfc3339(Duration::ZERO), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339(Duration::from_millis(951_782_400_500)),
+            "2000-02-29T00:00:00.500000Z"
+        );
+        assert_eq!(
+            rfc3339(Duration::from_millis(1_795_307_906_250)),
+            "2026-11-22T00:38:26.250000Z"
+        );
+    }
+}

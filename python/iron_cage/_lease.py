@@ -1,0 +1,125 @@
+"""Control Panel mode: a budget lease from the server, enforced locally (the Rust lease client).
+
+``AgentRuntime(control_panel=URL, ic_token=...)`` and ``LlmRouter(server_url=URL,
+api_key=IC token)`` hold one :class:`ControlPanelLease`: it handshakes at start, makes
+the runtime's budget follow the lease, queues a usage report for every call in a
+SQLite outbox (replayed after an outage or a restart, counted once by the server),
+refreshes the lease when it runs low, and returns it on close.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from iron_cage import _core
+from iron_cage._exceptions import ConfigError
+
+OUTBOX_DIR_ENV = "IRON_CAGE_OUTBOX_DIR"
+SERVER_ENV = "IRON_CAGE_SERVER_URL"
+TOKEN_ENV = "IRON_CAGE_TOKEN"
+
+
+def default_outbox(server_url: str, ic_token: str) -> Path:
+    """One outbox per (server, token): the next run with the same token replays what is left."""
+    base = Path(os.environ.get(OUTBOX_DIR_ENV) or Path.home() / ".iron-cage" / "outbox")
+    digest = hashlib.sha256(f"{server_url}\n{ic_token}".encode()).hexdigest()[:16]
+    return base / f"{digest}.db"
+
+
+def resolve(server_url: str | None, ic_token: str | None, what: str) -> tuple[str, str] | None:
+    """(server_url, ic_token) from the arguments or the environment; None for local mode."""
+    if server_url is None and ic_token is None:
+        return None
+    server_url = server_url or os.environ.get(SERVER_ENV)
+    ic_token = ic_token or os.environ.get(TOKEN_ENV)
+    if not server_url or not ic_token:
+        raise ConfigError(
+            f"Control Panel mode needs both {what}: pass them, or set ${SERVER_ENV} and ${TOKEN_ENV}"
+        )
+    if not server_url.startswith(("http://", "https://")):
+        raise ConfigError(f"the Control Panel URL must start with http:// or https://, got {server_url!r}")
+    return server_url, ic_token
+
+
+class ControlPanelLease:
+    """The lease behind a runtime's budget. ``budget`` is the ``ic.Budget`` whose limit it drives."""
+
+    def __init__(
+        self,
+        budget: _core.Budget,
+        server_url: str,
+        ic_token: str,
+        *,
+        slice_usd: float | int | str | Decimal = 10.0,
+        outbox_path: str | os.PathLike[str] | None = None,
+        refresh_below: float = 0.25,
+        flush_interval_s: float = 1.0,
+        timeout_s: float = 10.0,
+        runtime: str = "",
+    ) -> None:
+        self.server_url = server_url
+        self.outbox_path = (
+            Path(outbox_path) if outbox_path is not None else default_outbox(server_url, ic_token)
+        )
+        self._core = _core.LeaseClientCore(
+            budget,
+            server_url,
+            ic_token,
+            slice_usd=slice_usd,
+            outbox_path=self.outbox_path,
+            refresh_below=refresh_below,
+            flush_interval_s=flush_interval_s,
+            timeout_s=timeout_s,
+            runtime=runtime,
+        )
+
+    def attach(self, core: _core.GovernorCore | _core.RouterCore) -> None:
+        self._core.attach(core)
+
+    @property
+    def lease_id(self) -> str:
+        return self._core.lease_id
+
+    @property
+    def provider_key(self) -> str | None:
+        """The provider key the server released at handshake (never logged)."""
+        return self._core.provider_key
+
+    @property
+    def provider(self) -> str:
+        return self._core.provider
+
+    @property
+    def provider_base_url(self) -> str | None:
+        return self._core.provider_base_url
+
+    @property
+    def stop_requested(self) -> bool:
+        """The Control Panel stopped this agent; the budget admits nothing new."""
+        return self._core.stop_requested
+
+    @property
+    def pending_reports(self) -> int:
+        return self._core.pending_reports
+
+    def status(self) -> dict[str, Any]:
+        """Connected, lease id and grant, pending and sent reports, last error."""
+        result: dict[str, Any] = json.loads(self._core.status_json())
+        return result
+
+    def flush(self) -> bool:
+        """Sends queued reports now; True when none are left."""
+        return self._core.flush()
+
+    def close(self) -> None:
+        """Flushes and returns the lease; what cannot be sent stays in the outbox. Idempotent."""
+        self._core.close()
+
+    def __repr__(self) -> str:
+        core = getattr(self, "_core", None)
+        return f"ControlPanelLease({self.server_url!r}, lease_id={core.lease_id if core else None!r})"

@@ -1,0 +1,261 @@
+"""The Rust lease client end to end: real Control Panel processes, real openai client, FakeProvider."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+import iron_cage as ic
+from iron_cage.testing import FakeProvider
+
+from .servers import ServerProcess
+
+PROVIDER_KEY = "sk-fake-provider-key-0123456789"
+
+
+@dataclass
+class Env:
+    server: ServerProcess
+    fake: FakeProvider
+    admin: dict[str, str]
+    agent_id: int
+    token: str
+    tmp: Path
+
+    def api(self, method: str, path: str, **kw: Any) -> Any:
+        r = httpx.request(method, f"{self.server.url}/api/v1{path}", headers=self.admin, timeout=30, **kw)
+        assert r.status_code < 400, r.text
+        return r.json() if r.content else None
+
+    def budget(self) -> dict[str, float]:
+        out: dict[str, float] = self.api("GET", f"/agents/{self.agent_id}/budget")
+        return out
+
+    def usage_count(self) -> int:
+        return int(self.api("GET", "/usage/summary")["requests"])
+
+    def client(self) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.fake.base_url, api_key=PROVIDER_KEY, max_retries=0)
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
+    server = ServerProcess(database_url, tmp_path, "cp-1", "--sweep-interval", "0.2", "--lease-grace", "0")
+    server.start()
+    with FakeProvider(api_key=PROVIDER_KEY) as fake:
+        try:
+            admin = server.admin_headers()
+            me = httpx.get(f"{server.url}/api/v1/users/me", headers=admin).json()
+            agent = httpx.post(
+                f"{server.url}/api/v1/agents",
+                headers=admin,
+                json={"name": "leads", "owner_id": me["id"], "budget_usd": 1},
+            ).json()
+            token = httpx.post(
+                f"{server.url}/api/v1/agents/{agent['id']}/tokens", headers=admin, json={}
+            ).json()["token"]
+            httpx.post(
+                f"{server.url}/api/v1/providers/keys",
+                headers=admin,
+                json={"provider": "openai", "key": PROVIDER_KEY, "base_url": fake.base_url},
+            )
+            yield Env(server, fake, admin, agent["id"], token, tmp_path)
+        finally:
+            server.stop()
+
+
+def ask(client: openai.OpenAI, text: str = "hello", max_tokens: int = 20) -> str:
+    r = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": text}], max_tokens=max_tokens
+    )
+    return r.choices[0].message.content or ""
+
+
+def test_library_mode_leases_enforces_reports_and_returns(env: Env) -> None:
+    outbox = env.tmp / "outbox.db"
+    with ic.AgentRuntime(
+        budget=0.5, control_panel=env.server.url, ic_token=env.token, outbox_path=outbox
+    ) as rt:
+        assert rt.lease is not None and rt.lease.lease_id.startswith("lse_")
+        assert env.budget()["leased_usd"] == 0.5
+        client = rt.instrument(env.client())
+        for i in range(12):
+            ask(client, f"question {i}")
+        spent = rt.spent_usd
+        assert 0 < spent < 0.5
+        assert rt.lease.flush()
+        assert env.usage_count() == 12
+        assert env.budget()["spent_usd"] == pytest.approx(spent, abs=1e-6)
+        assert rt.metrics()["control_panel"]["reports_sent"] == 12
+    # Leaving the block returned the lease: nothing stays leased, the spend is exact.
+    b = env.budget()
+    assert b["leased_usd"] == 0 and b["spent_usd"] == pytest.approx(spent, abs=1e-6)
+    assert b["available_usd"] == pytest.approx(1 - spent, abs=1e-6)
+
+
+def test_the_lease_is_a_hard_local_limit(env: Env) -> None:
+    """A lease of $0.0005 admits only what it covers; the refusal comes before the call."""
+    httpx.put(
+        f"{env.server.url}/api/v1/agents/{env.agent_id}/budget",
+        json={"limit_usd": "0.0005"},
+        headers=env.admin,
+    )
+    with ic.AgentRuntime(
+        budget=1, control_panel=env.server.url, ic_token=env.token, outbox_path=env.tmp / "o.db"
+    ) as rt:
+        client = rt.instrument(env.client())
+        sent_before = env.fake.request_count
+        calls = 0
+        refused: ic.BudgetExceededError | None = None
+        for _ in range(100):
+            try:
+                ask(client, max_tokens=10)
+            except ic.BudgetExceededError as exc:
+                refused = exc
+                break
+            calls += 1
+        assert refused is not None and calls > 0
+        assert env.fake.request_count == sent_before + calls
+        assert rt.spent_usd <= 0.0005
+    assert env.budget()["spent_usd"] <= 0.0005
+
+
+def test_server_outage_mid_run_keeps_enforcing_and_every_report_arrives_once(env: Env) -> None:
+    outbox = env.tmp / "outbox.db"
+    with ic.AgentRuntime(
+        budget=0.5, control_panel=env.server.url, ic_token=env.token, outbox_path=outbox
+    ) as rt:
+        client = rt.instrument(env.client())
+        for _ in range(5):
+            ask(client)
+        assert rt.lease is not None and rt.lease.flush()
+        env.server.stop()
+        for _ in range(7):  # the server is down: calls still run against the lease
+            ask(client)
+        assert not rt.lease.flush()
+        assert rt.lease.pending_reports == 7
+        assert rt.metrics()["control_panel"]["connected"] is False
+        env.server.start()
+        wait_for(lambda: rt.lease is not None and rt.lease.pending_reports == 0)
+        spent = rt.spent_usd
+    assert env.usage_count() == 12
+    assert env.budget()["spent_usd"] == pytest.approx(spent, abs=1e-6)
+    assert env.budget()["leased_usd"] == 0
+
+
+def test_reports_left_in_the_outbox_are_replayed_by_the_next_run(env: Env) -> None:
+    outbox = env.tmp / "outbox.db"
+    rt = ic.AgentRuntime(budget=0.5, control_panel=env.server.url, ic_token=env.token, outbox_path=outbox)
+    with rt:
+        client = rt.instrument(env.client())
+        env.server.stop()  # from here nothing can be reported, and closing cannot return the lease
+        for _ in range(4):
+            ask(client)
+    assert rt.lease is None
+    env.server.start()
+    assert env.usage_count() == 0
+    with ic.AgentRuntime(
+        budget=0.1, control_panel=env.server.url, ic_token=env.token, outbox_path=outbox
+    ) as rt2:
+        assert rt2.lease is not None
+        wait_for(lambda: rt2.lease is not None and rt2.lease.pending_reports == 0)
+    assert env.usage_count() == 4  # replayed once, into the first (now closed) lease
+
+
+def test_a_stop_from_the_control_panel_reaches_the_runtime(env: Env) -> None:
+    with ic.AgentRuntime(
+        budget=0.5, control_panel=env.server.url, ic_token=env.token, outbox_path=env.tmp / "o.db"
+    ) as rt:
+        client = rt.instrument(env.client())
+        ask(client)
+        env.api("POST", f"/agents/{env.agent_id}/stop")
+        assert rt.lease is not None
+        wait_for(lambda: rt.lease is not None and rt.lease.stop_requested)
+        with pytest.raises(ic.BudgetExceededError):
+            ask(client)
+
+
+def test_router_mode_takes_the_provider_key_from_the_control_panel(env: Env) -> None:
+    with ic.LlmRouter(
+        server_url=env.server.url, api_key=env.token, budget=0.5, outbox_path=env.tmp / "router.db"
+    ) as router:
+        assert router.api_key == env.token  # clients present the IC token, never the provider key
+        client = openai.OpenAI(base_url=router.base_url, api_key=router.api_key, max_retries=0)
+        for _ in range(3):
+            assert ask(client)
+        assert router.lease is not None and router.lease.flush()
+        assert env.usage_count() == 3
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=router.base_url, api_key="sk-wrong", max_retries=0).models.list()
+    assert env.budget()["leased_usd"] == 0
+
+
+def test_bad_token_or_unreachable_server_is_a_clear_error(env: Env, tmp_path: Path) -> None:
+    with pytest.raises(ic.ControlPanelError, match="unknown or revoked IC token"):
+        ic.AgentRuntime(control_panel=env.server.url, ic_token="ic_forged", outbox_path=tmp_path / "a.db")
+    with pytest.raises(ic.ControlPanelError, match="cannot reach the Control Panel"):
+        ic.AgentRuntime(control_panel="http://127.0.0.1:9", ic_token=env.token, outbox_path=tmp_path / "b.db")
+    with pytest.raises(ic.ConfigError, match="needs both"):
+        ic.AgentRuntime(control_panel=env.server.url)
+
+
+def test_a_killed_runtime_lease_returns_to_the_pool_after_expiry(database_url: str, tmp_path: Path) -> None:
+    server = ServerProcess(
+        database_url, tmp_path, "cp-1", "--sweep-interval", "0.2", "--lease-grace", "0", "--lease-ttl", "2"
+    )
+    with server:
+        admin = server.admin_headers()
+        me = httpx.get(f"{server.url}/api/v1/users/me", headers=admin).json()
+        agent = httpx.post(
+            f"{server.url}/api/v1/agents",
+            headers=admin,
+            json={"name": "doomed", "owner_id": me["id"], "budget_usd": 3},
+        ).json()
+        token = httpx.post(f"{server.url}/api/v1/agents/{agent['id']}/tokens", headers=admin, json={}).json()[
+            "token"
+        ]
+        code = (
+            "import iron_cage as ic, sys, time\n"
+            f"rt = ic.AgentRuntime(budget=2, control_panel={server.url!r}, ic_token={token!r}, "
+            f"outbox_path={str(tmp_path / 'k.db')!r})\n"
+            "print('leased', flush=True)\n"
+            "time.sleep(600)\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=dict(os.environ))
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == b"leased"
+
+            def budget() -> dict[str, float]:
+                out: dict[str, float] = httpx.get(
+                    f"{server.url}/api/v1/agents/{agent['id']}/budget", headers=admin
+                ).json()
+                return out
+
+            assert budget()["leased_usd"] == 2.0
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            wait_for(lambda: budget()["leased_usd"] == 0.0)
+            assert budget()["available_usd"] == 3.0
+        finally:
+            proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()

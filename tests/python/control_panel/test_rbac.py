@@ -1,0 +1,217 @@
+"""Every endpoint x every role: who gets past authorization (anything but 401/403) and who not."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from .conftest import Api
+
+ROLES = ("anonymous", "admin", "developer", "viewer", "agent")
+A, D, V, G = "admin", "developer", "viewer", "agent"
+PEOPLE = {A, D, V}
+_n = itertools.count()
+
+# (method, path) -> roles allowed. Paths use the route templates; bodies are valid so that a
+# refusal can only come from authorization.
+MATRIX: dict[tuple[str, str], set[str]] = {
+    ("GET", "/api/v1/health"): set(ROLES),
+    ("POST", "/api/v1/auth/login"): set(ROLES),
+    ("POST", "/api/v1/auth/refresh"): set(ROLES),
+    ("POST", "/api/v1/auth/logout"): PEOPLE,
+    ("GET", "/api/v1/users/me"): PEOPLE,
+    ("POST", "/api/v1/users/me/password"): PEOPLE,
+    ("GET", "/api/v1/users"): {A},
+    ("POST", "/api/v1/users"): {A},
+    ("GET", "/api/v1/users/{user_id}"): {A},
+    ("PATCH", "/api/v1/users/{user_id}"): {A},
+    ("DELETE", "/api/v1/users/{user_id}"): {A},
+    ("POST", "/api/v1/users/{user_id}/suspend"): {A},
+    ("POST", "/api/v1/users/{user_id}/activate"): {A},
+    ("POST", "/api/v1/users/{user_id}/reset-password"): {A},
+    ("GET", "/api/v1/agents"): PEOPLE,
+    ("POST", "/api/v1/agents"): {A, D},
+    ("GET", "/api/v1/agents/{agent_id}"): PEOPLE | {G},
+    ("PATCH", "/api/v1/agents/{agent_id}"): {A, D},
+    ("POST", "/api/v1/agents/{agent_id}/stop"): {A, D},
+    ("POST", "/api/v1/agents/{agent_id}/resume"): {A, D},
+    ("GET", "/api/v1/agents/{agent_id}/budget"): PEOPLE | {G},
+    ("PUT", "/api/v1/agents/{agent_id}/budget"): {A},
+    ("POST", "/api/v1/agents/{agent_id}/tokens"): {A, D},
+    ("GET", "/api/v1/agents/{agent_id}/tokens"): {A, D},
+    ("DELETE", "/api/v1/tokens/{token_id}"): {A, D},
+    ("POST", "/api/v1/tokens/{token_id}/regenerate"): {A, D},
+    ("POST", "/api/v1/budget/handshake"): {G},
+    ("POST", "/api/v1/budget/report"): {G},
+    ("POST", "/api/v1/budget/refresh"): {G},
+    ("POST", "/api/v1/budget/return"): {G},
+    ("GET", "/api/v1/budget/leases"): PEOPLE,
+    ("GET", "/api/v1/budget/leases/{lease_id}"): PEOPLE | {G},
+    ("POST", "/api/v1/budget/requests"): {A, D},
+    ("GET", "/api/v1/budget/requests"): PEOPLE,
+    ("POST", "/api/v1/budget/requests/{request_id}/approve"): {A},
+    ("POST", "/api/v1/budget/requests/{request_id}/reject"): {A},
+    ("GET", "/api/v1/usage/summary"): PEOPLE,
+    ("GET", "/api/v1/usage/breakdown"): PEOPLE,
+    ("GET", "/api/v1/usage/timeseries"): PEOPLE,
+    ("GET", "/api/v1/traces"): PEOPLE,
+    ("GET", "/api/v1/providers/keys"): PEOPLE,
+    ("POST", "/api/v1/providers/keys"): {A},
+    ("DELETE", "/api/v1/providers/keys/{key_id}"): {A},
+    ("POST", "/api/v1/secrets"): {A},
+    ("GET", "/api/v1/secrets"): PEOPLE | {G},
+    ("GET", "/api/v1/secrets/audit"): {A, V},
+    ("GET", "/api/v1/secrets/{secret_id}"): PEOPLE | {G},
+    ("PUT", "/api/v1/secrets/{secret_id}"): {A},
+    ("DELETE", "/api/v1/secrets/{secret_id}"): {A},
+}
+
+
+class World:
+    """Objects the calls act on; destructive calls get a fresh target each time."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.agent = api.agent(budget_usd=100, owner="developer")
+        self.ic_token = api.ic_token(self.agent["id"])
+        admin = api.as_("admin")
+        api.as_("viewer")
+        self.lease = api.client.post(
+            "/api/v1/budget/handshake", json={"ic_token": self.ic_token, "requested_usd": 50}
+        ).json()
+        self.refresh_tokens = {
+            r: api.login(
+                f"{r}@example.com" if r != A else "admin@example.com",
+                "developer-password-1" if r != A else "admin-password-123",
+            )["refresh_token"]
+            for r in PEOPLE
+        }
+        self.admin = admin
+
+    def headers(self, role: str) -> dict[str, str]:
+        if role == "anonymous":
+            return {}
+        if role == G:
+            return self.api.auth(self.ic_token)
+        return self.api.as_(role)
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.api.client.post(path, json=body, headers=self.admin)
+        assert r.status_code in (200, 201), r.text
+        out: dict[str, Any] = r.json()
+        return out
+
+    def user_id(self) -> int:
+        return int(
+            self.post("/api/v1/users", {"email": f"u{next(_n)}@example.com", "name": "U"})["user"]["id"]
+        )
+
+    def token_id(self) -> int:
+        return int(self.post(f"/api/v1/agents/{self.agent['id']}/tokens", {})["info"]["id"])
+
+    def secret_id(self) -> int:
+        return int(self.post("/api/v1/secrets", {"name": f"S{next(_n)}", "value": "v-123456789"})["id"])
+
+    def key_id(self) -> int:
+        return int(
+            self.post("/api/v1/providers/keys", {"provider": "openai", "key": "sk-test-0123456789"})["id"]
+        )
+
+    def request_id(self) -> int:
+        return int(
+            self.post("/api/v1/budget/requests", {"agent_id": self.agent["id"], "amount_usd": 1})["id"]
+        )
+
+    def params(self) -> dict[str, Callable[[], int | str]]:
+        return {
+            "user_id": self.user_id,
+            "agent_id": lambda: int(self.agent["id"]),
+            "token_id": self.token_id,
+            "secret_id": self.secret_id,
+            "key_id": self.key_id,
+            "request_id": self.request_id,
+        }
+
+    def body(self, method: str, path: str, role: str) -> dict[str, Any] | None:
+        lease = self.lease["lease_id"]
+        if path == "/api/v1/auth/refresh":
+            return {
+                "refresh_token": self.api.login("admin@example.com", "admin-password-123")["refresh_token"]
+            }
+        bodies: dict[tuple[str, str], dict[str, Any]] = {
+            ("POST", "/api/v1/auth/login"): {"email": "admin@example.com", "password": "admin-password-123"},
+            ("POST", "/api/v1/auth/logout"): {"refresh_token": self.refresh_tokens.get(role, "rt_x")},
+            ("POST", "/api/v1/users/me/password"): {"current_password": "wrong", "new_password": "x" * 20},
+            ("POST", "/api/v1/users"): {"email": f"n{next(_n)}@example.com", "name": "N"},
+            ("PATCH", "/api/v1/users/{user_id}"): {"name": "Renamed"},
+            ("POST", "/api/v1/agents"): {"name": "a"},
+            ("PATCH", "/api/v1/agents/{agent_id}"): {"project": "p2"},
+            ("PUT", "/api/v1/agents/{agent_id}/budget"): {"limit_usd": 100},
+            ("POST", "/api/v1/agents/{agent_id}/tokens"): {"name": "x"},
+            ("POST", "/api/v1/budget/handshake"): {"requested_usd": 0.01},
+            ("POST", "/api/v1/budget/report"): {
+                "lease_id": lease,
+                "reports": [{"request_id": f"r{next(_n)}", "model": "gpt-4o", "cost_usd": 0.001}],
+            },
+            ("POST", "/api/v1/budget/refresh"): {"lease_id": lease, "requested_usd": 0.01},
+            ("POST", "/api/v1/budget/return"): {"lease_id": "lse_other"},
+            ("POST", "/api/v1/budget/requests"): {"agent_id": self.agent["id"], "amount_usd": 1},
+            ("POST", "/api/v1/providers/keys"): {"provider": "anthropic", "key": "sk-ant-0123456789abc"},
+            ("POST", "/api/v1/secrets"): {"name": f"N{next(_n)}", "value": "value-123456"},
+            ("PUT", "/api/v1/secrets/{secret_id}"): {"value": "value-654321"},
+        }
+        return bodies.get((method, path))
+
+
+def test_matrix_covers_every_endpoint(api: Api) -> None:
+    spec = api.client.get("/api/v1/openapi.json").json()
+    routes = {(m.upper(), path) for path, ops in spec["paths"].items() for m in ops}
+    assert routes == set(MATRIX), (
+        f"add to MATRIX: {sorted(routes - set(MATRIX))}; stale: {sorted(set(MATRIX) - routes)}"
+    )
+
+
+def test_every_endpoint_refuses_every_role_outside_the_matrix(api: Api) -> None:
+    world = World(api)
+    wrong: list[str] = []
+    for (method, path), allowed in MATRIX.items():
+        for role in ROLES:
+            url = path
+            for name, make in world.params().items():
+                if "{" + name + "}" in url:
+                    url = url.replace("{" + name + "}", str(make()))
+            r = api.client.request(
+                method, url, json=world.body(method, path, role), headers=world.headers(role)
+            )
+            refused = r.status_code in (401, 403)
+            if refused == (role in allowed) or r.status_code >= 500:
+                wrong.append(f"{method} {path} as {role}: {r.status_code} {r.text[:120]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_developers_only_reach_their_own_agents(api: Api) -> None:
+    mine = api.agent(owner="developer")
+    api.client.post(
+        "/api/v1/users",
+        json={
+            "email": "other@example.com",
+            "name": "O",
+            "role": "developer",
+            "password": "developer-password-1",
+        },
+        headers=api.as_("admin"),
+    )
+    other = api.login("other@example.com", "developer-password-1")["access_token"]
+    for method, path in [
+        ("GET", "/api/v1/agents/{id}"),
+        ("POST", "/api/v1/agents/{id}/stop"),
+        ("GET", "/api/v1/agents/{id}/tokens"),
+        ("POST", "/api/v1/agents/{id}/tokens"),
+    ]:
+        r = api.client.request(method, path.format(id=mine["id"]), headers=api.auth(other), json={})
+        assert r.status_code == 403, (method, path, r.text)
+    assert api.client.get("/api/v1/agents", headers=api.auth(other)).json() == []
+    assert [a["id"] for a in api.client.get("/api/v1/agents", headers=api.as_("developer")).json()] == [
+        mine["id"]
+    ]
