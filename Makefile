@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: postgres bench-router test-crewai help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: postgres bench-control-panel bench-router test-crewai help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -93,7 +93,7 @@ install-check:
 		assert cp.bootstrap_admin(); print('control panel migrations packaged OK')"
 	rm -f /tmp/iron-cage-install-check.db*
 
-bench: bench-rust bench-python bench-router
+bench: bench-rust bench-python bench-router bench-control-panel
 
 bench-rust:
 	cargo bench -p iron_cage_benches --bench cost --bench reliability --bench secrets --bench pii --quiet -- --noplot
@@ -108,6 +108,10 @@ bench-python: setup $(VENV)/.bench-deps
 	$(PY) benches/python/bench_secrets.py
 	$(PY) benches/python/bench_pii.py
 	$(PY) benches/python/bench_library.py
+
+# Handshake latency and report ingestion of the Control Panel, on SQLite and PostgreSQL.
+bench-control-panel: setup postgres
+	$(PY) benches/python/bench_control_panel.py
 
 # The router bench with the LiteLLM proxy as peer; LiteLLM gets its own venv
 # (its pins would fight the dev venv's openai/httpx2).

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from iron_cage import __version__
 from iron_cage.control_panel import errors, leasing
-from iron_cage.control_panel.routes import agents, auth, budget, secrets, usage, users
+from iron_cage.control_panel.routes import agents, alerts, auth, budget, live, secrets, usage, users
 from iron_cage.control_panel.settings import Settings
 from iron_cage.control_panel.state import ControlPanel
 
@@ -25,7 +25,7 @@ async def _sweeper(cp: ControlPanel) -> None:
     while True:
         await asyncio.sleep(cp.settings.sweep_interval_s)
         try:
-            n = await asyncio.to_thread(leasing.sweep, cp.db, cp.settings.lease_grace_s)
+            n = await asyncio.to_thread(leasing.sweep, cp.db, cp.settings.lease_grace_s, cp.events)
             if n:
                 log.info("expired %d lease(s)", n)
         except Exception:  # the sweeper must outlive a database blip
@@ -38,9 +38,11 @@ def create_app(settings: Settings | None = None, *, control_panel: ControlPanel 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_sweeper(cp)) if cp.settings.sweep_interval_s > 0 else None
+        cp.events.start()
         try:
             yield
         finally:
+            cp.events.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -57,8 +59,9 @@ def create_app(settings: Settings | None = None, *, control_panel: ControlPanel 
     )
     app.state.control_panel = cp
     errors.install(app)
-    for module in (auth, users, agents, budget, usage, secrets):
+    for module in (auth, users, agents, budget, usage, alerts, secrets):
         app.include_router(module.router, prefix=API)
+    app.include_router(live.router)
 
     @app.get(f"{API}/health", tags=["meta"])
     def health() -> dict[str, str]:

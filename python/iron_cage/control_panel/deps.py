@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.errors import forbidden, unauthorized
+from iron_cage.control_panel.events import run_after_commit
 from iron_cage.control_panel.models import Agent, IcToken, User
 from iron_cage.control_panel.security import IC_TOKEN_PREFIX, decode_access_token, token_hash
 from iron_cage.control_panel.state import ControlPanel
@@ -48,7 +49,7 @@ CP = Annotated[ControlPanel, Depends(control_panel)]
 
 def session(cp: CP) -> Session:
     """A session for the endpoint; ``TxRouter`` commits or rolls it back in the endpoint's thread."""
-    return cp.db.sessions()
+    return cp.events.bind(cp.db.sessions())
 
 
 Db = Annotated[Session, Depends(session)]
@@ -60,7 +61,9 @@ def _transactional(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         s: Session = kwargs["s"]
         try:
             with s.begin():
-                return endpoint(*args, **kwargs)
+                result = endpoint(*args, **kwargs)
+            run_after_commit(s)
+            return result
         finally:
             s.close()
 
@@ -103,9 +106,13 @@ def agent_for_token(cp: ControlPanel, token: str) -> Principal:
 
 
 def principal(cp: CP, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-    if creds is None or not creds.credentials:
+    return principal_for_token(cp, creds.credentials if creds else "")
+
+
+def principal_for_token(cp: ControlPanel, token: str) -> Principal:
+    """Who presents ``token`` (an access token or an IC token); 401 when nobody."""
+    if not token:
         raise unauthorized("missing credentials: send 'Authorization: Bearer <access token or IC token>'")
-    token = creds.credentials
     if token.startswith(IC_TOKEN_PREFIX):
         return agent_for_token(cp, token)
     claims = decode_access_token(cp.jwt_key, token)

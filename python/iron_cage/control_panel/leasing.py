@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.db import Database
 from iron_cage.control_panel.errors import ApiError
-from iron_cage.control_panel.models import Budget, Lease, UsageRecord
+from iron_cage.control_panel.events import EventHub, emit, run_after_commit
+from iron_cage.control_panel.models import Agent, Budget, Lease, UsageRecord
 from iron_cage.control_panel.schemas import UsageIn, micros, usd
 
 LEASE_PREFIX = "lse_"
@@ -98,6 +99,8 @@ def owned_lease(s: Session, lease_id: str, agent_id: int) -> Lease:
 class ReportResult:
     accepted: int
     duplicates: int
+    new_ids: set[str]
+    cost: int
 
 
 def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[UsageIn]) -> ReportResult:
@@ -113,36 +116,35 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             400, "invalid_request", "duplicate request_id inside one batch: each call reports once"
         )
     now = datetime.now(UTC)
-    total = accepted = 0
-    for r in reports:
-        cost = micros(r.cost_usd)
-        inserted = s.execute(
-            db.insert(UsageRecord)
-            .values(
-                request_id=r.request_id,
-                lease_id=lease.id,
-                agent_id=lease.agent_id,
-                provider=r.provider,
-                model=r.model,
-                input_tokens=r.input_tokens,
-                output_tokens=r.output_tokens,
-                cached_tokens=r.cached_tokens,
-                cost_micros=cost,
-                latency_ms=r.latency_ms,
-                pii_findings=r.pii_findings,
-                breaker_state=r.breaker_state,
-                status=r.status,
-                occurred_at=(
-                    r.occurred_at.astimezone(UTC) if r.occurred_at and r.occurred_at.tzinfo else now
-                ),
-                received_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["request_id"])
-            .returning(UsageRecord.id)
-        ).first()
-        if inserted is not None:
-            accepted += 1
-            total += cost
+    rows = [
+        {
+            "request_id": r.request_id,
+            "lease_id": lease.id,
+            "agent_id": lease.agent_id,
+            "provider": r.provider,
+            "model": r.model,
+            "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens,
+            "cached_tokens": r.cached_tokens,
+            "cost_micros": micros(r.cost_usd),
+            "latency_ms": r.latency_ms,
+            "pii_findings": r.pii_findings,
+            "breaker_state": r.breaker_state,
+            "status": r.status,
+            "occurred_at": r.occurred_at.astimezone(UTC) if r.occurred_at and r.occurred_at.tzinfo else now,
+            "received_at": now,
+        }
+        for r in reports
+    ]
+    # One multi-row INSERT; RETURNING lists only the rows that were new.
+    inserted = s.execute(
+        db.insert(UsageRecord)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["request_id"])
+        .returning(UsageRecord.request_id, UsageRecord.cost_micros)
+    ).all()
+    accepted = len(inserted)
+    total = sum(int(row[1]) for row in inserted)
     if total:
         row = s.execute(
             update(Lease)
@@ -164,7 +166,12 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             )
         )
         s.refresh(lease)
-    return ReportResult(accepted=accepted, duplicates=len(reports) - accepted)
+    return ReportResult(
+        accepted=accepted,
+        duplicates=len(reports) - accepted,
+        new_ids={str(r[0]) for r in inserted},
+        cost=total,
+    )
 
 
 def extend(s: Session, lease: Lease, requested: int, ttl_s: int) -> int:
@@ -207,7 +214,7 @@ def close(s: Session, lease: Lease, status: str, expired_before: datetime | None
     return True
 
 
-def sweep(db: Database, grace_s: float = 0.0) -> int:
+def sweep(db: Database, grace_s: float = 0.0, hub: EventHub | None = None) -> int:
     """Expires leases past ``expires_at + grace_s`` and returns their unused budget; the count."""
     cutoff = datetime.now(UTC) - timedelta(seconds=grace_s)
     with db.session() as s:
@@ -216,8 +223,16 @@ def sweep(db: Database, grace_s: float = 0.0) -> int:
         )
     n = 0
     for lease_id in due:
-        with db.session() as s:
-            lease = s.get(Lease, lease_id)
-            if lease is not None and close(s, lease, "expired", expired_before=cutoff):
+        with db.sessions() as s:
+            if hub is not None:
+                hub.bind(s)
+            with s.begin():
+                lease = s.get(Lease, lease_id)
+                if lease is None or not close(s, lease, "expired", expired_before=cutoff):
+                    continue
                 n += 1
+                agent = s.get(Agent, lease.agent_id)
+                if agent is not None:
+                    emit(s, "AGENT_EVENT", agent.id, agent.owner_id, event="lease_expired", lease_id=lease.id)
+            run_after_commit(s)
     return n

@@ -215,3 +215,41 @@ class SecretAudit(Base):
     actor: Mapped[str] = mapped_column(String(200))
     detail: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class Limit(Base):
+    """A limit runtimes receive with their lease: global (agent_id NULL) or per agent."""
+
+    __tablename__ = "limits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    value: Mapped[float] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    __table_args__ = (UniqueConstraint("agent_id", "kind", name="uq_limits_agent_kind"),)
+
+
+class AlertChannel(Base):
+    """Where alerts go: a webhook URL or an email address."""
+
+    __tablename__ = "alert_channels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(500))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class Alert(Base):
+    """A fired alert (each budget threshold fires once per allocation level)."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    threshold_pct: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text)
+    recommended_action: Mapped[str] = mapped_column(Text, default="")
+    deliveries: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)

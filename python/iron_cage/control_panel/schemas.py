@@ -171,6 +171,9 @@ class LeaseOut(BaseModel):
     provider_key: str | None = Field(None, description="released to the authenticated runtime only")
     provider_base_url: str | None = None
     stop: bool = False
+    limits: dict[str, float] = Field(
+        default_factory=dict, description="the agent's limits (its own over global ones), by kind"
+    )
 
 
 class UsageIn(Model):

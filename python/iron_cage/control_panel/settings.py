@@ -38,6 +38,14 @@ class Settings:
     lease_grace_s: float = 60.0
     sweep_interval_s: float = 5.0
     max_usd: float = 1_000_000_000.0
+    heartbeat_s: float = 15.0
+    # Budget alerts fire once per threshold (percent of the allocation).
+    alert_thresholds: tuple[int, ...] = (50, 75, 90, 100)
+    smtp_host: str | None = field(default_factory=lambda: os.environ.get("IRON_CAGE_SMTP_HOST"))
+    smtp_port: int = field(default_factory=lambda: int(os.environ.get("IRON_CAGE_SMTP_PORT", "25")))
+    smtp_from: str = field(
+        default_factory=lambda: os.environ.get("IRON_CAGE_SMTP_FROM", "iron-cage@localhost")
+    )
     replica_name: str = field(default_factory=lambda: os.environ.get("IRON_CAGE_REPLICA", "cp-1"))
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from iron_cage import _core
 from iron_cage._exceptions import ConfigError
 from iron_cage.control_panel.db import Database, migrate
+from iron_cage.control_panel.events import EventHub
 from iron_cage.control_panel.models import User
 from iron_cage.control_panel.security import hash_password
 from iron_cage.control_panel.settings import Settings
@@ -32,6 +33,7 @@ class ControlPanel:
             self.db.shared_value("cipher_kdf_salt", lambda: base64.b64encode(os.urandom(16)).decode())
         )
         self._master_key = self._resolve_master_key()
+        self.events = EventHub(self.db, settings.replica_name)
 
     def _resolve_master_key(self) -> str:
         if self.settings.master_key:
@@ -78,4 +80,5 @@ class ControlPanel:
         return generated
 
     def close(self) -> None:
+        self.events.stop()
         self.db.dispose()

@@ -316,3 +316,17 @@ def test_limit_cannot_drop_below_spent_plus_leased(api: Api) -> None:
         f"/api/v1/agents/{agent['id']}/budget", json={"limit_usd": 7}, headers=api.as_("admin")
     )
     assert r.status_code == 200 and r.json()["available_usd"] == 1.0
+
+
+def test_refresh_with_nothing_left_still_restarts_the_clock(api: Api) -> None:
+    agent = api.agent(budget_usd=1)
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, 1).json()
+    r = api.client.post(
+        "/api/v1/budget/refresh",
+        json={"lease_id": lease["lease_id"], "requested_usd": 1},
+        headers=api.auth(token),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["granted_usd"] == 1.0 and r.json()["ttl_s"] > 0
+    assert r.json()["expires_at"] >= lease["expires_at"]

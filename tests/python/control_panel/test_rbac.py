@@ -59,6 +59,15 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/providers/keys"): PEOPLE,
     ("POST", "/api/v1/providers/keys"): {A},
     ("DELETE", "/api/v1/providers/keys/{key_id}"): {A},
+    ("GET", "/api/v1/alerts"): PEOPLE,
+    ("GET", "/api/v1/alerts/channels"): {A},
+    ("POST", "/api/v1/alerts/channels"): {A},
+    ("DELETE", "/api/v1/alerts/channels/{channel_id}"): {A},
+    ("GET", "/api/v1/limits"): PEOPLE,
+    ("POST", "/api/v1/limits"): {A},
+    ("GET", "/api/v1/limits/{limit_id}"): PEOPLE,
+    ("PATCH", "/api/v1/limits/{limit_id}"): {A},
+    ("DELETE", "/api/v1/limits/{limit_id}"): {A},
     ("POST", "/api/v1/secrets"): {A},
     ("GET", "/api/v1/secrets"): PEOPLE | {G},
     ("GET", "/api/v1/secrets/audit"): {A, V},
@@ -118,6 +127,21 @@ class World:
             self.post("/api/v1/providers/keys", {"provider": "openai", "key": "sk-test-0123456789"})["id"]
         )
 
+    def channel_id(self) -> int:
+        return int(self.post("/api/v1/alerts/channels", {"kind": "email", "target": "a@example.com"})["id"])
+
+    def limit_id(self) -> int:
+        kind = ["max_tokens_per_request", "max_requests_per_minute", "daily_usd", "max_cost_per_request_usd"]
+        n = next(_n)
+        return int(
+            self.post("/api/v1/limits", {"kind": kind[n % 4], "value": 1, "agent_id": self.fresh_agent()})[
+                "id"
+            ]
+        )
+
+    def fresh_agent(self) -> int:
+        return int(self.post("/api/v1/agents", {"name": f"x{next(_n)}"})["id"])
+
     def request_id(self) -> int:
         return int(
             self.post("/api/v1/budget/requests", {"agent_id": self.agent["id"], "amount_usd": 1})["id"]
@@ -135,6 +159,8 @@ class World:
 
     def body(self, method: str, path: str, role: str) -> dict[str, Any] | None:
         lease = self.lease["lease_id"]
+        if (method, path) == ("POST", "/api/v1/limits"):
+            return {"kind": "daily_usd", "value": 5, "agent_id": self.fresh_agent()}
         if path == "/api/v1/auth/refresh":
             return {
                 "refresh_token": self.api.login("admin@example.com", "admin-password-123")["refresh_token"]
@@ -159,6 +185,8 @@ class World:
             ("POST", "/api/v1/budget/requests"): {"agent_id": self.agent["id"], "amount_usd": 1},
             ("POST", "/api/v1/providers/keys"): {"provider": "anthropic", "key": "sk-ant-0123456789abc"},
             ("POST", "/api/v1/secrets"): {"name": f"N{next(_n)}", "value": "value-123456"},
+            ("POST", "/api/v1/alerts/channels"): {"kind": "webhook", "target": "http://127.0.0.1:9/x"},
+            ("PATCH", "/api/v1/limits/{limit_id}"): {"value": 7},
             ("PUT", "/api/v1/secrets/{secret_id}"): {"value": "value-654321"},
         }
         return bodies.get((method, path))

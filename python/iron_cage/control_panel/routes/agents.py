@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from iron_cage.control_panel.db import updated
 from iron_cage.control_panel.deps import Admin, Caller, Db, Principal, Reader, Staff, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, forbidden, not_found
+from iron_cage.control_panel.events import emit
 from iron_cage.control_panel.models import Agent, Budget, IcToken, User
 from iron_cage.control_panel.schemas import (
     AgentIn,
@@ -58,6 +59,19 @@ def agent_out(s: Session, a: Agent) -> AgentOut:
         created_at=a.created_at,
         stop_requested=a.stop_requested_at is not None,
         budget=budget_out(budget_of(s, a.id)),
+    )
+
+
+def publish_state(s: Session, a: Agent) -> None:
+    """A STATE_UPDATE with the agent's status and budget, sent when the transaction commits."""
+    emit(
+        s,
+        "STATE_UPDATE",
+        a.id,
+        a.owner_id,
+        agent=a.name,
+        status=a.status,
+        budget=budget_out(budget_of(s, a.id)).model_dump(),
     )
 
 
@@ -126,6 +140,8 @@ def stop_agent(agent_id: int, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "stopped"
     a.stop_requested_at = datetime.now(UTC)
+    emit(s, "AGENT_EVENT", a.id, a.owner_id, event="stopped")
+    publish_state(s, a)
     return agent_out(s, a)
 
 
@@ -134,6 +150,8 @@ def resume_agent(agent_id: int, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "active"
     a.stop_requested_at = None
+    emit(s, "AGENT_EVENT", a.id, a.owner_id, event="resumed")
+    publish_state(s, a)
     return agent_out(s, a)
 
 
@@ -166,6 +184,9 @@ def set_budget(agent_id: int, body: BudgetSet, _: Admin, s: Db) -> BudgetOut:
             minimum_usd=floor,
         )
     s.refresh(b)
+    agent = s.get(Agent, agent_id)
+    assert agent is not None
+    publish_state(s, agent)
     return budget_out(b)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel import leasing
+from iron_cage.control_panel.alerts import check_budget
 from iron_cage.control_panel.db import updated
 from iron_cage.control_panel.deps import (
     CP,
@@ -25,8 +26,9 @@ from iron_cage.control_panel.deps import (
     bearer,
 )
 from iron_cage.control_panel.errors import ApiError, bad_request, conflict, not_found, unauthorized
-from iron_cage.control_panel.models import Agent, Budget, BudgetRequest, Lease, ProviderKey
-from iron_cage.control_panel.routes.agents import visible_agent
+from iron_cage.control_panel.events import emit
+from iron_cage.control_panel.models import Agent, Budget, BudgetRequest, Lease, Limit, ProviderKey
+from iron_cage.control_panel.routes.agents import publish_state, visible_agent
 from iron_cage.control_panel.schemas import (
     MAX_USD,
     BudgetRequestIn,
@@ -37,6 +39,7 @@ from iron_cage.control_panel.schemas import (
     ReportIn,
     ReportOut,
     ReturnIn,
+    UsageIn,
     micros,
     usd,
 )
@@ -67,7 +70,20 @@ def lease_out(s: Session, lease: Lease, provider_key: tuple[str, str] | None = N
         provider_key=provider_key[0] if provider_key else None,
         provider_base_url=(provider_key[1] or None) if provider_key else None,
         stop=agent.status != "active",
+        limits=effective_limits(s, agent.id),
     )
+
+
+def effective_limits(s: Session, agent_id: int) -> dict[str, float]:
+    rows = s.execute(
+        select(Limit.kind, Limit.value, Limit.agent_id).where(
+            (Limit.agent_id == agent_id) | Limit.agent_id.is_(None)
+        )
+    ).all()
+    out: dict[str, float] = {}
+    for kind, value, _owner in sorted(rows, key=lambda r: r[2] is not None):  # global first, agent overrides
+        out[kind] = value
+    return out
 
 
 def release_provider_key(cp: ControlPanel, s: Session, provider: str) -> tuple[str, str] | None:
@@ -102,6 +118,17 @@ def handshake(
     if agent.status != "active":
         raise conflict(f"agent {agent.id} is {agent.status}: an admin or its owner must resume it")
     lease = leasing.new_lease(s, agent.id, micros(body.requested_usd), cp.settings.lease_ttl_s, body.runtime)
+    emit(
+        s,
+        "AGENT_EVENT",
+        agent.id,
+        agent.owner_id,
+        event="lease_granted",
+        lease_id=lease.id,
+        granted_usd=usd(lease.granted_micros),
+        runtime=body.runtime,
+    )
+    publish_state(s, agent)
     return lease_out(s, lease, release_provider_key(cp, s, agent.provider))
 
 
@@ -112,7 +139,43 @@ def report(body: ReportIn, who: AgentCaller, cp: CP, s: Db) -> ReportOut:
     assert who.agent_id is not None
     lease = leasing.owned_lease(s, body.lease_id, who.agent_id)
     result = leasing.record_usage(cp.db, s, lease, body.reports)
+    if result.accepted:
+        agent = s.get(Agent, lease.agent_id)
+        assert agent is not None
+        _report_events(
+            s, agent, lease, [r for r in body.reports if r.request_id in result.new_ids], result.cost
+        )
+        check_budget(cp, s, agent)
     return ReportOut(accepted=result.accepted, duplicates=result.duplicates, lease=lease_out(s, lease))
+
+
+def _report_events(s: Session, agent: Agent, lease: Lease, reports: list[UsageIn], cost: int) -> None:
+    a, o = agent.id, agent.owner_id
+    emit(
+        s,
+        "AGENT_EVENT",
+        a,
+        o,
+        event="usage",
+        lease_id=lease.id,
+        calls=len(reports),
+        cost_usd=usd(cost),
+        models=sorted({r.model for r in reports}),
+    )
+    pii = [r for r in reports if r.pii_findings]
+    if pii:
+        emit(
+            s,
+            "PII_ALERT",
+            a,
+            o,
+            findings=sum(r.pii_findings for r in pii),
+            calls=len(pii),
+            request_ids=[r.request_id for r in pii][:50],
+        )
+    for model, state in sorted({(r.model, r.breaker_state) for r in reports if r.breaker_state != "closed"}):
+        emit(s, "BREAKER_EVENT", a, o, model=model, state=state)
+    publish_state(s, agent)
 
 
 @router.post("/refresh", responses={402: {}, 403: {}, 404: {}, 410: {}})
@@ -123,7 +186,17 @@ def refresh(body: RefreshLeaseIn, who: AgentCaller, cp: CP, s: Db) -> LeaseOut:
     agent = s.get(Agent, who.agent_id)
     if agent is None or agent.status != "active":
         raise conflict(f"agent {who.agent_id} is stopped: return the lease and stop")
-    leasing.extend(s, lease, micros(body.requested_usd), cp.settings.lease_ttl_s)
+    granted = leasing.extend(s, lease, micros(body.requested_usd), cp.settings.lease_ttl_s)
+    emit(
+        s,
+        "AGENT_EVENT",
+        agent.id,
+        agent.owner_id,
+        event="lease_refreshed",
+        lease_id=lease.id,
+        granted_usd=usd(granted),
+    )
+    publish_state(s, agent)
     return lease_out(s, lease)
 
 
@@ -132,7 +205,19 @@ def return_lease(body: ReturnIn, who: AgentCaller, s: Db) -> LeaseOut:
     """Closes the lease and gives its unspent part back. Returning twice is harmless."""
     assert who.agent_id is not None
     lease = leasing.owned_lease(s, body.lease_id, who.agent_id)
-    leasing.close(s, lease, "returned")
+    if leasing.close(s, lease, "returned"):
+        agent = s.get(Agent, lease.agent_id)
+        assert agent is not None
+        emit(
+            s,
+            "AGENT_EVENT",
+            agent.id,
+            agent.owner_id,
+            event="lease_returned",
+            lease_id=lease.id,
+            spent_usd=usd(lease.spent_micros),
+        )
+        publish_state(s, agent)
     return lease_out(s, lease)
 
 
@@ -234,6 +319,9 @@ def approve_request(request_id: int, who: Admin, s: Db) -> BudgetRequestOut:
     )
     if raised != 1:
         raise bad_request(f"the raised limit would exceed ${MAX_USD}: reject this request")
+    agent = s.get(Agent, r.agent_id)
+    assert agent is not None
+    publish_state(s, agent)
     return request_out(r)
 
 
