@@ -121,7 +121,16 @@ class SecretError(IronCageError):
 
 
 class ControlPanelError(IronCageError):
-    """The Control Panel refused a request or could not be reached."""
+    """The Control Panel refused a request or could not be reached.
+
+    ``status`` is the HTTP status (0 when unreachable) and ``code`` the error code of
+    the server's answer (``budget_exceeded``, ``forbidden``, ...).
+    """
+
+    def __init__(self, message: str, *, status: int = 0, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
 
 
 class ReservationError(IronCageError, RuntimeError):

@@ -7,12 +7,12 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import iron_cage as ic
 from iron_cage import SecretVault
-from iron_cage.cli import control_panel
+from iron_cage.cli import admin, control_panel
 
 
 def _demo(_args: argparse.Namespace) -> int:
@@ -92,6 +92,11 @@ def _add_secret_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         default=os.environ.get("IRON_CAGE_VAULT", str(Path.home() / ".iron-cage" / "vault.db")),
         help="vault file (default $IRON_CAGE_VAULT or ~/.iron-cage/vault.db)",
     )
+    secret.add_argument(
+        "--remote", action="store_true", help="the Control Panel's secrets (see `iron-cage login`)"
+    )
+    secret.add_argument("--server", default=None, help="Control Panel URL, with --remote")
+    secret.add_argument("--json", action="store_true", help="print JSON, with --remote")
     ssub = secret.add_subparsers(dest="secret_command", required=True)
     ssub.add_parser("generate-master-key", help="print a new random master key").set_defaults(
         func=_secret_generate
@@ -100,18 +105,44 @@ def _add_secret_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     add = ssub.add_parser("add", help="store a new version of a secret (value from stdin or a hidden prompt)")
     add.add_argument("name")
     add.add_argument("--env", **env)  # type: ignore[arg-type]
-    add.set_defaults(func=_secret_add)
+    add.set_defaults(func=_local_or_remote(_secret_add))
     lst = ssub.add_parser("list", help="list secrets, values masked")
     lst.add_argument("--env", choices=env["choices"])
-    lst.set_defaults(func=_secret_list)
+    lst.set_defaults(func=_local_or_remote(_secret_list))
     get = ssub.add_parser("get", help="print a secret's value")
     get.add_argument("name")
     get.add_argument("--env", **env)  # type: ignore[arg-type]
     get.add_argument("--version", type=int)
-    get.set_defaults(func=_secret_get)
+    get.set_defaults(func=_local_or_remote(_secret_get))
     ssub.add_parser("rotate", help="re-encrypt everything under IRON_SECRETS_NEW_MASTER_KEY").set_defaults(
         func=_secret_rotate
     )
+    delete = ssub.add_parser("delete", help="soft-delete a secret")
+    delete.add_argument("name")
+    delete.add_argument("--env", **env)  # type: ignore[arg-type]
+    delete.set_defaults(func=_local_or_remote(_secret_delete))
+    audit = ssub.add_parser("audit", help="who did what to which secret")
+    audit.add_argument("name", nargs="?")
+    audit.set_defaults(func=_local_or_remote(_secret_audit))
+
+
+def _local_or_remote(local: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return admin.remote_secret(args) if args.remote else local(args)
+
+    return run
+
+
+def _secret_delete(args: argparse.Namespace) -> int:
+    _vault(args).delete(args.name, environment=args.env)
+    print(f"deleted {args.name} ({args.env})")
+    return 0
+
+
+def _secret_audit(args: argparse.Namespace) -> int:
+    for row in _vault(args).audit(args.name):
+        print(json.dumps(row, default=str))
+    return 0
 
 
 def _wait_forever(what: str) -> None:
@@ -182,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_secret_commands(sub)
     _add_server_commands(sub)
     control_panel.add_commands(sub)
+    admin.add_commands(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,6 +19,10 @@ from iron_cage.control_panel.events import run_after_commit
 from iron_cage.control_panel.models import Agent, IcToken, User
 from iron_cage.control_panel.security import IC_TOKEN_PREFIX, decode_access_token, token_hash
 from iron_cage.control_panel.state import ControlPanel
+
+# Ids are 32-bit on PostgreSQL; a larger one is a 422, not a driver overflow.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+LeaseId = Annotated[str, Path(min_length=1, max_length=40)]
 
 bearer = HTTPBearer(auto_error=False, description="a JWT access token, or an IC token (ic_...) for runtimes")
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("iron_cage.control_panel")
@@ -73,6 +73,12 @@ def install(app: FastAPI) -> None:
     async def _integrity(_req: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity error: %s", type(exc.orig).__name__)
         return JSONResponse(body("conflict", "conflicts with existing data (duplicate or in use)"), 409)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(_req: Request, exc: Exception) -> JSONResponse:
+        log.info("value out of range: %s", type(exc).__name__)
+        return JSONResponse(body("invalid_request", "a value is out of range for its field"), 400)
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:

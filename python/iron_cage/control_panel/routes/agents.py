@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.db import updated
-from iron_cage.control_panel.deps import Admin, Caller, Db, Principal, Reader, Staff, TxRouter
+from iron_cage.control_panel.deps import Admin, Caller, Db, Id, Principal, Reader, Staff, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, forbidden, not_found
 from iron_cage.control_panel.events import emit
 from iron_cage.control_panel.models import Agent, Budget, IcToken, User
@@ -119,12 +119,12 @@ def create_agent(body: AgentIn, who: Staff, s: Db) -> AgentOut:
 
 
 @router.get("/agents/{agent_id}", responses={403: {}, 404: {}})
-def read_agent(agent_id: int, who: Caller, s: Db) -> AgentOut:
+def read_agent(agent_id: Id, who: Caller, s: Db) -> AgentOut:
     return agent_out(s, visible_agent(s, who, agent_id))
 
 
 @router.patch("/agents/{agent_id}", responses={403: {}, 404: {}})
-def patch_agent(agent_id: int, body: AgentPatch, who: Staff, s: Db) -> AgentOut:
+def patch_agent(agent_id: Id, body: AgentPatch, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     for field in ("name", "project", "provider"):
         value = getattr(body, field)
@@ -134,7 +134,7 @@ def patch_agent(agent_id: int, body: AgentPatch, who: Staff, s: Db) -> AgentOut:
 
 
 @router.post("/agents/{agent_id}/stop", responses={403: {}, 404: {}})
-def stop_agent(agent_id: int, who: Staff, s: Db) -> AgentOut:
+def stop_agent(agent_id: Id, who: Staff, s: Db) -> AgentOut:
     """Asks the agent's runtime to stop: its next report or refresh answers ``stop: true`` and
     no new lease is granted until the agent is resumed."""
     a = visible_agent(s, who, agent_id, write=True)
@@ -146,7 +146,7 @@ def stop_agent(agent_id: int, who: Staff, s: Db) -> AgentOut:
 
 
 @router.post("/agents/{agent_id}/resume", responses={403: {}, 404: {}})
-def resume_agent(agent_id: int, who: Staff, s: Db) -> AgentOut:
+def resume_agent(agent_id: Id, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "active"
     a.stop_requested_at = None
@@ -156,13 +156,13 @@ def resume_agent(agent_id: int, who: Staff, s: Db) -> AgentOut:
 
 
 @router.get("/agents/{agent_id}/budget", responses={403: {}, 404: {}})
-def read_budget(agent_id: int, who: Caller, s: Db) -> BudgetOut:
+def read_budget(agent_id: Id, who: Caller, s: Db) -> BudgetOut:
     visible_agent(s, who, agent_id)
     return budget_out(budget_of(s, agent_id))
 
 
 @router.put("/agents/{agent_id}/budget", responses={404: {}, 409: {}})
-def set_budget(agent_id: int, body: BudgetSet, _: Admin, s: Db) -> BudgetOut:
+def set_budget(agent_id: Id, body: BudgetSet, _: Admin, s: Db) -> BudgetOut:
     """Sets the allocation. It cannot drop below what is already spent plus leased out
     (one conditional UPDATE, so a concurrent grant cannot slip under it)."""
     if s.get(Agent, agent_id) is None:
@@ -212,14 +212,14 @@ def _mint(s: Session, agent_id: int, name: str) -> TokenCreated:
 
 
 @router.post("/agents/{agent_id}/tokens", status_code=201, responses={403: {}, 404: {}})
-def create_token(agent_id: int, body: TokenIn, who: Staff, s: Db) -> TokenCreated:
+def create_token(agent_id: Id, body: TokenIn, who: Staff, s: Db) -> TokenCreated:
     """A new IC token for the agent: 256-bit random, returned once, stored as SHA-256."""
     visible_agent(s, who, agent_id, write=True)
     return _mint(s, agent_id, body.name)
 
 
 @router.get("/agents/{agent_id}/tokens", responses={403: {}, 404: {}})
-def list_tokens(agent_id: int, who: Staff, s: Db) -> list[TokenOut]:
+def list_tokens(agent_id: Id, who: Staff, s: Db) -> list[TokenOut]:
     visible_agent(s, who, agent_id)
     q = select(IcToken).where(IcToken.agent_id == agent_id).order_by(IcToken.id)
     return [token_out(t) for t in s.scalars(q)]
@@ -234,7 +234,7 @@ def _token(s: Session, who: Principal, token_id: int) -> IcToken:
 
 
 @router.delete("/tokens/{token_id}", status_code=204, responses={403: {}, 404: {}})
-def revoke_token(token_id: int, who: Staff, s: Db) -> Response:
+def revoke_token(token_id: Id, who: Staff, s: Db) -> Response:
     """Revokes at once: the next call with this token gets 401."""
     t = _token(s, who, token_id)
     if t.revoked_at is None:
@@ -243,7 +243,7 @@ def revoke_token(token_id: int, who: Staff, s: Db) -> Response:
 
 
 @router.post("/tokens/{token_id}/regenerate", status_code=201, responses={403: {}, 404: {}, 409: {}})
-def regenerate_token(token_id: int, who: Staff, s: Db) -> TokenCreated:
+def regenerate_token(token_id: Id, who: Staff, s: Db) -> TokenCreated:
     """Revokes the token and returns a new one for the same agent and name."""
     t = _token(s, who, token_id)
     if t.revoked_at is not None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from iron_cage.control_panel.deps import Admin, Db, Reader, TxRouter
+from iron_cage.control_panel.deps import Admin, Db, Id, Reader, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, not_found
 from iron_cage.control_panel.models import Agent, Alert, AlertChannel, Limit
 from iron_cage.control_panel.routes.agents import visible_agent
@@ -91,7 +91,7 @@ def add_channel(body: ChannelIn, _: Admin, s: Db) -> ChannelOut:
 
 
 @router.delete("/alerts/channels/{channel_id}", status_code=204, responses={404: {}})
-def delete_channel(channel_id: int, _: Admin, s: Db) -> Response:
+def delete_channel(channel_id: Id, _: Admin, s: Db) -> Response:
     c = s.get(AlertChannel, channel_id)
     if c is None:
         raise not_found(f"alert channel {channel_id}")
@@ -150,12 +150,12 @@ def create_limit(body: LimitIn, _: Admin, s: Db) -> LimitOut:
 
 
 @router.get("/limits/{limit_id}", responses={404: {}})
-def read_limit(limit_id: int, _: Reader, s: Db) -> LimitOut:
+def read_limit(limit_id: Id, _: Reader, s: Db) -> LimitOut:
     return LimitOut.model_validate(_limit(s, limit_id), from_attributes=True)
 
 
 @router.patch("/limits/{limit_id}", responses={404: {}})
-def update_limit(limit_id: int, body: LimitPatch, _: Admin, s: Db) -> LimitOut:
+def update_limit(limit_id: Id, body: LimitPatch, _: Admin, s: Db) -> LimitOut:
     x = _limit(s, limit_id)
     x.value = body.value
     x.updated_at = datetime.now(UTC)
@@ -163,6 +163,6 @@ def update_limit(limit_id: int, body: LimitPatch, _: Admin, s: Db) -> LimitOut:
 
 
 @router.delete("/limits/{limit_id}", status_code=204, responses={404: {}})
-def delete_limit(limit_id: int, _: Admin, s: Db) -> Response:
+def delete_limit(limit_id: Id, _: Admin, s: Db) -> Response:
     s.delete(_limit(s, limit_id))
     return Response(status_code=204)

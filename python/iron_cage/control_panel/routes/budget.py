@@ -18,6 +18,8 @@ from iron_cage.control_panel.deps import (
     Admin,
     AgentCaller,
     Db,
+    Id,
+    LeaseId,
     LeaseReader,
     Reader,
     Staff,
@@ -241,9 +243,9 @@ def list_leases(
 
 
 @router.get("/leases/{lease_id}", responses={403: {}, 404: {}})
-def read_lease(lease_id: str, who: LeaseReader, s: Db) -> LeaseOut:
+def read_lease(lease_id: LeaseId, who: LeaseReader, s: Db) -> LeaseOut:
     """One lease; runtimes poll it to learn of a stop between reports."""
-    lease = s.get(Lease, lease_id[:40])
+    lease = s.get(Lease, lease_id)
     if lease is None:
         raise ApiError(404, "lease_not_found", f"no lease {lease_id!r}")
     visible_agent(s, who, lease.agent_id)
@@ -308,7 +310,7 @@ def _decide(s: Session, request_id: int, admin_id: int | None, status: str) -> B
 
 
 @router.post("/requests/{request_id}/approve", responses={404: {}, 409: {}})
-def approve_request(request_id: int, who: Admin, s: Db) -> BudgetRequestOut:
+def approve_request(request_id: Id, who: Admin, s: Db) -> BudgetRequestOut:
     """Approves and raises the agent's allocation by the requested amount, atomically."""
     r = _decide(s, request_id, who.user_id, "approved")
     raised = updated(
@@ -326,5 +328,5 @@ def approve_request(request_id: int, who: Admin, s: Db) -> BudgetRequestOut:
 
 
 @router.post("/requests/{request_id}/reject", responses={404: {}, 409: {}})
-def reject_request(request_id: int, who: Admin, s: Db) -> BudgetRequestOut:
+def reject_request(request_id: Id, who: Admin, s: Db) -> BudgetRequestOut:
     return request_out(_decide(s, request_id, who.user_id, "rejected"))

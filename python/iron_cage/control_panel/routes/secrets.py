@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from iron_cage import _core
-from iron_cage.control_panel.deps import CP, Admin, Auditor, Db, Principal, Reader, SecretReader, TxRouter
+from iron_cage.control_panel.deps import CP, Admin, Auditor, Db, Id, Principal, Reader, SecretReader, TxRouter
 from iron_cage.control_panel.errors import conflict, not_found
 from iron_cage.control_panel.models import ProviderKey, Secret, SecretAudit
 from iron_cage.control_panel.schemas import (
@@ -69,7 +69,7 @@ def add_provider_key(body: ProviderKeyIn, _: Admin, cp: CP, s: Db) -> ProviderKe
 
 
 @router.delete("/providers/keys/{key_id}", status_code=204, responses={404: {}})
-def delete_provider_key(key_id: int, _: Admin, s: Db) -> Response:
+def delete_provider_key(key_id: Id, _: Admin, s: Db) -> Response:
     k = s.get(ProviderKey, key_id)
     if k is None or k.deleted_at is not None:
         raise not_found(f"provider key {key_id}")
@@ -187,7 +187,7 @@ def _live(s: Session, secret_id: int) -> Secret:
 
 
 @router.get("/secrets/{secret_id}", responses={404: {}})
-def read_secret(secret_id: int, who: SecretReader, cp: CP, s: Db) -> SecretOut:
+def read_secret(secret_id: Id, who: SecretReader, cp: CP, s: Db) -> SecretOut:
     """Admins and agents get the value (audited as a read); developers and viewers see it masked."""
     x = _live(s, secret_id)
     if who.role not in ("admin", "agent"):
@@ -200,7 +200,7 @@ def read_secret(secret_id: int, who: SecretReader, cp: CP, s: Db) -> SecretOut:
 
 
 @router.put("/secrets/{secret_id}", responses={404: {}})
-def update_secret(secret_id: int, body: SecretUpdate, who: Admin, cp: CP, s: Db) -> SecretOut:
+def update_secret(secret_id: Id, body: SecretUpdate, who: Admin, cp: CP, s: Db) -> SecretOut:
     """A new value makes a new version (re-encrypted, bound to the new version number)."""
     x = _live(s, secret_id)
     if body.description is not None:
@@ -214,7 +214,7 @@ def update_secret(secret_id: int, body: SecretUpdate, who: Admin, cp: CP, s: Db)
 
 
 @router.delete("/secrets/{secret_id}", status_code=204, responses={404: {}})
-def delete_secret(secret_id: int, who: Admin, s: Db) -> Response:
+def delete_secret(secret_id: Id, who: Admin, s: Db) -> Response:
     """Soft delete: hidden from reads and lists; re-creating the name starts a new version."""
     x = _live(s, secret_id)
     x.deleted_at = datetime.now(UTC)

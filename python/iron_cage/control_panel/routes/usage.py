@@ -155,7 +155,9 @@ def traces(
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="page: ids below this one")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="page: ids below this one")
+    ] = None,
 ) -> list[TraceOut]:
     """Per-request records, newest first (model, tokens, cost, latency, PII findings, breaker state)."""
     start, end = _window(since, until)

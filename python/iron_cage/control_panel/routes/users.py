@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from iron_cage.control_panel.deps import CP, Admin, Caller, Db, TxRouter
+from iron_cage.control_panel.deps import CP, Admin, Caller, Db, Id, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, not_found, unauthorized
 from iron_cage.control_panel.models import Agent, RefreshToken, User
 from iron_cage.control_panel.routes.auth import user_out
@@ -105,12 +105,12 @@ def create_user(body: UserIn, _: Admin, cp: CP, s: Db) -> UserCreated:
 
 
 @router.get("/{user_id}", responses={404: {}})
-def read_user(user_id: int, _: Admin, s: Db) -> UserOut:
+def read_user(user_id: Id, _: Admin, s: Db) -> UserOut:
     return user_out(get_user(s, user_id))
 
 
 @router.patch("/{user_id}", responses={404: {}, 409: {}})
-def patch_user(user_id: int, body: UserPatch, _: Admin, s: Db) -> UserOut:
+def patch_user(user_id: Id, body: UserPatch, _: Admin, s: Db) -> UserOut:
     user = get_user(s, user_id)
     if body.role is not None and body.role != user.role and _last_admin(s, user):
         raise conflict("cannot demote the last active admin: promote another user first")
@@ -123,7 +123,7 @@ def patch_user(user_id: int, body: UserPatch, _: Admin, s: Db) -> UserOut:
 
 
 @router.delete("/{user_id}", status_code=204, responses={404: {}, 409: {}})
-def delete_user(user_id: int, _: Admin, s: Db) -> Response:
+def delete_user(user_id: Id, _: Admin, s: Db) -> Response:
     user = get_user(s, user_id)
     if _last_admin(s, user):
         raise conflict("cannot delete the last active admin")
@@ -135,7 +135,7 @@ def delete_user(user_id: int, _: Admin, s: Db) -> Response:
 
 
 @router.post("/{user_id}/suspend", responses={404: {}, 409: {}})
-def suspend_user(user_id: int, _: Admin, s: Db) -> UserOut:
+def suspend_user(user_id: Id, _: Admin, s: Db) -> UserOut:
     """Suspends the account and ends its sessions (access tokens stop working at once)."""
     user = get_user(s, user_id)
     if _last_admin(s, user):
@@ -146,7 +146,7 @@ def suspend_user(user_id: int, _: Admin, s: Db) -> UserOut:
 
 
 @router.post("/{user_id}/activate", responses={404: {}})
-def activate_user(user_id: int, _: Admin, s: Db) -> UserOut:
+def activate_user(user_id: Id, _: Admin, s: Db) -> UserOut:
     user = get_user(s, user_id)
     user.status = "active"
     user.failed_logins = 0
@@ -155,7 +155,7 @@ def activate_user(user_id: int, _: Admin, s: Db) -> UserOut:
 
 
 @router.post("/{user_id}/reset-password", responses={404: {}})
-def reset_password(user_id: int, _: Admin, cp: CP, s: Db) -> PasswordOut:
+def reset_password(user_id: Id, _: Admin, cp: CP, s: Db) -> PasswordOut:
     """A new random password, returned once; the user's sessions end."""
     user = get_user(s, user_id)
     password = secrets.token_urlsafe(18)

@@ -1,0 +1,194 @@
+"""Each API operation once: method, path, body, and the pydantic model of its answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from pydantic import TypeAdapter
+
+from iron_cage.control_panel import schemas as m
+
+T = TypeVar("T")
+Usd = float | int | str | Decimal
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    answer: TypeAdapter[T]
+    json: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in d.items() if v is not None}
+
+
+def call(method: str, path: str, answer: Any, json: dict[str, Any] | None = None, **params: Any) -> Call[Any]:
+    return Call(method, path, TypeAdapter(answer), _clean(json) if json is not None else None, _clean(params))
+
+
+NONE: Any = None
+
+
+# users
+def me() -> Call[m.UserOut]:
+    return call("GET", "/users/me", m.UserOut)
+
+
+def list_users() -> Call[list[m.UserOut]]:
+    return call("GET", "/users", list[m.UserOut])
+
+
+def create_user(email: str, name: str, role: str, password: str | None) -> Call[m.UserCreated]:
+    return call(
+        "POST", "/users", m.UserCreated, {"email": email, "name": name, "role": role, "password": password}
+    )
+
+
+def user_action(user_id: int, action: str) -> Call[m.UserOut]:
+    return call("POST", f"/users/{user_id}/{action}", m.UserOut)
+
+
+def reset_password(user_id: int) -> Call[m.PasswordOut]:
+    return call("POST", f"/users/{user_id}/reset-password", m.PasswordOut)
+
+
+def delete_user(user_id: int) -> Call[None]:
+    return call("DELETE", f"/users/{user_id}", NONE)
+
+
+# agents, tokens, budgets
+def list_agents() -> Call[list[m.AgentOut]]:
+    return call("GET", "/agents", list[m.AgentOut])
+
+
+def create_agent(
+    name: str, project: str, provider: str, owner_id: int | None, budget_usd: Usd | None
+) -> Call[m.AgentOut]:
+    body = {
+        "name": name,
+        "project": project,
+        "provider": provider,
+        "owner_id": owner_id,
+        "budget_usd": budget_usd,
+    }
+    return call("POST", "/agents", m.AgentOut, body)
+
+
+def get_agent(agent_id: int) -> Call[m.AgentOut]:
+    return call("GET", f"/agents/{agent_id}", m.AgentOut)
+
+
+def agent_action(agent_id: int, action: str) -> Call[m.AgentOut]:
+    return call("POST", f"/agents/{agent_id}/{action}", m.AgentOut)
+
+
+def get_budget(agent_id: int) -> Call[m.BudgetOut]:
+    return call("GET", f"/agents/{agent_id}/budget", m.BudgetOut)
+
+
+def set_budget(agent_id: int, limit_usd: Usd) -> Call[m.BudgetOut]:
+    return call("PUT", f"/agents/{agent_id}/budget", m.BudgetOut, {"limit_usd": limit_usd})
+
+
+def create_token(agent_id: int, name: str) -> Call[m.TokenCreated]:
+    return call("POST", f"/agents/{agent_id}/tokens", m.TokenCreated, {"name": name})
+
+
+def list_tokens(agent_id: int) -> Call[list[m.TokenOut]]:
+    return call("GET", f"/agents/{agent_id}/tokens", list[m.TokenOut])
+
+
+def revoke_token(token_id: int) -> Call[None]:
+    return call("DELETE", f"/tokens/{token_id}", NONE)
+
+
+def regenerate_token(token_id: int) -> Call[m.TokenCreated]:
+    return call("POST", f"/tokens/{token_id}/regenerate", m.TokenCreated)
+
+
+def request_budget(agent_id: int, amount_usd: Usd, reason: str) -> Call[m.BudgetRequestOut]:
+    body = {"agent_id": agent_id, "amount_usd": amount_usd, "reason": reason}
+    return call("POST", "/budget/requests", m.BudgetRequestOut, body)
+
+
+def list_budget_requests(status: str | None) -> Call[list[m.BudgetRequestOut]]:
+    return call("GET", "/budget/requests", list[m.BudgetRequestOut], status=status)
+
+
+def decide_budget_request(request_id: int, decision: str) -> Call[m.BudgetRequestOut]:
+    return call("POST", f"/budget/requests/{request_id}/{decision}", m.BudgetRequestOut)
+
+
+def list_leases(agent_id: int | None, status: str | None) -> Call[list[m.LeaseOut]]:
+    return call("GET", "/budget/leases", list[m.LeaseOut], agent_id=agent_id, status=status)
+
+
+# usage
+def usage_summary(since: str | None, until: str | None, agent_id: int | None) -> Call[m.UsageTotals]:
+    return call("GET", "/usage/summary", m.UsageTotals, since=since, until=until, agent_id=agent_id)
+
+
+def usage_breakdown(
+    by: str, since: str | None, until: str | None, agent_id: int | None
+) -> Call[list[m.UsageGroup]]:
+    return call(
+        "GET", "/usage/breakdown", list[m.UsageGroup], by=by, since=since, until=until, agent_id=agent_id
+    )
+
+
+def usage_timeseries(
+    bucket: str, since: str | None, until: str | None, agent_id: int | None
+) -> Call[list[m.UsagePoint]]:
+    return call(
+        "GET",
+        "/usage/timeseries",
+        list[m.UsagePoint],
+        bucket=bucket,
+        since=since,
+        until=until,
+        agent_id=agent_id,
+    )
+
+
+def traces(agent_id: int | None, limit: int, before_id: int | None) -> Call[list[m.TraceOut]]:
+    return call("GET", "/traces", list[m.TraceOut], agent_id=agent_id, limit=limit, before_id=before_id)
+
+
+# secrets and provider keys
+def create_secret(name: str, value: str, environment: str, description: str) -> Call[m.SecretOut]:
+    body = {"name": name, "value": value, "environment": environment, "description": description}
+    return call("POST", "/secrets", m.SecretOut, body)
+
+
+def list_secrets(name: str | None, environment: str | None) -> Call[list[m.SecretOut]]:
+    return call("GET", "/secrets", list[m.SecretOut], name=name, environment=environment)
+
+
+def get_secret(secret_id: int) -> Call[m.SecretOut]:
+    return call("GET", f"/secrets/{secret_id}", m.SecretOut)
+
+
+def update_secret(secret_id: int, value: str | None, description: str | None) -> Call[m.SecretOut]:
+    return call("PUT", f"/secrets/{secret_id}", m.SecretOut, {"value": value, "description": description})
+
+
+def delete_secret(secret_id: int) -> Call[None]:
+    return call("DELETE", f"/secrets/{secret_id}", NONE)
+
+
+def secret_audit(secret_name: str | None) -> Call[list[m.SecretAuditOut]]:
+    return call("GET", "/secrets/audit", list[m.SecretAuditOut], secret_name=secret_name)
+
+
+def add_provider_key(provider: str, key: str, label: str, base_url: str) -> Call[m.ProviderKeyOut]:
+    body = {"provider": provider, "key": key, "label": label, "base_url": base_url}
+    return call("POST", "/providers/keys", m.ProviderKeyOut, body)
+
+
+def list_provider_keys() -> Call[list[m.ProviderKeyOut]]:
+    return call("GET", "/providers/keys", list[m.ProviderKeyOut])

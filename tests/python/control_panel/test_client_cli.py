@@ -1,0 +1,134 @@
+"""iron_cage.client (sync against a real server process, async over ASGI) and the CLI admin commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import iron_cage as ic
+from iron_cage.client import AsyncControlPanelClient, ControlPanelClient
+from iron_cage.control_panel import ControlPanel, create_app
+
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from .servers import ServerProcess
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    with ServerProcess(database_url, tmp_path, "cp-1", "--sweep-interval", "0") as s:
+        yield s
+
+
+def test_sync_client_workflow_errors_and_transparent_refresh(server: ServerProcess) -> None:
+    with ControlPanelClient(server.url, email=ADMIN_EMAIL, password=ADMIN_PASSWORD) as cp:
+        dev = cp.create_user("dev@example.com", role="developer")
+        assert dev.password is not None and dev.user.role == "developer"
+        agent = cp.create_agent("lead-gen", owner_id=dev.user.id, budget_usd="12.5", project="sales")
+        assert agent.budget.limit_usd == 12.5 and agent.project == "sales"
+        token = cp.create_token(agent.id, "laptop")
+        assert token.token.startswith("ic_") and token.info.prefix == token.token[:10]
+        req = cp.request_budget(agent.id, 5, "more leads")
+        assert cp.approve_budget_request(req.id).status == "approved"
+        assert cp.get_budget(agent.id).limit_usd == 17.5
+        secret = cp.create_secret("SLACK_TOKEN", "xoxb-0123456789-secret")
+        assert cp.get_secret(secret.id).value == "xoxb-0123456789-secret"
+        assert [s.masked for s in cp.list_secrets()] == [secret.masked]
+        assert cp.usage_summary().requests == 0
+        with pytest.raises(ic.ControlPanelError) as bad:
+            cp.set_budget(agent.id, -1)
+        assert (
+            bad.value.status == 422 and bad.value.code == "invalid_request" and "limit_usd" in str(bad.value)
+        )
+        with pytest.raises(ic.ControlPanelError) as missing:
+            cp.get_agent(99999)
+        assert missing.value.status == 404
+        # An access token that stopped working is refreshed once, transparently.
+        cp._auth.access = "expired.or.revoked"
+        assert [a.id for a in cp.list_agents()] == [agent.id]
+    with (
+        ControlPanelClient(server.url, email=ADMIN_EMAIL, password="wrong-password") as wrong,
+        pytest.raises(ic.ControlPanelError) as denied,
+    ):
+        wrong.list_agents()
+    assert denied.value.status == 401
+
+
+def test_async_client_over_asgi(cp: ControlPanel) -> None:
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=create_app(control_panel=cp))
+        async with AsyncControlPanelClient(
+            "http://cp", email=ADMIN_EMAIL, password=ADMIN_PASSWORD, transport=transport
+        ) as client:
+            me = await client.me()
+            agent = await client.create_agent("async-agent", budget_usd=3)
+            listed = await client.list_agents()
+            budget = await client.get_budget(agent.id)
+        assert (
+            me.role == "admin" and [a.name for a in listed] == ["async-agent"] and budget.available_usd == 3
+        )
+
+    asyncio.run(main())
+
+
+def cli(session: Path, *args: str, stdin: str = "") -> str:
+    env = dict(os.environ, IRON_CAGE_SESSION=str(session))
+    r = subprocess.run(
+        [sys.executable, "-m", "iron_cage", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+def test_cli_admin_commands(server: ServerProcess, tmp_path: Path) -> None:
+    session = tmp_path / "session.json"
+    out = cli(session, "login", "--server", server.url, "--email", ADMIN_EMAIL, stdin=ADMIN_PASSWORD + "\n")
+    assert "logged in" in out and ADMIN_PASSWORD not in session.read_text()
+    assert stat.S_IMODE(session.stat().st_mode) == 0o600
+    user = json.loads(cli(session, "user", "add", "ops@example.com", "--role", "viewer", "--json"))
+    assert user["user"]["role"] == "viewer" and len(user["password"]) >= 20
+    agent = json.loads(cli(session, "agent", "add", "crawler", "--budget", "20", "--json"))
+    token = json.loads(cli(session, "token", "create", str(agent["id"]), "--json"))["token"]
+    assert token.startswith("ic_")
+    assert "25.0" in cli(session, "budget", "set", str(agent["id"]), "25")
+    lease = httpx.post(
+        f"{server.url}/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 1}
+    ).json()
+    httpx.post(
+        f"{server.url}/api/v1/budget/report",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "lease_id": lease["lease_id"],
+            "reports": [{"request_id": "c1", "model": "gpt-4o", "cost_usd": "0.5", "input_tokens": 10}],
+        },
+    )
+    by_model = json.loads(cli(session, "usage", "--by", "model", "--json"))
+    assert [(g["key"], g["cost_usd"]) for g in by_model] == [("gpt-4o", 0.5)]
+    assert "gpt-4o" in cli(session, "usage", "--by", "model")
+    cli(session, "secret", "--remote", "add", "DB_URL", stdin="postgres://u:p@db/x")
+    assert cli(session, "secret", "--remote", "get", "DB_URL").strip() == "postgres://u:p@db/x"
+    listed = cli(session, "secret", "--remote", "list")
+    assert "DB_URL" in listed and "postgres://u:p@db/x" not in listed
+    assert "read" in cli(session, "secret", "--remote", "audit", "DB_URL")
+    assert "stopped" in cli(session, "agent", "stop", str(agent["id"]))
+    r = subprocess.run(
+        [sys.executable, "-m", "iron_cage", "user", "list"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, IRON_CAGE_SESSION=str(tmp_path / "none.json")),
+        timeout=60,
+    )
+    assert r.returncode == 2 and "which Control Panel" in r.stderr, r.stderr
