@@ -33,6 +33,21 @@ def test_demo_trips_the_breaker_warns_once_and_stops_before_overspending() -> No
     )
     assert m is not None, out.stdout
     assert float(m.group(1)) <= float(m.group(2))
+    # The budget was leased from the embedded Control Panel, which saw every call, exactly.
+    assert "budget leased from the Control Panel" in out.stdout
+    server = re.search(
+        r"control panel: (\d+) calls reported, \$([\d.]+) spent of the \$([\d.]+) allocation, "
+        r"\$0\.000000 still leased",
+        out.stdout,
+    )
+    charged = re.search(r"LLM calls: (\d+) charged", out.stdout)
+    assert server is not None and charged is not None, out.stdout
+    assert (
+        server.group(1) == charged.group(1)
+        and server.group(2) == m.group(1)
+        and server.group(3) == m.group(2)
+    )
+    assert re.search(r"control panel alert: .* budget \(90%\) -> Approve \$[\d.]+ increase", out.stdout)
 
 
 def test_prices_shows_a_resolved_model() -> None:

@@ -15,10 +15,10 @@ from iron_cage import SecretVault
 from iron_cage.cli import admin, control_panel
 
 
-def _demo(_args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from iron_cage.demo import budget_demo
 
-    budget_demo.run()
+    budget_demo.run(serve=args.serve)
     return 0
 
 
@@ -205,7 +205,9 @@ def _version(_args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iron-cage", description="Governance runtime for AI agents.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the governed demo agent").set_defaults(func=_demo)
+    demo = sub.add_parser("demo", help="run the governed demo agent (under an embedded Control Panel)")
+    demo.add_argument("--serve", action="store_true", help="keep the Control Panel running afterwards")
+    demo.set_defaults(func=_demo)
     prices = sub.add_parser("prices", help="show the price table, or one model's prices")
     prices.add_argument("model", nargs="?", help="a model name, e.g. gpt-4o-2024-08-06")
     prices.set_defaults(func=_prices)

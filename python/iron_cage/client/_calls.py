@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import TypeAdapter
 
 from iron_cage.control_panel import schemas as m
+from iron_cage.control_panel.routes import alerts as a
 
 T = TypeVar("T")
 Usd = float | int | str | Decimal
@@ -192,3 +193,20 @@ def add_provider_key(provider: str, key: str, label: str, base_url: str) -> Call
 
 def list_provider_keys() -> Call[list[m.ProviderKeyOut]]:
     return call("GET", "/providers/keys", list[m.ProviderKeyOut])
+
+
+# alerts and limits
+def list_alerts(agent_id: int | None) -> Call[list[a.AlertOut]]:
+    return call("GET", "/alerts", list[a.AlertOut], agent_id=agent_id)
+
+
+def add_alert_channel(kind: str, target: str) -> Call[a.ChannelOut]:
+    return call("POST", "/alerts/channels", a.ChannelOut, {"kind": kind, "target": target})
+
+
+def list_limits(agent_id: int | None) -> Call[list[a.LimitOut]]:
+    return call("GET", "/limits", list[a.LimitOut], agent_id=agent_id)
+
+
+def create_limit(kind: str, value: float, agent_id: int | None) -> Call[a.LimitOut]:
+    return call("POST", "/limits", a.LimitOut, {"kind": kind, "value": value, "agent_id": agent_id})

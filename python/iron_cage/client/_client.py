@@ -27,6 +27,7 @@ from iron_cage._exceptions import ControlPanelError
 from iron_cage.client import _calls as c
 from iron_cage.client._calls import Call, Usd
 from iron_cage.control_panel import schemas as m
+from iron_cage.control_panel.routes import alerts as a
 
 T = TypeVar("T")
 API = "/api/v1"
@@ -280,6 +281,20 @@ class ControlPanelClient:
     def list_provider_keys(self) -> list[m.ProviderKeyOut]:
         return self._run(c.list_provider_keys())
 
+    def list_alerts(self, agent_id: int | None = None) -> list[a.AlertOut]:
+        """Fired alerts, newest first, with their recommended action."""
+        return self._run(c.list_alerts(agent_id))
+
+    def add_alert_channel(self, kind: str, target: str) -> a.ChannelOut:
+        """``kind`` ``"webhook"`` (an URL) or ``"email"`` (an address)."""
+        return self._run(c.add_alert_channel(kind, target))
+
+    def list_limits(self, agent_id: int | None = None) -> list[a.LimitOut]:
+        return self._run(c.list_limits(agent_id))
+
+    def create_limit(self, kind: str, value: float, *, agent_id: int | None = None) -> a.LimitOut:
+        return self._run(c.create_limit(kind, value, agent_id))
+
 
 class AsyncControlPanelClient:
     """The same operations, ``await``-ed (``async with AsyncControlPanelClient(...) as cp``)."""
@@ -485,3 +500,17 @@ class AsyncControlPanelClient:
 
     async def list_provider_keys(self) -> list[m.ProviderKeyOut]:
         return await self._run(c.list_provider_keys())
+
+    async def list_alerts(self, agent_id: int | None = None) -> list[a.AlertOut]:
+        """Fired alerts, newest first, with their recommended action."""
+        return await self._run(c.list_alerts(agent_id))
+
+    async def add_alert_channel(self, kind: str, target: str) -> a.ChannelOut:
+        """``kind`` ``"webhook"`` (an URL) or ``"email"`` (an address)."""
+        return await self._run(c.add_alert_channel(kind, target))
+
+    async def list_limits(self, agent_id: int | None = None) -> list[a.LimitOut]:
+        return await self._run(c.list_limits(agent_id))
+
+    async def create_limit(self, kind: str, value: float, *, agent_id: int | None = None) -> a.LimitOut:
+        return await self._run(c.create_limit(kind, value, agent_id))

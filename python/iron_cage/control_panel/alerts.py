@@ -24,10 +24,19 @@ from iron_cage.control_panel.state import ControlPanel
 log = logging.getLogger("iron_cage.control_panel")
 
 
-def recommended_increase(limit_micros: int) -> int:
-    """A quarter of the allocation, rounded up to whole $5 (at least $5), in USD."""
-    quarter = usd(limit_micros) / 4
-    return max(5, 5 * math.ceil(quarter / 5))
+def recommended_increase(limit_micros: int) -> float:
+    """A quarter of the allocation, rounded up to a round amount (1, 2, 2.5 or 5 times a power of ten)."""
+    quarter = max(usd(limit_micros) / 4, 0.01)
+    scale = 10.0 ** math.floor(math.log10(quarter))
+    step = next(m for m in (1, 2, 2.5, 5, 10) if m * scale >= quarter * (1 - 1e-9))
+    return round(step * scale, 2)
+
+
+def money(x: float) -> str:
+    """$25, $2.50, $0.02: whole dollars bare, otherwise cents (sub-cent amounts to the micro-dollar)."""
+    if x >= 1 and x == int(x):
+        return f"${int(x)}"
+    return f"${x:.2f}" if x >= 0.01 else f"${x:.6f}"
 
 
 def check_budget(cp: ControlPanel, s: Session, agent: Agent) -> None:
@@ -47,11 +56,13 @@ def check_budget(cp: ControlPanel, s: Session, agent: Agent) -> None:
     if won != 1:
         return
     increase = recommended_increase(b.limit_micros)
-    message = (
-        f"agent {agent.name!r} (#{agent.id}) has spent ${usd(b.spent_micros):.2f} of its "
-        f"${usd(b.limit_micros):.2f} budget ({top}%)"
-    )
-    action = f"Approve ${increase} increase"
+    spent, limit = usd(b.spent_micros), usd(b.limit_micros)
+
+    def fmt(x: float) -> str:  # small budgets need more than cents to be readable
+        return f"${x:.6f}" if limit < 10 else money(x)
+
+    message = f"agent {agent.name!r} (#{agent.id}) has spent {fmt(spent)} of its {fmt(limit)} budget ({top}%)"
+    action = f"Approve {money(increase)} increase"
     alert = Alert(
         agent_id=agent.id,
         kind="budget_threshold",

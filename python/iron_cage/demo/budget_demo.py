@@ -12,13 +12,24 @@ starts failing at lead #30: a ``CircuitBreaker`` opens on the 5th consecutive
 failure (lead #34) and a ``FallbackChain`` serves the rest from cached
 profiles. At lead #67 the model's reply leaks a personal email and phone
 number; the runtime redacts them before the agent sees the reply.
+
+With the Control Panel installed (``iron-cage[control-panel]``), the budget comes from an
+embedded Control Panel on a SQLite file: an admin account, the agent, its allocation and
+IC token are created through ``iron_cage.client``, the runtime leases the allocation
+(``AgentRuntime(control_panel=..., ic_token=...)``) and reports every call; at the end
+the server's view (usage, alerts with their recommended action) is printed.
+``--serve`` keeps the Control Panel running afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import iron_cage as ic
 
@@ -116,15 +127,97 @@ def budget_for_story(leads: list[Lead]) -> float:
     return round((spent_before + spent_through) / 2 / 0.9, 6)
 
 
-def run(echo: Callable[[str], None] = print) -> int:
+@dataclass
+class _Panel:
+    url: str
+    admin_password: str
+    ic_token: str
+    client: Any
+
+
+@contextlib.contextmanager
+def _control_panel(limit: float, workdir: Path, echo: Callable[[str], None]) -> Iterator[_Panel | None]:
+    """An embedded Control Panel with the demo's agent and allocation, or None without the extra."""
+    try:
+        from iron_cage.client import ControlPanelClient
+        from iron_cage.control_panel import Settings
+        from iron_cage.control_panel.embedded import EmbeddedControlPanel
+    except ImportError:
+        echo("(Control Panel not installed: pip install 'iron-cage[control-panel]'; using a local budget)")
+        yield None
+        return
+    settings = Settings(
+        database_url=f"sqlite:///{workdir / 'control-panel.db'}",
+        master_key=ic.generate_master_key(),
+        admin_email="admin@localhost",
+        admin_password=None,
+        sweep_interval_s=1.0,
+    )
+    with EmbeddedControlPanel(settings) as cp:
+        password = cp.admin_password or ""
+        with ControlPanelClient(cp.url, email="admin@localhost", password=password) as client:
+            agent = client.create_agent("lead-gen-agent", project="demo", budget_usd=f"{limit:.6f}")
+            token = client.create_token(agent.id, "demo runtime").token
+            yield _Panel(cp.url, password, token, client)
+
+
+def run(echo: Callable[[str], None] = print, *, serve: bool = False) -> int:
     """Runs the demo and returns the number of leads qualified."""
+    with tempfile.TemporaryDirectory(prefix="iron-cage-demo-") as tmp:
+        leads = synthetic_leads()
+        limit = budget_for_story(leads)
+        with _control_panel(limit, Path(tmp), echo) as panel:
+            done = _run_agent(leads, limit, panel, Path(tmp), echo)
+            if panel is not None:
+                _server_view(panel, limit, echo)
+                if serve:
+                    echo(
+                        f"Control Panel: {panel.url}/api/v1/docs, admin@localhost / {panel.admin_password}; "
+                        "Ctrl-C to stop"
+                    )
+                    with contextlib.suppress(KeyboardInterrupt):
+                        import time
+
+                        while True:
+                            time.sleep(3600)
+    return done
+
+
+def _server_view(panel: _Panel, limit: float, echo: Callable[[str], None]) -> None:
+    usage = panel.client.usage_summary()
+    alerts = list(reversed(panel.client.list_alerts()))
+    budget = panel.client.list_agents()[0].budget
+    echo(
+        f"control panel: {usage.requests} calls reported, ${usage.cost_usd:.6f} spent of the "
+        f"${budget.limit_usd:.6f} allocation, ${budget.leased_usd:.6f} still leased, "
+        f"{usage.pii_findings} PII findings"
+    )
+    for alert in alerts:
+        echo(f"control panel alert: {alert.message} -> {alert.recommended_action}")
+
+
+def _run_agent(
+    leads: list[Lead], limit: float, panel: _Panel | None, workdir: Path, echo: Callable[[str], None]
+) -> int:
     import openai
 
     from iron_cage.testing import FakeProvider
 
-    leads = synthetic_leads()
-    limit = budget_for_story(leads)
-    budget = ic.Budget(limit, thresholds=[0.9], name="lead-gen-agent")
+    if panel is None:
+        runtime = ic.AgentRuntime(
+            budget=ic.Budget(limit, thresholds=[0.9], name="lead-gen-agent"), safety_mode="redact"
+        )
+    else:
+        runtime = ic.AgentRuntime(
+            budget=limit,
+            safety_mode="redact",
+            name="lead-gen-agent",
+            control_panel=panel.url,
+            ic_token=panel.ic_token,
+            outbox_path=workdir / "outbox.db",
+        )
+    budget = runtime.budget
+    assert budget is not None
     events: list[ic.ThresholdEvent] = []
     budget.on_threshold(events.append)
     breaker = ic.CircuitBreaker("linkedin", failure_threshold=5, cooldown_s=60.0, cost_estimate_usd=0.01)
@@ -133,13 +226,18 @@ def run(echo: Callable[[str], None] = print) -> int:
     enrich = ic.FallbackChain([("live", breaker(linkedin_lookup)), ("cache", cached_profile)])
     found: list[dict[str, object]] = []
     done = shown = shown_transitions = 0
-    with FakeProvider() as provider, ic.AgentRuntime(budget=budget, safety_mode="redact") as rt:
+    with FakeProvider() as provider, runtime as rt:
         rt.on_event(lambda e: found.append(e) if e["type"] == "pii_detected" else None)
         for lead in leads:
             provider.script_reply(model_reply(lead), at_request=lead.number)
         client = openai.OpenAI(base_url=provider.base_url, api_key="demo-key", max_retries=0)
         echo(f"iron-cage demo: {LEADS} leads, model {MODEL}, prices of {ic.PRICE_TABLE_VERSION}")
         echo(f"agent: openai client -> AgentRuntime (library mode) -> FakeProvider at {provider.base_url}")
+        if panel is not None:
+            echo(
+                f"budget leased from the Control Panel at {panel.url} "
+                f"(SQLite, IC token {panel.ic_token[:10]}...)"
+            )
         echo(
             f"budget ${limit:.6f}; 90% threshold armed; every call reserves its worst case before it is sent"
         )

@@ -65,7 +65,7 @@ def test_websocket_gets_state_then_events_scoped_by_role(api: Api) -> None:
     assert seen[5]["budget"]["spent_usd"] == 5.1
     assert (
         seen[6]["alert"]["threshold_pct"] == 50
-        and seen[6]["alert"]["recommended_action"] == "Approve $5 increase"
+        and seen[6]["alert"]["recommended_action"] == "Approve $2.50 increase"
     )
 
 
