@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -75,6 +76,20 @@ class ServerProcess:
         )
         r.raise_for_status()
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def new_agent(self, name: str, budget_usd: float | str) -> tuple[dict[str, str], dict[str, Any], str]:
+        """(admin headers, the agent, an IC token of it): an agent of the admin with an allocation."""
+        admin = self.admin_headers()
+        me = httpx.get(f"{self.url}/api/v1/users/me", headers=admin).json()
+        agent = httpx.post(
+            f"{self.url}/api/v1/agents",
+            headers=admin,
+            json={"name": name, "owner_id": me["id"], "budget_usd": budget_usd},
+        ).json()
+        token = httpx.post(f"{self.url}/api/v1/agents/{agent['id']}/tokens", headers=admin, json={}).json()[
+            "token"
+        ]
+        return admin, agent, str(token)
 
     def __enter__(self) -> ServerProcess:
         return self.start()

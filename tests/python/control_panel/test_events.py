@@ -109,14 +109,7 @@ def test_an_event_reported_to_one_replica_reaches_a_websocket_client_of_the_othe
     a = ServerProcess(database_url, tmp_path, "cp-a", "--sweep-interval", "0")
     b = ServerProcess(database_url, tmp_path, "cp-b", "--sweep-interval", "0")
     with a, b:
-        admin = a.admin_headers()
-        me = httpx.get(f"{a.url}/api/v1/users/me", headers=admin).json()
-        agent = httpx.post(
-            f"{a.url}/api/v1/agents", headers=admin, json={"name": "x", "owner_id": me["id"], "budget_usd": 1}
-        ).json()
-        token = httpx.post(f"{a.url}/api/v1/agents/{agent['id']}/tokens", headers=admin, json={}).json()[
-            "token"
-        ]
+        admin, _agent, token = a.new_agent("x", 1)
         jwt = admin["Authorization"].split()[1]
         with connect(f"ws://127.0.0.1:{b.port}/ws?token={jwt}", open_timeout=10) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "STATE_UPDATE"

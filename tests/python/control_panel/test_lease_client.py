@@ -62,16 +62,7 @@ def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
     server.start()
     with FakeProvider(api_key=PROVIDER_KEY) as fake:
         try:
-            admin = server.admin_headers()
-            me = httpx.get(f"{server.url}/api/v1/users/me", headers=admin).json()
-            agent = httpx.post(
-                f"{server.url}/api/v1/agents",
-                headers=admin,
-                json={"name": "leads", "owner_id": me["id"], "budget_usd": 1},
-            ).json()
-            token = httpx.post(
-                f"{server.url}/api/v1/agents/{agent['id']}/tokens", headers=admin, json={}
-            ).json()["token"]
+            admin, agent, token = server.new_agent("leads", 1)
             httpx.post(
                 f"{server.url}/api/v1/providers/keys",
                 headers=admin,
@@ -222,16 +213,7 @@ def test_a_killed_runtime_lease_returns_to_the_pool_after_expiry(database_url: s
         database_url, tmp_path, "cp-1", "--sweep-interval", "0.2", "--lease-grace", "0", "--lease-ttl", "2"
     )
     with server:
-        admin = server.admin_headers()
-        me = httpx.get(f"{server.url}/api/v1/users/me", headers=admin).json()
-        agent = httpx.post(
-            f"{server.url}/api/v1/agents",
-            headers=admin,
-            json={"name": "doomed", "owner_id": me["id"], "budget_usd": 3},
-        ).json()
-        token = httpx.post(f"{server.url}/api/v1/agents/{agent['id']}/tokens", headers=admin, json={}).json()[
-            "token"
-        ]
+        admin, agent, token = server.new_agent("doomed", 3)
         code = (
             "import iron_cage as ic, sys, time\n"
             f"rt = ic.AgentRuntime(budget=2, control_panel={server.url!r}, ic_token={token!r}, "

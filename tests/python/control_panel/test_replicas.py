@@ -12,17 +12,7 @@ from .servers import ServerProcess
 
 
 def _setup_agent(server: ServerProcess, budget: float) -> str:
-    admin = server.admin_headers()
-    me = httpx.get(f"{server.url}/api/v1/users/me", headers=admin).json()
-    agent = httpx.post(
-        f"{server.url}/api/v1/agents",
-        json={"name": "racer", "owner_id": me["id"], "budget_usd": budget},
-        headers=admin,
-    ).json()
-    token: str = httpx.post(
-        f"{server.url}/api/v1/agents/{agent['id']}/tokens", json={}, headers=admin
-    ).json()["token"]
-    return token
+    return server.new_agent("racer", budget)[2]
 
 
 def _replicas(database_url: str, tmp_path: Path) -> list[ServerProcess]:

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
 from .servers import ServerProcess
 
 
@@ -37,16 +35,7 @@ def schemathesis(server: ServerProcess, token: str, *extra: str) -> subprocess.C
 
 def test_no_generated_request_causes_a_server_error(database_url: str, tmp_path: Path) -> None:
     with ServerProcess(database_url, tmp_path, "cp-1", "--sweep-interval", "0") as server:
-        admin = server.admin_headers()
-        me = httpx.get(f"{server.url}/api/v1/users/me", headers=admin).json()
-        agent = httpx.post(
-            f"{server.url}/api/v1/agents",
-            headers=admin,
-            json={"name": "fuzzed", "owner_id": me["id"], "budget_usd": 100},
-        ).json()
-        ic_token = httpx.post(
-            f"{server.url}/api/v1/agents/{agent['id']}/tokens", headers=admin, json={}
-        ).json()["token"]
+        admin, _agent, ic_token = server.new_agent("fuzzed", 100)
         for token, extra in [
             (admin["Authorization"].split()[1], ()),
             (ic_token, ("--include-path-regex", "/budget/")),
