@@ -4,6 +4,8 @@
 
     IronCageError
     ├── BudgetExceededError      a call would take a budget past its limit; raised before the call
+    │   └── LimitExceededError   a call is over a per-request cost or token limit
+    ├── RateLimitedError         over the calls-per-minute limit; retry after ``retry_after_s``
     ├── PiiBlockedError          safety_mode="block" found PII; nothing was returned
     ├── CircuitOpenError         a circuit breaker is open; retry after ``retry_after_s``
     ├── FallbackExhaustedError   every tier of a FallbackChain failed; ``errors`` has each one
@@ -31,7 +33,9 @@ __all__ = [
     "ControlPanelError",
     "FallbackExhaustedError",
     "IronCageError",
+    "LimitExceededError",
     "PiiBlockedError",
+    "RateLimitedError",
     "ReservationError",
     "SecretError",
 ]
@@ -91,6 +95,20 @@ class CircuitOpenError(IronCageError):
         super().__init__(message)
         self.breaker = breaker
         self.state = state
+        self.retry_after_s = retry_after_s
+
+
+class LimitExceededError(BudgetExceededError):
+    """The call is over a per-request limit (its worst-case cost or its tokens), set on the
+    Control Panel. Nothing was sent; a smaller call may pass."""
+
+
+class RateLimitedError(IronCageError):
+    """Over the calls-per-minute limit set on the Control Panel; ``retry_after_s`` says when
+    a call may be admitted again. Nothing was sent."""
+
+    def __init__(self, message: str, *, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
         self.retry_after_s = retry_after_s
 
 

@@ -39,6 +39,8 @@ exception_class!(circuit_open_error, "CircuitOpenError");
 exception_class!(secret_error_class, "SecretError");
 exception_class!(pii_blocked_error, "PiiBlockedError");
 exception_class!(control_panel_error_class, "ControlPanelError");
+exception_class!(limit_exceeded_error, "LimitExceededError");
+exception_class!(rate_limited_error, "RateLimitedError");
 
 /// Builds an instance of `cls(message, **kwargs)` as a `PyErr`.
 fn raise(
@@ -168,6 +170,14 @@ pub fn pipeline_error(err: &iron_runtime::PipelineError) -> PyErr {
                 }
             }
             E::PiiBlocked(_) => raise(pii_blocked_error(py), message, None),
+            E::LimitExceeded(_) => raise(limit_exceeded_error(py), message, None),
+            E::RateLimited { retry_after_s, .. } => {
+                let kwargs = PyDict::new(py);
+                match kwargs.set_item("retry_after_s", *retry_after_s) {
+                    Ok(()) => raise(rate_limited_error(py), message, Some(kwargs)),
+                    Err(e) => e,
+                }
+            }
             _ => raise(config_error(py), message, None),
         }
     })

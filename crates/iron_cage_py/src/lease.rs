@@ -89,9 +89,9 @@ impl PyLeaseClient {
     /// Reports every governed call of a `GovernorCore` or `RouterCore`.
     fn attach(&self, core: &Bound<'_, PyAny>) -> PyResult<()> {
         if let Ok(g) = core.cast::<PyGovernor>() {
-            self.inner.attach(g.get().pipeline().events());
+            self.inner.attach(g.get().pipeline());
         } else if let Ok(r) = core.cast::<PyRouter>() {
-            self.inner.attach(r.get().pipeline().events());
+            self.inner.attach(r.get().pipeline());
         } else {
             return Err(PyValueError::new_err(
                 "attach() takes a GovernorCore or a RouterCore",

@@ -39,6 +39,17 @@ pub enum PipelineError {
     /// The upstream could not be reached or broke the connection.
     #[error("{0}")]
     Upstream(String),
+    /// The call is over a per-request limit (cost or tokens).
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// Over the calls-per-minute limit.
+    #[error("{message}")]
+    RateLimited {
+        /// What happened and when to retry.
+        message: String,
+        /// Seconds until a call may be admitted again.
+        retry_after_s: f64,
+    },
 }
 
 /// HTTP status of a PII block: the reply exists but policy withholds it.
@@ -52,6 +63,8 @@ impl PipelineError {
             PipelineError::BadRequest(_) | PipelineError::UnknownModel(_) => 400,
             PipelineError::Unauthorized(_) => 401,
             PipelineError::BudgetExceeded(_) => 402,
+            PipelineError::LimitExceeded(_) => 403,
+            PipelineError::RateLimited { .. } => 429,
             PipelineError::NotFound(_) => 404,
             PipelineError::TooLarge(_) => 413,
             PipelineError::PiiBlocked(_) => PII_BLOCKED_STATUS,
@@ -73,12 +86,16 @@ impl PipelineError {
             PipelineError::TooLarge(_) => "request_too_large",
             PipelineError::NotFound(_) => "not_found",
             PipelineError::Upstream(_) => "upstream_unavailable",
+            PipelineError::LimitExceeded(_) => "limit_exceeded",
+            PipelineError::RateLimited { .. } => "rate_limited",
         }
     }
 
     fn openai_type(&self) -> &'static str {
         match self {
             PipelineError::BudgetExceeded(_) => "insufficient_quota",
+            PipelineError::RateLimited { .. } => "rate_limit_error",
+            PipelineError::LimitExceeded(_) => "permission_error",
             PipelineError::Unauthorized(_) => "authentication_error",
             PipelineError::CircuitOpen { .. } | PipelineError::Upstream(_) => "api_error",
             _ => "invalid_request_error",
@@ -90,7 +107,8 @@ impl PipelineError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            PipelineError::CircuitOpen { retry_after_s, .. } => {
+            PipelineError::CircuitOpen { retry_after_s, .. }
+            | PipelineError::RateLimited { retry_after_s, .. } => {
                 Some(retry_after_s.ceil().max(1.0) as u64)
             }
             _ => None,

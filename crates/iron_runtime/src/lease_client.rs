@@ -10,13 +10,15 @@
 //! - refreshes the lease when its remainder runs low or half its lifetime has
 //!   passed; a lease that expires unrefreshed freezes the ledger (no spending
 //!   without a live lease) until a new handshake succeeds;
-//! - obeys `stop: true` from the server (the agent was stopped) by freezing it.
+//! - obeys `stop: true` from the server (the agent was stopped) by freezing it;
+//! - applies the server's per-request limits (cost, tokens, calls a minute)
+//!   to every attached pipeline.
 //!
 //! `close` flushes what it can and returns the lease.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -30,8 +32,9 @@ use hyper_util::rt::TokioExecutor;
 use iron_cost::{Ledger, Money};
 use serde_json::{json, Value};
 
-use crate::events::EventBus;
+use crate::limits::RequestLimits;
 use crate::outbox::Outbox;
+use crate::pipeline::Pipeline;
 
 /// How a runtime talks to the Control Panel.
 #[derive(Debug, Clone)]
@@ -209,6 +212,8 @@ pub struct LeaseState {
     pub stop_requested: bool,
     /// The lease is live (not expired unrefreshed, not returned).
     pub live: bool,
+    /// The per-request limits the server sent.
+    pub limits: RequestLimits,
     deadline: Option<Instant>,
     lifetime: Duration,
 }
@@ -219,6 +224,7 @@ struct Inner {
     outbox: Outbox,
     http: Http,
     state: Mutex<LeaseState>,
+    pipelines: Mutex<Vec<Weak<Pipeline>>>,
     closing: Mutex<bool>,
     /// One flush at a time (the worker's and an explicit `flush()`), so a batch is sent once.
     flushing: Mutex<()>,
@@ -263,6 +269,7 @@ impl LeaseClient {
             outbox,
             http,
             state: Mutex::new(LeaseState::default()),
+            pipelines: Mutex::new(Vec::new()),
             closing: Mutex::new(false),
             flushing: Mutex::new(()),
             wake: Condvar::new(),
@@ -283,10 +290,13 @@ impl LeaseClient {
         })
     }
 
-    /// Queues every `llm_call` of `bus` as a usage report (call once per pipeline).
-    pub fn attach(&self, bus: &EventBus) -> u64 {
+    /// Reports every `llm_call` of `pipeline` and applies the Control Panel's
+    /// per-request limits to it (now and whenever they change). Call once per pipeline.
+    pub fn attach(&self, pipeline: &Arc<Pipeline>) -> u64 {
+        pipeline.set_limits(lock(&self.inner.state).limits);
+        lock(&self.inner.pipelines).push(Arc::downgrade(pipeline));
         let inner = Arc::clone(&self.inner);
-        bus.subscribe(move |event| {
+        pipeline.events().subscribe(move |event| {
             if event["type"] == "llm_call" {
                 inner.enqueue(event);
             }
@@ -420,7 +430,20 @@ impl Inner {
         self.wake.notify_all();
     }
 
+    /// Takes the server's limits and gives them to every attached pipeline.
+    fn apply_limits(&self, body: &Value) {
+        let limits = RequestLimits::from_json(&body["limits"]);
+        lock(&self.state).limits = limits;
+        lock(&self.pipelines).retain(|w| {
+            w.upgrade().is_some_and(|p| {
+                p.set_limits(limits);
+                true
+            })
+        });
+    }
+
     fn apply(&self, body: &Value, fresh: bool) {
+        self.apply_limits(body);
         let mut st = lock(&self.state);
         let granted = usd(&body["granted_usd"]);
         if fresh {
@@ -575,6 +598,7 @@ impl Inner {
         {
             Ok((200, answer)) => {
                 self.connected.store(true, Ordering::Relaxed);
+                self.apply_limits(&answer);
                 if answer["stop"].as_bool() == Some(true) {
                     lock(&self.state).stop_requested = true;
                     self.freeze();

@@ -11,11 +11,13 @@
 
 pub mod error;
 pub mod events;
+pub mod limits;
 pub mod pipeline;
 pub mod stream_guard;
 
 pub use error::PipelineError;
 pub use events::EventBus;
+pub use limits::RequestLimits;
 pub use pipeline::{Call, Charge, Pipeline, PipelineConfig};
 pub use stream_guard::StreamGuard;
 pub mod fake;

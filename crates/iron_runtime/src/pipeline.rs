@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 
 use crate::error::PipelineError;
 use crate::events::EventBus;
+use crate::limits::{Limiter, RequestLimits};
 use crate::stream_guard::StreamGuard;
 
 /// A budget large enough to mean "no limit" without overflowing sums ($1 billion).
@@ -64,6 +65,7 @@ pub struct Pipeline {
     scanner: Option<Arc<Scanner>>,
     events: EventBus,
     stats: Stats,
+    limiter: Limiter,
     /// Our threshold subscription on the ledger (which may outlive us when shared).
     ledger_subscription: u64,
 }
@@ -137,11 +139,23 @@ impl Pipeline {
             scanner: config.scanner,
             events,
             stats: Stats::default(),
+            limiter: Limiter::default(),
             ledger_subscription,
         }))
     }
 
-    /// The ledger calls spend from.
+    /// The per-request limits in force.
+    #[must_use]
+    pub fn limits(&self) -> RequestLimits {
+        self.limiter.get()
+    }
+
+    /// Replaces the per-request limits (the lease client does, from the Control Panel).
+    pub fn set_limits(&self, limits: RequestLimits) {
+        self.limiter.set(limits);
+    }
+
+    /// The ledger every call reserves from.
     #[must_use]
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
@@ -252,6 +266,10 @@ impl Pipeline {
                 }
             }
         };
+        if let Err(e) = self.limiter.check(&estimate) {
+            drop(reservation);
+            return Err(self.refuse(Some(&parsed.model), e));
+        }
         // One breaker per upstream model, however it is called (Claude via chat completions too).
         let provider = if iron_llm::translate::is_claude(&parsed.model) {
             "anthropic"

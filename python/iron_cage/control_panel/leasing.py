@@ -13,14 +13,15 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.db import Database
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.events import EventHub, emit, run_after_commit
-from iron_cage.control_panel.models import Agent, Budget, Lease, UsageRecord
+from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, UsageRecord
 from iron_cage.control_panel.schemas import UsageIn, micros, usd
 
 LEASE_PREFIX = "lse_"
@@ -72,8 +73,42 @@ def _release(s: Session, agent_id: int, amount: int) -> None:
         )
 
 
+def daily_room(s: Session, agent_id: int) -> int | None:
+    """What a ``daily_usd`` limit still allows today (UTC), counting live leases as spent; None: no limit."""
+    value = s.scalar(
+        select(Limit.value)
+        .where(Limit.kind == "daily_usd", (Limit.agent_id == agent_id) | Limit.agent_id.is_(None))
+        .order_by(Limit.agent_id.is_(None))  # the agent's own limit before the global one
+        .limit(1)
+    )
+    if value is None:
+        return None
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = s.scalar(
+        select(func.coalesce(func.sum(UsageRecord.cost_micros), 0)).where(
+            UsageRecord.agent_id == agent_id, UsageRecord.occurred_at >= midnight
+        )
+    )
+    leased = s.scalar(select(Budget.leased_micros).where(Budget.agent_id == agent_id)) or 0
+    return max(0, micros(Decimal(str(value))) - int(today or 0) - int(leased))
+
+
+def _within_daily(s: Session, agent_id: int, requested: int, *, required: bool) -> int:
+    room = daily_room(s, agent_id)
+    if room is None:
+        return requested
+    if room == 0 and required:
+        raise ApiError(
+            402,
+            "budget_exceeded",
+            "the agent's daily limit is used up (calls today plus live leases): it resets at 00:00 UTC, "
+            "or an admin can raise the daily_usd limit",
+        )
+    return min(requested, room)
+
+
 def new_lease(s: Session, agent_id: int, requested: int, ttl_s: int, runtime: str) -> Lease:
-    granted, _ = grant(s, agent_id, requested)
+    granted, _ = grant(s, agent_id, _within_daily(s, agent_id, requested, required=True))
     lease = Lease(
         id=LEASE_PREFIX + secrets.token_urlsafe(18),
         agent_id=agent_id,
@@ -188,7 +223,8 @@ def extend(s: Session, lease: Lease, requested: int, ttl_s: int) -> int:
         s.refresh(lease)
         state = "expired" if lease.status == "active" else lease.status
         raise ApiError(410, "lease_closed", f"lease {lease.id!r} is {state}: handshake again")
-    granted, _ = grant(s, lease.agent_id, requested, required=False)
+    requested = _within_daily(s, lease.agent_id, requested, required=False)
+    granted, _ = grant(s, lease.agent_id, requested, required=False) if requested > 0 else (0, 0)
     s.execute(update(Lease).where(Lease.id == lease.id).values(granted_micros=Lease.granted_micros + granted))
     s.refresh(lease)
     return granted

@@ -22,9 +22,17 @@ if TYPE_CHECKING:
     from iron_cage.sdk._runtime import AgentRuntime
 
 ERROR_KEY = "iron_cage_error"
-STATUS = {"BudgetExceededError": 402, "CircuitOpenError": 503, "PiiBlockedError": 422}
+STATUS = {
+    "BudgetExceededError": 402,
+    "LimitExceededError": 403,
+    "RateLimitedError": 429,
+    "CircuitOpenError": 503,
+    "PiiBlockedError": 422,
+}
 CODES = {
     "BudgetExceededError": "budget_exceeded",
+    "LimitExceededError": "limit_exceeded",
+    "RateLimitedError": "rate_limited",
     "CircuitOpenError": "circuit_open",
     "PiiBlockedError": "pii_blocked",
 }

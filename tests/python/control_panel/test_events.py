@@ -261,3 +261,11 @@ def test_limits_crud_and_delivery_with_the_lease(api: Api) -> None:
     assert api.client.get(f"/api/v1/limits/{own['id']}", headers=api.as_("viewer")).json()["value"] == 2000
     assert api.client.delete(f"/api/v1/limits/{own['id']}", headers=admin).status_code == 204
     assert len(api.client.get("/api/v1/limits", headers=admin).json()) == 2
+
+
+def test_an_idle_websocket_gets_heartbeats(api: Api) -> None:
+    api.cp.settings.heartbeat_s = 0.2
+    with api.client.websocket_connect("/ws", headers=api.as_("viewer")) as ws:
+        beats = [ws.receive_json() for _ in range(2)]
+    assert [b["type"] for b in beats] == ["HEARTBEAT", "HEARTBEAT"]
+    assert beats[0]["replica"] == api.cp.settings.replica_name and beats[0]["dropped"] == 0

@@ -241,3 +241,43 @@ def test_a_killed_runtime_lease_returns_to_the_pool_after_expiry(database_url: s
             proc.wait()
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+def test_limits_from_the_control_panel_are_enforced_by_the_runtime(env: Env) -> None:
+    env.api(
+        "POST", "/limits", json={"kind": "max_cost_per_request_usd", "value": 0.01, "agent_id": env.agent_id}
+    )
+    env.api("POST", "/limits", json={"kind": "max_requests_per_minute", "value": 3, "agent_id": env.agent_id})
+    with ic.AgentRuntime(
+        budget=0.5, control_panel=env.server.url, ic_token=env.token, outbox_path=env.tmp / "o.db"
+    ) as rt:
+        client = rt.instrument(env.client())
+        sent = env.fake.request_count
+        with pytest.raises(ic.LimitExceededError, match="per-request limit"):
+            ask(client, max_tokens=4000)  # its worst case is over $0.01: refused before sending
+        assert env.fake.request_count == sent
+        for _ in range(3):
+            ask(client, max_tokens=20)
+        with pytest.raises(ic.RateLimitedError) as limited:
+            ask(client, max_tokens=20)
+        assert 0 < limited.value.retry_after_s <= 60
+        assert env.fake.request_count == sent + 3
+    with ic.LlmRouter(
+        server_url=env.server.url, api_key=env.token, budget=0.5, outbox_path=env.tmp / "r.db"
+    ) as router:
+        client = openai.OpenAI(base_url=router.base_url, api_key=router.api_key, max_retries=0)
+        with pytest.raises(openai.PermissionDeniedError) as denied:
+            ask(client, max_tokens=4000)
+        assert denied.value.status_code == 403 and denied.value.code == "limit_exceeded"
+
+
+def test_a_daily_limit_caps_what_the_server_leases(env: Env) -> None:
+    env.api("POST", "/limits", json={"kind": "daily_usd", "value": 0.2})  # global
+    lease = httpx.post(
+        f"{env.server.url}/api/v1/budget/handshake", json={"ic_token": env.token, "requested_usd": 0.5}
+    ).json()
+    assert lease["granted_usd"] == 0.2
+    again = httpx.post(
+        f"{env.server.url}/api/v1/budget/handshake", json={"ic_token": env.token, "requested_usd": 0.5}
+    )
+    assert again.status_code == 402 and "daily limit" in again.json()["error"]["message"]
