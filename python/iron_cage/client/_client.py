@@ -69,8 +69,23 @@ class _Auth:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access}"} if self.access else {}
 
-    def take(self, pair: dict[str, Any]) -> None:
-        self.access, self.refresh = pair["access_token"], pair["refresh_token"]
+    def login_body(self) -> dict[str, str | None]:
+        if self.credentials is None:
+            raise ControlPanelError("this client was given a token, not email= and password=")
+        return {"email": self.credentials[0], "password": self.credentials[1]}
+
+    def logged_in(self, r: httpx.Response) -> m.TokenPair:
+        if r.status_code >= 400:
+            raise _error(r)
+        pair = m.TokenPair.model_validate(r.json())
+        self.access, self.refresh = pair.access_token, pair.refresh_token
+        return pair
+
+    def refreshed(self, r: httpx.Response) -> bool:
+        if r.status_code >= 400:
+            return False
+        self.logged_in(r)
+        return True
 
 
 class ControlPanelClient:
@@ -96,22 +111,13 @@ class ControlPanelClient:
         return self._auth.access, self._auth.refresh
 
     def login(self) -> m.TokenPair:
-        assert self._auth.credentials is not None
-        email, password = self._auth.credentials
-        r = self._http.post("/auth/login", json={"email": email, "password": password})
-        if r.status_code >= 400:
-            raise _error(r)
-        self._auth.take(r.json())
-        return m.TokenPair.model_validate(r.json())
+        return self._auth.logged_in(self._http.post("/auth/login", json=self._auth.login_body()))
 
     def _refresh(self) -> bool:
         if self._auth.refresh is None:
             return False
         r = self._http.post("/auth/refresh", json={"refresh_token": self._auth.refresh})
-        if r.status_code >= 400:
-            return False
-        self._auth.take(r.json())
-        return True
+        return self._auth.refreshed(r)
 
     def _send(self, call: Call[Any]) -> httpx.Response:
         return self._http.request(
@@ -314,22 +320,13 @@ class AsyncControlPanelClient:
         self._http = httpx.AsyncClient(base_url=_base(base_url), timeout=timeout, transport=transport)
 
     async def login(self) -> m.TokenPair:
-        assert self._auth.credentials is not None
-        email, password = self._auth.credentials
-        r = await self._http.post("/auth/login", json={"email": email, "password": password})
-        if r.status_code >= 400:
-            raise _error(r)
-        self._auth.take(r.json())
-        return m.TokenPair.model_validate(r.json())
+        return self._auth.logged_in(await self._http.post("/auth/login", json=self._auth.login_body()))
 
     async def _refresh(self) -> bool:
         if self._auth.refresh is None:
             return False
         r = await self._http.post("/auth/refresh", json={"refresh_token": self._auth.refresh})
-        if r.status_code >= 400:
-            return False
-        self._auth.take(r.json())
-        return True
+        return self._auth.refreshed(r)
 
     async def _send(self, call: Call[Any]) -> httpx.Response:
         return await self._http.request(
