@@ -60,11 +60,11 @@ def main() -> None:
         ("Budget reserve+commit", lambda: budget.reserve(0.001).commit(0.0005)),
         (
             "pipeline begin+complete (redact, breaker)",
-            lambda: runtime._core.begin("/v1/chat/completions", REQUEST).complete(200, REPLY),
+            lambda: runtime._core.begin("/v1/chat/completions", REQUEST)[0].complete(200, REPLY),
         ),  # type: ignore[union-attr]
         (
             "pipeline begin+complete (no scan, no breaker)",
-            lambda: plain._core.begin("/v1/chat/completions", REQUEST).complete(200, REPLY),
+            lambda: plain._core.begin("/v1/chat/completions", REQUEST)[0].complete(200, REPLY),
         ),  # type: ignore[union-attr]
     ]
     print(f"{'operation':48s} {'hot':>9s} {'cold':>9s}")

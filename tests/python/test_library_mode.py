@@ -64,6 +64,25 @@ def test_budget_refusal_raises_before_the_call(fake: FakeProvider) -> None:
         assert rt.metrics()["refused"] == 1
 
 
+def test_input_is_counted_exactly_near_the_limit(fake: FakeProvider) -> None:
+    # With room to spare a call reserves on its input's byte length (no tokenizing);
+    # near the limit the exact count decides, so a call that fits is still admitted.
+    msgs: list[ChatCompletionMessageParam] = [{"role": "user", "content": "word " * 2000}]
+    tokens = ic.count_tokens("gpt-4o-mini", msgs)  # type: ignore[arg-type]
+    exact_worst = ic.cost_of(
+        "gpt-4o-mini", {"prompt_tokens": tokens + tokens // 50 + 16, "completion_tokens": 16}
+    )
+    reserved: list[float] = []
+    for budget in (100.0, 2 * exact_worst):
+        with ic.AgentRuntime(budget=budget) as rt, oa(fake) as client:
+            rt.on_event(lambda e: reserved.append(e["reserved_usd"]) if e["type"] == "llm_call" else None)
+            client.chat.completions.create(model="gpt-4o-mini", max_tokens=16, messages=msgs)
+            assert 0 < rt.spent_usd <= reserved[-1]
+    roomy, tight = reserved
+    assert tight == pytest.approx(exact_worst, abs=2e-6)
+    assert roomy > 4 * tight  # 10,000 bytes reserved for ~2,000 tokens
+
+
 def test_uncapped_request_is_capped(fake: FakeProvider) -> None:
     with ic.AgentRuntime(budget=0.002), oa(fake) as client:
         client.chat.completions.create(model="gpt-4o", messages=MSG)

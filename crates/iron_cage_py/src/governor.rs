@@ -80,8 +80,15 @@ impl PyGovernor {
     }
 
     /// Admits a call: parses, prices, reserves the worst case and takes a breaker
-    /// permit. `None` when `path` is not a governed endpoint.
-    fn begin(&self, py: Python<'_>, path: &str, body: &[u8]) -> PyResult<Option<PyCall>> {
+    /// permit. Returns the call and the body to send when iron-cage changed it
+    /// (`None`: send the caller's); `None` when `path` is not a governed endpoint.
+    #[allow(clippy::type_complexity)]
+    fn begin<'py>(
+        &self,
+        py: Python<'py>,
+        path: &str,
+        body: &[u8],
+    ) -> PyResult<Option<(PyCall, Option<Bound<'py, PyBytes>>)>> {
         let Some(format) = ApiFormat::from_path(path) else {
             return Ok(None);
         };
@@ -94,10 +101,14 @@ impl PyGovernor {
             self.pipeline.begin(format, body)
         }
         .map_err(|e| pipeline_error(&e))?;
-        Ok(Some(PyCall {
-            stream: call.is_stream(),
-            call: Mutex::new(Some(call)),
-        }))
+        let upstream = call.modified_body().map(|b| PyBytes::new(py, &b));
+        Ok(Some((
+            PyCall {
+                stream: call.is_stream(),
+                call: Mutex::new(Some(call)),
+            },
+            upstream,
+        )))
     }
 
     #[getter]
@@ -151,18 +162,6 @@ impl PyCall {
         self.stream
     }
 
-    /// The body to send (output capped to the budget, stream usage requested).
-    fn upstream_body<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let guard = self
-            .call
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("poisoned"))?;
-        let call = guard
-            .as_ref()
-            .ok_or_else(|| PyRuntimeError::new_err("this call was already finished"))?;
-        Ok(PyBytes::new(py, &call.upstream_body()))
-    }
-
     /// Finishes with the reply's status, `Retry-After` and body; returns the body
     /// to hand to the SDK when it changed (PII redacted), else `None`. Raises
     /// `PiiBlockedError` in block mode.
@@ -175,20 +174,14 @@ impl PyCall {
         retry_after: Option<String>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let call = self.take()?;
-        let run = || {
-            call.complete(status, retry_after.as_deref(), body)
-                .map(|out| {
-                    let changed = out != body;
-                    (out, changed)
-                })
-        };
-        let (out, changed) = if body.len() > DETACH_ABOVE {
+        let run = || call.complete(status, retry_after.as_deref(), body);
+        let out = if body.len() > DETACH_ABOVE {
             py.detach(run)
         } else {
             run()
         }
         .map_err(|e| pipeline_error(&e))?;
-        Ok(changed.then(|| PyBytes::new(py, &out)))
+        Ok(out.map(|b| PyBytes::new(py, &b)))
     }
 
     /// The transport failed (no reply): a breaker failure, nothing charged.

@@ -20,4 +20,4 @@ pub use prices::{
     Rates, Resolved, Tier,
 };
 pub use tokens::{tokenizer_for, Tokenizer};
-pub use usage::Usage;
+pub use usage::{Field, Usage, UsageFields};

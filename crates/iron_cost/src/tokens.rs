@@ -119,6 +119,15 @@ impl Tokenizer {
         self.finish(self.raw(text))
     }
 
+    /// An upper bound of [`Tokenizer::count_text`] found without tokenizing:
+    /// every BPE token is at least one byte, so a text has at most as many
+    /// tokens as bytes. Cheap (no rank lookups), for reservations that only need
+    /// to be safe.
+    #[must_use]
+    pub fn bound_text(self, text: &str) -> usize {
+        self.finish(text.len())
+    }
+
     /// Tokens of a chat request's `messages` (OpenAI or Anthropic shape): every
     /// string value of each message, text content parts, tool call names and
     /// arguments, plus per-message overhead and the reply priming.
@@ -126,6 +135,23 @@ impl Tokenizer {
     /// # Errors
     /// `messages` is not a list of objects.
     pub fn count_messages(self, messages: &Value) -> Result<usize, CostError> {
+        self.walk_messages(messages, &|s| self.raw(s))
+    }
+
+    /// An upper bound of [`Tokenizer::count_messages`] (each text counted as its
+    /// byte length, see [`Tokenizer::bound_text`]); the same errors.
+    ///
+    /// # Errors
+    /// `messages` is not a list of objects.
+    pub fn bound_messages(self, messages: &Value) -> Result<usize, CostError> {
+        self.walk_messages(messages, &str::len)
+    }
+
+    fn walk_messages(
+        self,
+        messages: &Value,
+        raw: &dyn Fn(&str) -> usize,
+    ) -> Result<usize, CostError> {
         let list = messages.as_array().ok_or_else(|| {
             CostError::InvalidMessages(
                 "expected a list of message dicts like {\"role\": \"user\", \"content\": \"hi\"}"
@@ -142,29 +168,30 @@ impl Tokenizer {
                 if key == "name" {
                     n += TOKENS_PER_NAME;
                 }
-                n += self.raw_value(value);
+                n += raw_value(value, raw);
             }
         }
         Ok(self.finish(n))
     }
+}
 
-    fn raw_value(self, value: &Value) -> usize {
-        match value {
-            Value::String(s) => self.raw(s),
-            Value::Array(items) => items.iter().map(|v| self.raw_value(v)).sum(),
-            // Content parts, tool calls and function specs: count the text they carry.
-            Value::Object(map) => map
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.as_str(),
-                        "type" | "id" | "cache_control" | "image_url" | "source"
-                    )
-                })
-                .map(|(_, v)| self.raw_value(v))
-                .sum(),
-            _ => 0,
-        }
+/// The raw count of the text a message value carries.
+fn raw_value(value: &Value, raw: &dyn Fn(&str) -> usize) -> usize {
+    match value {
+        Value::String(s) => raw(s),
+        Value::Array(items) => items.iter().map(|v| raw_value(v, raw)).sum(),
+        // Content parts, tool calls and function specs: count the text they carry.
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "type" | "id" | "cache_control" | "image_url" | "source"
+                )
+            })
+            .map(|(_, v)| raw_value(v, raw))
+            .sum(),
+        _ => 0,
     }
 }
 
@@ -249,5 +276,39 @@ mod tests {
             + (3 + t.count_text("user") + t.count_text("hello world") + 1 + t.count_text("bob"));
         assert_eq!(t.count_messages(&msgs), Ok(expected));
         assert!(t.count_messages(&json!({"role": "user"})).is_err());
+    }
+
+    #[test]
+    fn bound_is_never_below_the_count() {
+        // xorshift-generated strings over ASCII, whitespace runs, digits, CJK, emoji.
+        const PIECES: [&str; 12] = [
+            "a", "Z", " ", "  ", "\n\n", "\t", "7", "日本", "🤖", "'s", "é", "--",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..2_000 {
+            let mut text = String::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for i in 0..(x % 40) {
+                text.push_str(PIECES[((x >> (i % 50)) % 12) as usize]);
+            }
+            let msgs = json!([{"role": "user", "content": text, "name": "n"}]);
+            for t in [
+                Tokenizer::O200kBase,
+                Tokenizer::Cl100kBase,
+                Tokenizer::AnthropicEstimate,
+            ] {
+                assert!(t.count_text(&text) <= t.bound_text(&text), "{t:?} {text:?}");
+                assert!(
+                    t.count_messages(&msgs).expect("counts")
+                        <= t.bound_messages(&msgs).expect("bounds"),
+                    "{t:?} {text:?}"
+                );
+            }
+        }
+        assert!(Tokenizer::O200kBase
+            .bound_messages(&json!({"role": "user"}))
+            .is_err());
     }
 }

@@ -9,7 +9,7 @@
 //! - Anthropic Messages: `input_tokens` EXCLUDES `cache_read_input_tokens` and
 //!   `cache_creation_input_tokens` (split by `cache_creation.ephemeral_5m/1h_input_tokens`).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::CostError;
 use crate::prices::Provider;
@@ -51,7 +51,27 @@ impl Usage {
                 kind(usage)
             ))
         })?;
-        let has = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
+        Self::read(obj, provider)?.ok_or_else(|| {
+            let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+            CostError::InvalidUsage(format!(
+                "no token counts found (keys: {keys:?}); {EXPECTED}"
+            ))
+        })
+    }
+
+    /// [`Usage::from_json`] over any reader of a usage object's fields (the
+    /// same rules; used to read usage without building a JSON tree).
+    ///
+    /// # Errors
+    /// As [`Usage::from_json`].
+    pub fn from_fields(usage: &impl UsageFields, provider: Provider) -> Result<Usage, CostError> {
+        Self::read(usage, provider)?
+            .ok_or_else(|| CostError::InvalidUsage(format!("no token counts found; {EXPECTED}")))
+    }
+
+    /// `None` when the object has no known token fields.
+    fn read(usage: &impl UsageFields, provider: Provider) -> Result<Option<Usage>, CostError> {
+        let has = |k: &str| usage.field(&[k]).is_some_and(|f| f != Field::Null);
         if has("prompt_tokens") || has("completion_tokens") {
             let prompt = count(usage, &["prompt_tokens"])?;
             let cached = count(usage, &["prompt_tokens_details", "cached_tokens"])?;
@@ -64,7 +84,8 @@ impl Usage {
                 reasoning,
                 "prompt_tokens",
                 "completion_tokens",
-            );
+            )
+            .map(Some);
         }
         if has("input_tokens") || has("output_tokens") {
             let anthropic_fields = has("cache_read_input_tokens")
@@ -73,7 +94,7 @@ impl Usage {
             let responses_fields =
                 has("input_tokens_details") || has("output_tokens_details") || has("total_tokens");
             if anthropic_fields || (!responses_fields && provider == Provider::Anthropic) {
-                return anthropic(usage);
+                return anthropic(usage).map(Some);
             }
             let input = count(usage, &["input_tokens"])?;
             let cached = count(usage, &["input_tokens_details", "cached_tokens"])?;
@@ -86,12 +107,54 @@ impl Usage {
                 reasoning,
                 "input_tokens",
                 "output_tokens",
-            );
+            )
+            .map(Some);
         }
-        let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-        Err(CostError::InvalidUsage(format!(
-            "no token counts found (keys: {keys:?}); expected OpenAI prompt_tokens/completion_tokens, Responses input_tokens/output_tokens, or Anthropic input_tokens/output_tokens"
-        )))
+        Ok(None)
+    }
+}
+
+const EXPECTED: &str = "expected OpenAI prompt_tokens/completion_tokens, Responses input_tokens/output_tokens, or Anthropic input_tokens/output_tokens";
+
+/// A member of a usage object as JSON has it, reduced to what counting needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field {
+    /// `null`.
+    Null,
+    /// A non-negative integer.
+    Unsigned(u64),
+    /// A negative integer.
+    Negative(i64),
+    /// A number with a fraction or exponent.
+    Float(f64),
+    /// Not a number: "a bool", "a string", "a list" or "an object".
+    Other(&'static str),
+}
+
+/// Reads the members of a usage object by path (`["prompt_tokens"]`,
+/// `["prompt_tokens_details", "cached_tokens"]`).
+pub trait UsageFields {
+    /// The member at `path`; `None` when it (or an object on the way) is absent
+    /// or a step of the path is not an object.
+    fn field(&self, path: &[&str]) -> Option<Field>;
+}
+
+impl UsageFields for Map<String, Value> {
+    fn field(&self, path: &[&str]) -> Option<Field> {
+        let (first, rest) = path.split_first()?;
+        let mut v = self.get(*first)?;
+        for key in rest {
+            v = v.get(key)?;
+        }
+        Some(match v {
+            Value::Null => Field::Null,
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => Field::Unsigned(u),
+                (None, Some(i)) => Field::Negative(i),
+                _ => Field::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            other => Field::Other(kind(other)),
+        })
     }
 }
 
@@ -122,7 +185,7 @@ fn openai(
     })
 }
 
-fn anthropic(usage: &Value) -> Result<Usage, CostError> {
+fn anthropic(usage: &impl UsageFields) -> Result<Usage, CostError> {
     let input = count(usage, &["input_tokens"])?;
     let read = count(usage, &["cache_read_input_tokens"])?;
     let creation = count(usage, &["cache_creation_input_tokens"])?;
@@ -147,39 +210,23 @@ fn anthropic(usage: &Value) -> Result<Usage, CostError> {
     })
 }
 
-fn count(root: &Value, path: &[&str]) -> Result<u64, CostError> {
-    let mut v = root;
-    for key in path {
-        match v.get(key) {
-            Some(next) => v = next,
-            None => return Ok(0),
-        }
-    }
-    match v {
-        Value::Null => Ok(0),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                Ok(u)
-            } else if n.as_i64().is_some() {
-                Err(CostError::InvalidUsage(format!(
-                    "{} is negative ({n}); token counts are zero or positive",
-                    path.join(".")
-                )))
-            } else {
-                match n.as_f64() {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(f as u64),
-                    _ => Err(CostError::InvalidUsage(format!(
-                        "{} is {n}; token counts are whole numbers",
-                        path.join(".")
-                    ))),
-                }
-            }
-        }
-        other => Err(CostError::InvalidUsage(format!(
-            "{} is {}; token counts are integers",
-            path.join("."),
-            kind(other)
+fn count(usage: &impl UsageFields, path: &[&str]) -> Result<u64, CostError> {
+    match usage.field(path) {
+        None | Some(Field::Null) => Ok(0),
+        Some(Field::Unsigned(u)) => Ok(u),
+        Some(Field::Negative(n)) => Err(CostError::InvalidUsage(format!(
+            "{} is negative ({n}); token counts are zero or positive",
+            path.join(".")
+        ))),
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(Field::Float(f)) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(f as u64),
+        Some(Field::Float(f)) => Err(CostError::InvalidUsage(format!(
+            "{} is {f}; token counts are whole numbers",
+            path.join(".")
+        ))),
+        Some(Field::Other(kind)) => Err(CostError::InvalidUsage(format!(
+            "{} is {kind}; token counts are integers",
+            path.join(".")
         ))),
     }
 }

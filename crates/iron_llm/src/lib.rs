@@ -11,6 +11,7 @@ pub mod error;
 pub mod format;
 pub mod request;
 pub mod response;
+mod skim;
 pub mod sse;
 pub mod stream;
 pub mod translate;

@@ -7,6 +7,8 @@
 //! the model's own maximum, whichever is lower), so a reservation always covers
 //! the most the call can cost.
 
+use std::sync::OnceLock;
+
 use iron_cost::{ModelPrice, Money, PriceTable, Provider, Rates, Tier, Tokenizer, Usage};
 use serde_json::{Map, Value};
 
@@ -28,8 +30,14 @@ pub struct ParsedRequest {
     /// The JSON body (rewritten by [`ParsedRequest::plan`] and
     /// [`ParsedRequest::ensure_stream_usage`]).
     pub body: Map<String, Value>,
-    /// Input tokens counted by iron-cage.
-    pub input_tokens: u64,
+    /// An upper bound of the input tokens, found without tokenizing (each
+    /// text counted as its byte length): what a call reserves for when the
+    /// budget has room to spare. [`ParsedRequest::input_tokens`] counts exactly.
+    pub input_bound: u64,
+    /// The exact count, made on first use.
+    input_exact: OnceLock<u64>,
+    /// The tokenizer of `model` (`o200k_base` for unknown models).
+    pub tokenizer: Tokenizer,
     /// The maximum output per choice the caller set, if any.
     pub requested_output: Option<u64>,
     /// Number of choices (`n`).
@@ -51,6 +59,19 @@ pub struct Estimate {
     pub cost: Money,
     /// Whether iron-cage wrote a maximum output into the request.
     pub capped: bool,
+}
+
+/// A reservation on the input bound is only taken when the call's worst case
+/// is at most this fraction (1/n) of what is available; nearer the limit the
+/// input is counted exactly, so that over-reserving never refuses a call that fits.
+const BOUND_HEADROOM: u64 = 4;
+
+/// A priced worst case and the output cap it needs written into the body.
+struct Plan {
+    estimate: Estimate,
+    write: Option<u64>,
+    /// The budget, not the model's maximum, limits the output.
+    budget_capped: bool,
 }
 
 /// Why a request cannot be planned.
@@ -103,7 +124,7 @@ impl ParsedRequest {
             Some(_) => return Err(bad("`stream` must be true or false")),
         };
         let tokenizer = Tokenizer::for_model(&model).unwrap_or(Tokenizer::O200kBase);
-        let input_tokens = count_input(format, &body, tokenizer)?;
+        let input_bound = count_input(format, &body, tokenizer, false)?;
         let output_key = match format {
             ApiFormat::ChatCompletions => ["max_completion_tokens", "max_tokens"].as_slice(),
             ApiFormat::Responses => ["max_output_tokens"].as_slice(),
@@ -140,7 +161,9 @@ impl ParsedRequest {
             model,
             stream,
             body,
-            input_tokens: u64::try_from(input_tokens).unwrap_or(u64::MAX),
+            input_bound: u64::try_from(input_bound).unwrap_or(u64::MAX),
+            input_exact: OnceLock::new(),
+            tokenizer,
             requested_output,
             choices,
             tier,
@@ -148,11 +171,21 @@ impl ParsedRequest {
         })
     }
 
+    /// Input tokens counted exactly (counted on first use, then remembered).
+    #[must_use]
+    pub fn input_tokens(&self) -> u64 {
+        *self.input_exact.get_or_init(|| {
+            // The bound walked the same structure, so counting cannot fail here.
+            count_input(self.format, &self.body, self.tokenizer, true)
+                .map_or(self.input_bound, |n| u64::try_from(n).unwrap_or(u64::MAX))
+        })
+    }
+
     /// Input tokens to reserve for: the count plus 2% and 16 tokens for the
     /// provider's framing of tools and messages.
     #[must_use]
     pub fn reserved_input(&self) -> u64 {
-        self.input_tokens + self.input_tokens / 50 + 16
+        with_margin(self.input_tokens())
     }
 
     /// Prices the worst case against `table` and, when the caller set no
@@ -176,7 +209,49 @@ impl ParsedRequest {
         price: &ModelPrice,
         available: Money,
     ) -> Result<Estimate, PlanError> {
-        let input = self.reserved_input();
+        let plan = self.worst_case(self.reserved_input(), name, price, available)?;
+        Ok(self.apply(plan))
+    }
+
+    /// [`ParsedRequest::plan_priced`] on the input *bound*, without tokenizing,
+    /// when that changes nothing but the amount reserved: the call fits with a
+    /// wide margin (its worst case is at most a quarter of `available`) and its
+    /// output is not capped by the budget, so the body sent is the one exact
+    /// counting would send. `None` otherwise (then count and plan exactly).
+    pub fn plan_bounded(
+        &mut self,
+        name: &str,
+        price: &ModelPrice,
+        available: Money,
+    ) -> Option<Estimate> {
+        let plan = self
+            .worst_case(with_margin(self.input_bound), name, price, available)
+            .ok()?;
+        let roomy =
+            plan.estimate.cost.micros().saturating_mul(BOUND_HEADROOM) <= available.micros();
+        (roomy && !plan.budget_capped).then(|| self.apply(plan))
+    }
+
+    fn apply(&mut self, plan: Plan) -> Estimate {
+        if let Some(per_choice) = plan.write {
+            let key = match self.format {
+                ApiFormat::ChatCompletions => "max_completion_tokens",
+                ApiFormat::Responses => "max_output_tokens",
+                _ => "max_tokens",
+            };
+            self.body.insert(key.to_owned(), Value::from(per_choice));
+            self.modified = true;
+        }
+        plan.estimate
+    }
+
+    fn worst_case(
+        &self,
+        input: u64,
+        name: &str,
+        price: &ModelPrice,
+        available: Money,
+    ) -> Result<Plan, PlanError> {
         let probe = Usage {
             input,
             ..Usage::default()
@@ -191,7 +266,7 @@ impl ParsedRequest {
             Money::from_micros(u64::try_from(scaled.div_ceil(1_000_000)).unwrap_or(u64::MAX))
         };
         // A fixed output (none for embeddings, or what the caller set) fits or not.
-        let fixed = |output: u64| -> Result<Estimate, PlanError> {
+        let fixed = |output: u64| -> Result<Plan, PlanError> {
             let cost = cost_of(output);
             if cost > available {
                 return Err(PlanError::Budget {
@@ -199,11 +274,15 @@ impl ParsedRequest {
                     available,
                 });
             }
-            Ok(Estimate {
-                input_tokens: input,
-                output_tokens: output,
-                cost,
-                capped: false,
+            Ok(Plan {
+                estimate: Estimate {
+                    input_tokens: input,
+                    output_tokens: output,
+                    cost,
+                    capped: false,
+                },
+                write: None,
+                budget_capped: false,
             })
         };
         if self.format == ApiFormat::Embeddings {
@@ -232,21 +311,16 @@ impl ParsedRequest {
         }
         let per_choice = affordable.min(model_max);
         let must_write = self.format == ApiFormat::Messages || per_choice < model_max;
-        if must_write {
-            let key = match self.format {
-                ApiFormat::ChatCompletions => "max_completion_tokens",
-                ApiFormat::Responses => "max_output_tokens",
-                _ => "max_tokens",
-            };
-            self.body.insert(key.to_owned(), Value::from(per_choice));
-            self.modified = true;
-        }
         let output = per_choice.saturating_mul(self.choices);
-        Ok(Estimate {
-            input_tokens: input,
-            output_tokens: output,
-            cost: cost_of(output),
-            capped: must_write,
+        Ok(Plan {
+            estimate: Estimate {
+                input_tokens: input,
+                output_tokens: output,
+                cost: cost_of(output),
+                capped: must_write,
+            },
+            write: must_write.then_some(per_choice),
+            budget_capped: per_choice < model_max,
         })
     }
 
@@ -287,7 +361,8 @@ impl ParsedRequest {
 /// `cache_control`.
 fn input_rate_upper(rates: &Rates, provider: Provider, body: &Map<String, Value>) -> u64 {
     if provider == Provider::Anthropic
-        && mentions_key(&Value::Object(body.clone()), "cache_control")
+        && (body.contains_key("cache_control")
+            || body.values().any(|v| mentions_key(v, "cache_control")))
     {
         rates
             .input
@@ -306,16 +381,38 @@ fn mentions_key(v: &Value, key: &str) -> bool {
     }
 }
 
+/// Input tokens plus the margin for the provider's framing.
+fn with_margin(tokens: u64) -> u64 {
+    tokens + tokens / 50 + 16
+}
+
+/// The input tokens of `body`: counted (`exact`) or bounded by byte lengths.
 fn count_input(
     format: ApiFormat,
     body: &Map<String, Value>,
     tok: Tokenizer,
+    exact: bool,
 ) -> Result<usize, LlmError> {
+    let count_text = |s: &str| {
+        if exact {
+            tok.count_text(s)
+        } else {
+            tok.bound_text(s)
+        }
+    };
+    let count_messages = |m: &Value| {
+        if exact {
+            tok.count_messages(m)
+        } else {
+            tok.bound_messages(m)
+        }
+        .map_err(|e| bad(e.to_string()))
+    };
     let text_of = |v: &Value| -> usize {
         match v {
-            Value::String(s) => tok.count_text(s),
+            Value::String(s) => count_text(s),
             Value::Null => 0,
-            other => tok.count_text(&other.to_string()),
+            other => count_text(&other.to_string()),
         }
     };
     let tools = body.get("tools").map_or(0, text_of);
@@ -324,25 +421,20 @@ fn count_input(
             let messages = body.get("messages").ok_or_else(|| {
                 bad("the request has no `messages`; send a list like [{\"role\": \"user\", \"content\": \"hi\"}]")
             })?;
-            tok.count_messages(messages)
-                .map_err(|e| bad(e.to_string()))?
-                + tools
+            count_messages(messages)? + tools
         }
         ApiFormat::Messages => {
             let messages = body.get("messages").ok_or_else(|| {
                 bad("the request has no `messages`; send a list like [{\"role\": \"user\", \"content\": \"hi\"}]")
             })?;
-            tok.count_messages(messages)
-                .map_err(|e| bad(e.to_string()))?
-                + body.get("system").map_or(0, text_of)
-                + tools
+            count_messages(messages)? + body.get("system").map_or(0, text_of) + tools
         }
         ApiFormat::Responses => {
             let input = match body.get("input") {
                 None | Some(Value::Null) => 0,
-                Some(Value::String(s)) => tok.count_text(s),
+                Some(Value::String(s)) => count_text(s),
                 Some(v @ Value::Array(items)) if items.iter().all(Value::is_object) => {
-                    tok.count_messages(v).map_err(|e| bad(e.to_string()))?
+                    count_messages(v)?
                 }
                 Some(Value::Array(_)) => {
                     return Err(bad(
@@ -354,12 +446,12 @@ fn count_input(
             input + body.get("instructions").map_or(0, text_of) + tools
         }
         ApiFormat::Embeddings => match body.get("input") {
-            Some(Value::String(s)) => tok.count_text(s),
+            Some(Value::String(s)) => count_text(s),
             Some(Value::Array(items)) => {
                 let mut n = 0;
                 for item in items {
                     n += match item {
-                        Value::String(s) => tok.count_text(s),
+                        Value::String(s) => count_text(s),
                         Value::Number(_) => 1,
                         Value::Array(ids) => ids.len(),
                         _ => return Err(bad("`input` items must be strings or token arrays")),
@@ -383,6 +475,45 @@ mod tests {
 
     fn parse(format: ApiFormat, v: &Value) -> ParsedRequest {
         ParsedRequest::parse(format, v.to_string().as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn bounded_plan_sends_what_the_exact_plan_sends() {
+        let table = PriceTable::embedded();
+        let price = table.lookup("claude-sonnet-4-5").expect("priced");
+        let text = "Summarise the quarterly report in one sentence, please.";
+        let body =
+            json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": text}]});
+        let mut bounded = parse(ApiFormat::Messages, &body);
+        let mut exact = bounded.clone();
+        assert!(bounded.input_bound >= bounded.input_tokens());
+        let roomy = Money::from_micros(100_000_000);
+        let b = bounded
+            .plan_bounded(price.name, price.price, roomy)
+            .expect("room to spare: no exact count needed");
+        let e = exact
+            .plan_priced(price.name, price.price, roomy)
+            .expect("fits");
+        // The same body goes upstream (Anthropic needs max_tokens: the model's maximum);
+        // only the reservation is larger.
+        assert_eq!(bounded.body, exact.body);
+        assert_eq!(b.output_tokens, e.output_tokens);
+        assert!(b.input_tokens > e.input_tokens && b.cost >= e.cost);
+        // Near the limit, or when the budget would cap the output, it declines and
+        // leaves the body alone.
+        let mut tight = parse(ApiFormat::Messages, &body);
+        assert!(tight
+            .plan_bounded(
+                price.name,
+                price.price,
+                Money::from_micros(b.cost.micros() * 2)
+            )
+            .is_none());
+        assert!(tight
+            .plan_bounded(price.name, price.price, Money::from_micros(1_000))
+            .is_none());
+        assert_eq!(tight.body, body.as_object().expect("object").clone());
+        assert!(!tight.modified);
     }
 
     #[test]

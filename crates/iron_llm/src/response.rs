@@ -1,10 +1,17 @@
 //! JSON (non-streamed) responses: their usage and their text.
+//!
+//! [`skim`] reads both without building a JSON tree (the common path: nothing
+//! to rewrite); [`usage_of`] and [`for_each_text_mut`] work on a parsed
+//! [`Value`] when a reply must be rewritten or is of an unexpected shape.
 
-use iron_cost::{Provider, Usage};
+use std::borrow::Cow;
+
+use iron_cost::{Field, Provider, Usage, UsageFields};
 use serde_json::Value;
 
 use crate::error::LlmError;
 use crate::format::ApiFormat;
+use crate::skim::Reader;
 
 /// The usage a response reports, normalised; `None` when it reports none.
 ///
@@ -14,6 +21,227 @@ pub fn usage_of(format: ApiFormat, body: &Value) -> Result<Option<Usage>, LlmErr
     match body.get("usage") {
         None | Some(Value::Null) => Ok(None),
         Some(u) => Ok(Some(Usage::from_json(u, provider(format))?)),
+    }
+}
+
+/// [`usage_of`] for a skimmed response.
+///
+/// # Errors
+/// A usage member of no known shape.
+pub fn skimmed_usage(format: ApiFormat, skimmed: &Skimmed<'_>) -> Result<Option<Usage>, LlmError> {
+    match &skimmed.usage {
+        None => Ok(None),
+        Some(u) => match u.not_object {
+            Some(kind) => Err(LlmError::from(iron_cost::CostError::InvalidUsage(format!(
+                "expected the provider's usage object (a dict), got {kind}"
+            )))),
+            None => Ok(Some(Usage::from_fields(u, provider(format))?)),
+        },
+    }
+}
+
+/// The usage member and the generated texts of a response, read in one pass
+/// without building a tree: texts borrow from the body unless they contain
+/// escapes, the usage counts are kept as numbers, everything else is skipped.
+#[derive(Debug, Default)]
+pub struct Skimmed<'a> {
+    /// The `usage` member (`None` when absent or null).
+    pub usage: Option<SkimmedUsage>,
+    /// The texts [`for_each_text_mut`] would visit, in the same order.
+    pub texts: Vec<Cow<'a, str>>,
+}
+
+/// Skims a JSON response of `format` with a parsed tree's rules (a later
+/// duplicate key wins, members of unexpected types are passed over). `None`
+/// when the body is not a JSON object: read it with [`usage_of`] /
+/// [`for_each_text_mut`] instead.
+#[must_use]
+pub fn skim(format: ApiFormat, body: &[u8]) -> Option<Skimmed<'_>> {
+    let mut r = Reader::new(body)?;
+    if r.peek()? != b'{' {
+        return None;
+    }
+    let mut out = Skimmed::default();
+    r.object(|r, key| match (format, key.as_ref()) {
+        (_, "usage") => {
+            out.usage = read_usage(r)?;
+            Some(())
+        }
+        (ApiFormat::ChatCompletions, "choices") => {
+            out.texts = list(r, |r, texts| {
+                let mut content = None;
+                object_or_skip(r, |r, key| {
+                    if key != "message" {
+                        return r.skip();
+                    }
+                    content = None;
+                    object_or_skip(r, |r, key| {
+                        if key == "content" {
+                            content = r.text()?;
+                            Some(())
+                        } else {
+                            r.skip()
+                        }
+                    })
+                })?;
+                texts.extend(content);
+                Some(())
+            })?;
+            Some(())
+        }
+        (ApiFormat::Responses, "output") => {
+            out.texts = list(r, |r, texts| {
+                let mut parts = Vec::new();
+                object_or_skip(r, |r, key| {
+                    if key == "content" {
+                        parts = list(r, |r, parts| typed_text(r, "output_text", parts))?;
+                        Some(())
+                    } else {
+                        r.skip()
+                    }
+                })?;
+                texts.append(&mut parts);
+                Some(())
+            })?;
+            Some(())
+        }
+        (ApiFormat::Messages, "content") => {
+            out.texts = list(r, |r, texts| typed_text(r, "text", texts))?;
+            Some(())
+        }
+        _ => r.skip(),
+    })?;
+    r.at_end().then_some(out)
+}
+
+/// The items of an array (anything else: none), each read by `item`.
+fn list<'a, T>(
+    r: &mut Reader<'a>,
+    mut item: impl FnMut(&mut Reader<'a>, &mut Vec<T>) -> Option<()>,
+) -> Option<Vec<T>> {
+    let mut out = Vec::new();
+    if r.peek()? == b'[' {
+        r.array(|r| item(r, &mut out))?;
+    } else {
+        r.skip()?;
+    }
+    Some(out)
+}
+
+/// The members of an object (anything else is passed over).
+fn object_or_skip<'a>(
+    r: &mut Reader<'a>,
+    member: impl FnMut(&mut Reader<'a>, Cow<'a, str>) -> Option<()>,
+) -> Option<()> {
+    if r.peek()? == b'{' {
+        r.object(member)
+    } else {
+        r.skip()
+    }
+}
+
+/// A `{"type": kind, "text": ...}` part: its text when of type `kind`.
+fn typed_text<'a>(r: &mut Reader<'a>, kind: &str, texts: &mut Vec<Cow<'a, str>>) -> Option<()> {
+    let (mut is_kind, mut text) = (false, None);
+    object_or_skip(r, |r, key| match key.as_ref() {
+        "type" => {
+            is_kind = r.text()?.as_deref() == Some(kind);
+            Some(())
+        }
+        "text" => {
+            text = r.text()?;
+            Some(())
+        }
+        _ => r.skip(),
+    })?;
+    if is_kind {
+        texts.extend(text);
+    }
+    Some(())
+}
+
+/// The `usage` member: `None` when null.
+fn read_usage(r: &mut Reader<'_>) -> Option<Option<SkimmedUsage>> {
+    let mut u = SkimmedUsage::default();
+    let kind = r.count(|r, key| {
+        let Some(i) = TOP.iter().position(|k| *k == key) else {
+            return r.skip();
+        };
+        let mut nested = [None; 4];
+        let field = r.count(|r, key| match NESTED.iter().position(|k| *k == key) {
+            Some(j) => {
+                nested[j] = Some(r.count(|r, _| r.skip())?);
+                Some(())
+            }
+            None => r.skip(),
+        })?;
+        u.top[i] = Some(field);
+        if i >= FIRST_OBJECT {
+            u.nested[i - FIRST_OBJECT] = nested;
+        }
+        Some(())
+    })?;
+    Some(match kind {
+        Field::Null => None,
+        Field::Other("an object") => Some(u),
+        Field::Other(other) => Some(not_object(other)),
+        _ => Some(not_object("a number")),
+    })
+}
+
+/// Members of a usage object a price can depend on.
+const TOP: [&str; 12] = [
+    "prompt_tokens",
+    "completion_tokens",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    // Objects from here on (their members below).
+    "prompt_tokens_details",
+    "completion_tokens_details",
+    "input_tokens_details",
+    "output_tokens_details",
+    "cache_creation",
+];
+const FIRST_OBJECT: usize = 7;
+const NESTED: [&str; 4] = [
+    "cached_tokens",
+    "reasoning_tokens",
+    "ephemeral_5m_input_tokens",
+    "ephemeral_1h_input_tokens",
+];
+
+/// A usage member read as counts (see [`UsageFields`]); later duplicates win,
+/// as in a parsed tree.
+#[derive(Debug, Default)]
+pub struct SkimmedUsage {
+    top: [Option<Field>; 12],
+    nested: [[Option<Field>; 4]; 5],
+    /// Set when `usage` is not an object: what it is instead.
+    not_object: Option<&'static str>,
+}
+
+impl UsageFields for SkimmedUsage {
+    fn field(&self, path: &[&str]) -> Option<Field> {
+        let first = *path.first()?;
+        let i = TOP.iter().position(|k| *k == first)?;
+        match path {
+            [_] => self.top[i],
+            [_, member] if i >= FIRST_OBJECT && self.top[i] == Some(Field::Other("an object")) => {
+                let j = NESTED.iter().position(|k| k == member)?;
+                self.nested[i - FIRST_OBJECT][j]
+            }
+            _ => None,
+        }
+    }
+}
+
+fn not_object(kind: &'static str) -> SkimmedUsage {
+    SkimmedUsage {
+        not_object: Some(kind),
+        ..SkimmedUsage::default()
     }
 }
 
@@ -116,5 +344,276 @@ mod tests {
             usage_of(ApiFormat::ChatCompletions, &json!({})).expect("ok"),
             None
         );
+    }
+
+    /// The texts and usage the tree path sees.
+    fn by_tree(format: ApiFormat, body: &str) -> (Vec<String>, Option<Usage>) {
+        let mut v: Value = serde_json::from_str(body).expect("json");
+        let mut texts = Vec::new();
+        for_each_text_mut(format, &mut v, |s| texts.push(s.clone()));
+        (texts, usage_of(format, &v).ok().flatten())
+    }
+
+    #[test]
+    fn skim_reads_what_the_tree_reads() {
+        let cases = [
+            (
+                ApiFormat::ChatCompletions,
+                r#"{"id": "x", "created": 1, "choices": [{"index": 0, "message": {"role": "assistant", "content": "a \"q\" \u00e9"}}, {"message": {"content": null, "tool_calls": [{"function": {"arguments": "{}"}}]}}, {"message": {"content": "b"}, "logprobs": {"content": [1, 2.5e3]}}], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}"#,
+            ),
+            (
+                ApiFormat::ChatCompletions,
+                r#"{"choices": [{"message": {"content": [{"type": "text"}]}}, {"finish_reason": "stop"}], "usage": null}"#,
+            ),
+            (
+                ApiFormat::Responses,
+                r#"{"output": [{"type": "reasoning", "summary": []}, {"type": "message", "content": [{"type": "output_text", "text": "hi"}, {"type": "refusal", "refusal": "no"}, {"type": "output_text", "text": "there"}]}], "usage": {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7}}"#,
+            ),
+            (
+                ApiFormat::Messages,
+                r#"{"content": [{"type": "text", "text": "x"}, {"type": "tool_use", "id": "t", "input": {"a": [1, {"b": "c"}]}}, {"text": "untyped"}], "usage": {"input_tokens": 10, "output_tokens": 7}}"#,
+            ),
+            (
+                ApiFormat::Embeddings,
+                r#"{"data": [{"embedding": [0.1, -2e-5, 3]}], "usage": {"prompt_tokens": 8, "total_tokens": 8}}"#,
+            ),
+        ];
+        for (format, body) in cases {
+            let skimmed = skim(format, body.as_bytes()).expect("expected shape");
+            let texts: Vec<String> = skimmed.texts.iter().map(ToString::to_string).collect();
+            let usage = skimmed_usage(format, &skimmed).ok().flatten();
+            assert_eq!((texts, usage), by_tree(format, body), "{body}");
+        }
+        // Plain strings are borrowed from the body, not copied.
+        let body = br#"{"choices": [{"message": {"content": "plain"}}]}"#;
+        let skimmed = skim(ApiFormat::ChatCompletions, body).expect("shape");
+        assert!(matches!(skimmed.texts[0], Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn skim_reads_odd_shapes_as_the_tree_does() {
+        for (format, body) in [
+            (ApiFormat::ChatCompletions, r#"{"choices": "none"}"#),
+            (
+                ApiFormat::ChatCompletions,
+                r#"{"choices": [null, 3, {"message": [1]}, {"message": {"content": {"a": 1}}}]}"#,
+            ),
+            (
+                ApiFormat::ChatCompletions,
+                r#"{"choices": [{"message": {"content": "first"}}], "choices": [{"message": {"content": "dup"}}]}"#,
+            ),
+            (
+                ApiFormat::ChatCompletions,
+                r#"{"choices": [{"message": {"content": "a", "content": "b"}, "message": {"role": "x"}}]}"#,
+            ),
+            (ApiFormat::Messages, r#"{"content": "a string"}"#),
+            (
+                ApiFormat::Messages,
+                r#"{"content": [{"text": "t", "type": "text"}, {"type": "text", "text": 5}, {"type": "text", "type": "image", "text": "no"}]}"#,
+            ),
+            (
+                ApiFormat::Responses,
+                r#"{"output": [{"content": "not a list"}, {"content": [{"type": "output_text", "text": "a"}], "content": [{"type": "output_text", "text": "b"}]}]}"#,
+            ),
+            (
+                ApiFormat::Embeddings,
+                r#"{"data": [[1, 2]], "usage": {"prompt_tokens": 2, "total_tokens": 2}}"#,
+            ),
+        ] {
+            let skimmed = skim(format, body.as_bytes()).expect("a JSON object");
+            let texts: Vec<String> = skimmed.texts.iter().map(ToString::to_string).collect();
+            let usage = skimmed_usage(format, &skimmed).ok().flatten();
+            assert_eq!((texts, usage), by_tree(format, body), "{body}");
+        }
+        for body in [
+            r#"[1, 2]"#,
+            r#""text""#,
+            r#"{"choices": []} trailing"#,
+            "not json",
+            r#"{"a": 1"#,
+        ] {
+            assert!(
+                skim(ApiFormat::ChatCompletions, body.as_bytes()).is_none(),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn skimmed_usage_follows_the_tree_rules() {
+        let usages = [
+            r#"{"prompt_tokens": 10, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 2}}"#,
+            r#"{"input_tokens": 7, "output_tokens": 3, "total_tokens": 10, "input_tokens_details": {"cached_tokens": 2}, "output_tokens_details": {"reasoning_tokens": 1}}"#,
+            r#"{"input_tokens": 7, "output_tokens": 3, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 9, "cache_creation": {"ephemeral_5m_input_tokens": 2, "ephemeral_1h_input_tokens": 3}}"#,
+            r#"{"input_tokens": 7, "output_tokens": 3}"#,
+            r#"{"prompt_tokens": 10, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 11}}"#,
+            r#"{"prompt_tokens": -1, "completion_tokens": 5}"#,
+            r#"{"prompt_tokens": 2.0, "completion_tokens": 5e0}"#,
+            r#"{"prompt_tokens": 2.5, "completion_tokens": 5}"#,
+            r#"{"prompt_tokens": "9", "completion_tokens": 5}"#,
+            r#"{"prompt_tokens": null, "completion_tokens": 5, "prompt_tokens_details": null}"#,
+            r#"{"prompt_tokens": 10, "completion_tokens": 5, "prompt_tokens_details": 3}"#,
+            r#"{"prompt_tokens": 1, "prompt_tokens": 10, "completion_tokens": 5}"#,
+            r#"{"prompt_tokens": 10, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 4}, "prompt_tokens_details": [1]}"#,
+            r#"{"total_tokens": 3}"#,
+            r#"{}"#,
+            r#"[1, 2]"#,
+            r#"12"#,
+            r#"null"#,
+        ];
+        for usage in usages {
+            for format in [
+                ApiFormat::ChatCompletions,
+                ApiFormat::Messages,
+                ApiFormat::Responses,
+            ] {
+                let body = format!(r#"{{"id": "x", "usage": {usage}}}"#);
+                let tree: Value = serde_json::from_str(&body).expect("json");
+                let skimmed = skim(format, body.as_bytes()).expect("shape");
+                let (a, b) = (usage_of(format, &tree), skimmed_usage(format, &skimmed));
+                assert_eq!(a.is_ok(), b.is_ok(), "{format:?} {usage}: {a:?} vs {b:?}");
+                assert_eq!(a.ok(), b.ok(), "{format:?} {usage}");
+            }
+        }
+    }
+
+    /// Random JSON over the keys that matter, to compare the skim and the tree.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[usize::try_from(self.next() % items.len() as u64).expect("index")]
+        }
+        fn value(&mut self, depth: u32) -> String {
+            const KEYS: [&str; 16] = [
+                "choices",
+                "message",
+                "content",
+                "usage",
+                "type",
+                "text",
+                "output",
+                "prompt_tokens",
+                "completion_tokens",
+                "input_tokens",
+                "output_tokens",
+                "prompt_tokens_details",
+                "cached_tokens",
+                "cache_creation",
+                "ephemeral_5m_input_tokens",
+                "x\\u0041",
+            ];
+            const SCALARS: [&str; 14] = [
+                "0",
+                "7",
+                "-3",
+                "2.0",
+                "2.5",
+                "1e2",
+                "null",
+                "true",
+                "\"text\"",
+                "\"output_text\"",
+                "\"a \\\"b\\\" \\u00e9\"",
+                "\"\"",
+                "18446744073709551616",
+                "-0",
+            ];
+            match (self.next() % 6, depth) {
+                (0 | 1, d) if d < 5 => {
+                    let n = self.next() % 4;
+                    let members: Vec<String> = (0..n)
+                        .map(|_| format!("\"{}\": {}", self.pick(&KEYS), self.value(depth + 1)))
+                        .collect();
+                    format!("{{{}}}", members.join(", "))
+                }
+                (2, d) if d < 5 => {
+                    let n = self.next() % 4;
+                    let items: Vec<String> = (0..n).map(|_| self.value(depth + 1)).collect();
+                    format!("[{}]", items.join(","))
+                }
+                _ => self.pick(&SCALARS).to_owned(),
+            }
+        }
+    }
+
+    #[test]
+    fn skim_equals_the_tree_on_random_json() {
+        let mut g = Gen(0x2545_F491_4F6C_DD1D);
+        let formats = [
+            ApiFormat::ChatCompletions,
+            ApiFormat::Responses,
+            ApiFormat::Messages,
+            ApiFormat::Embeddings,
+        ];
+        for case in 0..20_000 {
+            const TEMPLATES: [&str; 4] = [
+                r#"{"choices": [{"message": {"content": $, "content": $}, "index": $}, $], "usage": $}"#,
+                r#"{"output": [{"content": [{"type": %, "text": $}, $, {"text": $, "type": %}]}, $], "usage": $}"#,
+                r#"{"content": [{"type": %, "text": $}, {"text": $, "type": %}, $], "usage": {"input_tokens": $, "output_tokens": $, "cache_creation": {"ephemeral_5m_input_tokens": $}}}"#,
+                r#"{"usage": {"prompt_tokens": $, "completion_tokens": $, "prompt_tokens_details": {"cached_tokens": $}, "total_tokens": $}, "choices": $}"#,
+            ];
+            let mut body = if case % 2 == 0 {
+                let template = TEMPLATES[(case / 2) % 4];
+                let mut out = String::new();
+                for ch in template.chars() {
+                    match ch {
+                        '$' => out.push_str(&g.value(3)),
+                        '%' => {
+                            out.push_str(g.pick(&["\"text\"", "\"output_text\"", "\"image\"", "1"]))
+                        }
+                        c => out.push(c),
+                    }
+                }
+                out.into_bytes()
+            } else {
+                g.value(0).into_bytes()
+            };
+            if body.first() != Some(&b'{') {
+                body = format!("{{\"usage\": {}}}", String::from_utf8(body).expect("utf-8"))
+                    .into_bytes();
+            }
+            // Every fourth case is damaged: a byte dropped or changed.
+            if case % 4 == 3 && !body.is_empty() {
+                let at = usize::try_from(g.next() % body.len() as u64).expect("index");
+                if g.next() % 2 == 0 {
+                    body.remove(at);
+                } else {
+                    let bytes = b"{}[],:\"\\ 0-e";
+                    body[at] =
+                        bytes[usize::try_from(g.next() % bytes.len() as u64).expect("index")];
+                }
+            }
+            let format = if case % 2 == 0 {
+                [
+                    ApiFormat::ChatCompletions,
+                    ApiFormat::Responses,
+                    ApiFormat::Messages,
+                    ApiFormat::ChatCompletions,
+                ][(case / 2) % 4]
+            } else {
+                formats[(case / 2) % 4]
+            };
+            let tree: Option<Value> = serde_json::from_slice(&body).ok().filter(Value::is_object);
+            let skimmed = skim(format, &body);
+            let text = String::from_utf8_lossy(&body);
+            let (Some(mut tree), Some(skimmed)) = (tree.clone(), skimmed.as_ref()) else {
+                assert_eq!(tree.is_some(), skimmed.is_some(), "{format:?} {text}");
+                continue;
+            };
+            let mut texts = Vec::new();
+            for_each_text_mut(format, &mut tree, |s| texts.push(s.clone()));
+            let ours: Vec<String> = skimmed.texts.iter().map(ToString::to_string).collect();
+            assert_eq!(ours, texts, "{format:?} {text}");
+            let (a, b) = (usage_of(format, &tree), skimmed_usage(format, skimmed));
+            assert_eq!(a.is_ok(), b.is_ok(), "{format:?} {text}: {a:?} vs {b:?}");
+            assert_eq!(a.ok(), b.ok(), "{format:?} {text}");
+        }
     }
 }

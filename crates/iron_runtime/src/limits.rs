@@ -66,6 +66,14 @@ impl Limiter {
         *self.limits.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether a per-request cost or token limit is set (then a call's worst
+    /// case must be its exact count, not a bound that could exceed the limit).
+    #[must_use]
+    pub fn limits_requests(&self) -> bool {
+        let limits = self.get();
+        limits.max_cost_per_request.is_some() || limits.max_tokens_per_request.is_some()
+    }
+
     /// Refuses a call whose worst case is over a limit, or one over the rate.
     ///
     /// # Errors

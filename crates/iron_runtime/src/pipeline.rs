@@ -6,19 +6,21 @@
 //! Python layer from a wrapped HTTP transport.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use iron_cost::{
-    Ledger, LedgerEvent, ModelPrice, Money, PriceTable, SharedReservation, Tokenizer, Usage,
+    Ledger, LedgerEvent, ModelPrice, Money, PriceTable, Provider, SharedReservation, Tokenizer,
+    Usage,
 };
 use iron_llm::request::PlanError;
 use iron_llm::{ApiFormat, Estimate, LlmError, ParsedRequest};
 use iron_reliability::{
-    classify_status, parse_retry_after, BreakerConfig, BreakerRegistry, Clock, Permit,
-    ReliabilityError, StatusClass,
+    classify_status, parse_retry_after, BreakerConfig, BreakerRegistry, CircuitBreaker, Clock,
+    Permit, ReliabilityError, StatusClass,
 };
 use iron_safety::{Finding, Mode, Scanner};
+use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 
 use crate::error::PipelineError;
@@ -56,11 +58,26 @@ pub struct Stats {
     by_model: Mutex<std::collections::BTreeMap<String, (u64, u64)>>,
 }
 
+/// What begin needs to know about a model, resolved once per pipeline.
+#[derive(Debug)]
+struct ModelInfo {
+    price_name: String,
+    price: ModelPrice,
+    tokenizer: Tokenizer,
+    breaker: Option<Arc<CircuitBreaker>>,
+}
+
+/// Models remembered per provider (at most this many each; more are resolved
+/// on every call, so arbitrary model names cannot grow it without bound).
+const MODEL_MEMO: usize = 256;
+
 /// The shared pipeline.
 #[derive(Debug)]
 pub struct Pipeline {
     ledger: Arc<Ledger>,
     prices: Arc<PriceTable>,
+    /// Resolved models by provider (OpenAI, Anthropic) and model name.
+    models: [RwLock<FxHashMap<String, Arc<ModelInfo>>>; 2],
     breakers: Option<BreakerRegistry>,
     scanner: Option<Arc<Scanner>>,
     events: EventBus,
@@ -135,6 +152,7 @@ impl Pipeline {
         Ok(Arc::new(Pipeline {
             ledger,
             prices,
+            models: Default::default(),
             breakers,
             scanner: config.scanner,
             events,
@@ -234,16 +252,34 @@ impl Pipeline {
         let started = Instant::now();
         let mut parsed =
             ParsedRequest::parse(format, body).map_err(|e| self.refuse(None, llm_error(e)))?;
-        let tokenizer = Tokenizer::for_model(&parsed.model).unwrap_or(Tokenizer::O200kBase);
-        let resolved = self
-            .prices
-            .lookup(&parsed.model)
-            .map_err(|e| self.refuse(Some(&parsed.model), llm_error(LlmError::from(e))))?;
-        let (price_name, price) = (resolved.name.to_owned(), resolved.price.clone());
+        // One breaker per upstream model, however it is called (Claude via chat completions too).
+        let provider = if iron_llm::translate::is_claude(&parsed.model) {
+            Provider::Anthropic
+        } else {
+            format.provider()
+        };
+        let model = self
+            .model_info(provider, &parsed.model)
+            .map_err(|e| self.refuse(Some(&parsed.model), e))?;
+        let (price_name, price) = (&model.price_name, &model.price);
+        // With room to spare and no per-request limit to compare against, reserve on
+        // the input's byte bound and skip tokenizing (the commit uses the provider's
+        // usage anyway); otherwise count exactly.
+        let mut bounded = !self.limiter.limits_requests();
         let mut attempt = 0;
         let (estimate, reservation) = loop {
             let available = self.ledger.available();
-            let estimate = parsed.plan_priced(&price_name, &price, available).map_err(|e| {
+            if bounded {
+                if let Some(estimate) = parsed.plan_bounded(price_name, price, available) {
+                    match self.ledger.reserve_shared(estimate.cost) {
+                        Ok(r) => break (estimate, r),
+                        Err(_) => bounded = false,
+                    }
+                    continue;
+                }
+                bounded = false;
+            }
+            let estimate = parsed.plan_priced(price_name, price, available).map_err(|e| {
                 let err = match e {
                     PlanError::Budget { .. } => PipelineError::BudgetExceeded(format!(
                         "{e}; budget {} spent of {}. Raise the budget or wait for running calls to finish.",
@@ -270,15 +306,8 @@ impl Pipeline {
             drop(reservation);
             return Err(self.refuse(Some(&parsed.model), e));
         }
-        // One breaker per upstream model, however it is called (Claude via chat completions too).
-        let provider = if iron_llm::translate::is_claude(&parsed.model) {
-            "anthropic"
-        } else {
-            format.provider().as_str()
-        };
-        let breaker_key = format!("{provider}:{}", parsed.model);
-        let permit = match &self.breakers {
-            Some(reg) => match reg.get(&breaker_key).admit(estimate.cost.micros()) {
+        let permit = match &model.breaker {
+            Some(breaker) => match breaker.admit(estimate.cost.micros()) {
                 Ok(p) => Some(p),
                 Err(ReliabilityError::CircuitOpen {
                     breaker,
@@ -301,15 +330,44 @@ impl Pipeline {
         parsed.ensure_stream_usage();
         Ok(Call {
             pipeline: Arc::clone(self),
-            price_name,
-            price,
+            model,
             parsed,
             estimate,
             reservation,
             permit,
-            tokenizer,
             started,
         })
+    }
+
+    /// The price, tokenizer and breaker of `model` called at `provider`,
+    /// remembered after the first call.
+    fn model_info(&self, provider: Provider, model: &str) -> Result<Arc<ModelInfo>, PipelineError> {
+        let memo = &self.models[usize::from(provider == Provider::Anthropic)];
+        if let Some(info) = memo
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(model)
+        {
+            return Ok(Arc::clone(info));
+        }
+        let resolved = self
+            .prices
+            .lookup(model)
+            .map_err(|e| llm_error(LlmError::from(e)))?;
+        let info = Arc::new(ModelInfo {
+            price_name: resolved.name.to_owned(),
+            price: resolved.price.clone(),
+            tokenizer: Tokenizer::for_model(model).unwrap_or(Tokenizer::O200kBase),
+            breaker: self
+                .breakers
+                .as_ref()
+                .map(|reg| reg.get(&format!("{}:{model}", provider.as_str()))),
+        });
+        let mut map = memo.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() < MODEL_MEMO {
+            map.insert(model.to_owned(), Arc::clone(&info));
+        }
+        Ok(info)
     }
 
     fn refuse(&self, model: Option<&str>, err: PipelineError) -> PipelineError {
@@ -372,13 +430,11 @@ fn llm_error(e: LlmError) -> PipelineError {
 #[derive(Debug)]
 pub struct Call {
     pipeline: Arc<Pipeline>,
-    price_name: String,
-    price: ModelPrice,
+    model: Arc<ModelInfo>,
     parsed: ParsedRequest,
     estimate: Estimate,
     reservation: SharedReservation,
     permit: Option<Permit>,
-    tokenizer: Tokenizer,
     started: Instant,
 }
 
@@ -418,6 +474,13 @@ impl Call {
         self.parsed.to_bytes()
     }
 
+    /// The body to send upstream when iron-cage changed it; `None` to send the
+    /// caller's bytes as they are (no re-serialising on the common path).
+    #[must_use]
+    pub fn modified_body(&self) -> Option<Vec<u8>> {
+        self.parsed.modified.then(|| self.parsed.to_bytes())
+    }
+
     /// Time since the call was admitted.
     #[must_use]
     pub fn elapsed(&self) -> Duration {
@@ -429,7 +492,7 @@ impl Call {
     }
 
     pub(crate) fn tokenizer(&self) -> Tokenizer {
-        self.tokenizer
+        self.model.tokenizer
     }
 
     /// The transport failed (connection refused, reset, timeout): a breaker
@@ -450,7 +513,8 @@ impl Call {
     /// header and body. Error statuses pass through (the breaker learns from
     /// them; nothing is charged). A success is charged from its `usage` and its
     /// text scanned: redacted in place, or refused in block mode (still charged:
-    /// the provider billed it).
+    /// the provider billed it). Returns the body to hand on when it changed
+    /// (PII redacted), `None` to hand on `body` as it is.
     ///
     /// # Errors
     /// [`PipelineError::PiiBlocked`] in block mode when the reply has PII.
@@ -459,11 +523,45 @@ impl Call {
         status: u16,
         retry_after: Option<&str>,
         body: &[u8],
-    ) -> Result<Vec<u8>, PipelineError> {
+    ) -> Result<Option<Vec<u8>>, PipelineError> {
         if status >= 400 {
             self.upstream_error(status, retry_after);
-            return Ok(body.to_vec());
+            return Ok(None);
         }
+        let format = self.parsed.format;
+        // The common path: skim usage and texts without building a JSON tree; a
+        // reply to rewrite (PII to redact) or of an unexpected shape takes the tree.
+        if let Some(skimmed) = iron_llm::response::skim(format, body) {
+            let scanner = self.pipeline.scanner.as_ref();
+            let mut findings = Vec::new();
+            if let Some(scanner) = scanner {
+                for text in &skimmed.texts {
+                    findings.extend(scanner.find(text));
+                }
+            }
+            let mode = scanner.map(|s| s.mode());
+            if findings.is_empty() || mode != Some(Mode::Redact) {
+                let usage = iron_llm::response::skimmed_usage(format, &skimmed)
+                    .ok()
+                    .flatten();
+                let (usage, exact) = match usage {
+                    Some(u) => (u, true),
+                    None => (self.estimated_usage(&skimmed.texts.concat()), false),
+                };
+                let blocked = !findings.is_empty() && mode == Some(Mode::Block);
+                self.settle(usage, exact, &findings, status, blocked);
+                return if blocked {
+                    Err(pii_blocked(&findings))
+                } else {
+                    Ok(None)
+                };
+            }
+        }
+        self.complete_tree(status, body)
+    }
+
+    /// [`Call::complete`] on a parsed JSON tree (or on a body that is not JSON).
+    fn complete_tree(self, status: u16, body: &[u8]) -> Result<Option<Vec<u8>>, PipelineError> {
         let format = self.parsed.format;
         let mut value: Option<Value> = serde_json::from_slice(body).ok();
         let usage = value
@@ -478,7 +576,7 @@ impl Call {
             // Not JSON: nothing to count, so the worst case is charged.
             (None, None) => (
                 Usage {
-                    input: self.estimate.input_tokens,
+                    input: self.parsed.reserved_input(),
                     output: self.estimate.output_tokens,
                     ..Usage::default()
                 },
@@ -495,19 +593,16 @@ impl Call {
                 findings.extend(result.findings);
             });
         }
-        let blocked = !findings.is_empty()
-            && self
-                .pipeline
-                .scanner
-                .as_ref()
-                .is_some_and(|s| s.mode() == Mode::Block);
+        let mode = self.pipeline.scanner.as_ref().map(|s| s.mode());
+        let blocked = !findings.is_empty() && mode == Some(Mode::Block);
+        let redact = mode == Some(Mode::Redact);
         self.settle(usage, exact, &findings, status, blocked);
         if blocked {
             return Err(pii_blocked(&findings));
         }
         Ok(match (value, findings.is_empty()) {
-            (Some(v), false) => serde_json::to_vec(&v).unwrap_or_default(),
-            _ => body.to_vec(),
+            (Some(v), false) if redact => Some(serde_json::to_vec(&v).unwrap_or_default()),
+            _ => None,
         })
     }
 
@@ -545,8 +640,8 @@ impl Call {
 
     pub(crate) fn estimated_usage(&self, emitted: &str) -> Usage {
         Usage {
-            input: self.parsed.input_tokens,
-            output: u64::try_from(self.tokenizer.count_text(emitted)).unwrap_or(u64::MAX),
+            input: self.parsed.input_tokens(),
+            output: u64::try_from(self.model.tokenizer.count_text(emitted)).unwrap_or(u64::MAX),
             ..Usage::default()
         }
     }
@@ -562,8 +657,9 @@ impl Call {
     ) -> Charge {
         let p = &self.pipeline;
         let cost = self
+            .model
             .price
-            .cost(&self.price_name, &usage, self.parsed.tier)
+            .cost(&self.model.price_name, &usage, self.parsed.tier)
             // Priced at plan time, so this cannot fail; charge the reservation if it does.
             .unwrap_or(self.estimate.cost);
         let _ = self.reservation.commit(cost);
@@ -595,7 +691,7 @@ impl Call {
                 "cached_input_tokens": usage.cached_input,
                 "output_tokens": usage.output,
                 "reasoning_tokens": usage.reasoning,
-                "provider": self.price.provider.as_str(),
+                "provider": self.model.price.provider.as_str(),
                 "cost_usd": cost.to_usd_f64(),
                 "cost_micros": cost.micros(),
                 "reserved_usd": self.estimate.cost.to_usd_f64(),

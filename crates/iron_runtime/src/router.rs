@@ -252,9 +252,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
     } else {
         format
     };
-    let upstream_body = if translated {
+    let upstream_body: Bytes = if translated {
         match translate::chat_request_to_messages(&call.request().body) {
-            Ok(b) => serde_json::to_vec(&b).unwrap_or_default(),
+            Ok(b) => serde_json::to_vec(&b).unwrap_or_default().into(),
             Err(e) => {
                 drop(call);
                 return error_response(
@@ -265,7 +265,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
             }
         }
     } else {
-        call.upstream_body()
+        call.modified_body().map_or(body, Bytes::from)
     };
     let (base, key) = if wire == ApiFormat::Messages {
         (
@@ -291,7 +291,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
     } else if let Some(k) = key {
         builder = builder.header(AUTHORIZATION, format!("Bearer {k}"));
     }
-    let upstream_req = match builder.body(Full::new(Bytes::from(upstream_body))) {
+    let upstream_req = match builder.body(Full::new(upstream_body)) {
         Ok(r) => r,
         Err(e) => {
             let err = PipelineError::BadRequest(format!(
@@ -407,7 +407,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
     };
     match call.complete(status, retry_after.as_deref(), &upstream_bytes) {
         Ok(out) => {
-            let mut r = Response::new(full(out));
+            let mut r = Response::new(full(out.map_or(upstream_bytes, Bytes::from)));
             *r.status_mut() =
                 hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
             r.headers_mut().insert(

@@ -84,12 +84,13 @@ def _admit(mod: ModuleType, rt: AgentRuntime, request: Any, body: bytes) -> tupl
     """``(call, request to send)``; ``call`` is None for an ungoverned path, and
     the request is a refusal *response* when the pipeline refused the call."""
     try:
-        call = rt._core.begin(request.url.path, body)
+        admitted = rt._core.begin(request.url.path, body)
     except IronCageError as exc:
         return None, refusal(mod, request, exc)
-    if call is None:
+    if admitted is None:
         return None, request
-    return call, _with_body(mod, request, call.upstream_body())
+    call, upstream = admitted
+    return call, _with_body(mod, request, upstream)
 
 
 def _settle(
@@ -102,9 +103,11 @@ def _settle(
     started: float,
 ) -> Any:
     """Charges and scans a read reply; the response to hand on."""
-    rt._record_latency(time.perf_counter() - started)
+    rt._latencies.append(time.perf_counter() - started)  # list.append is atomic under the GIL
+    status = response.status_code
     try:
-        out = call.complete(response.status_code, body, response.headers.get("retry-after"))
+        # Only an error status makes the breaker read Retry-After (a header lookup costs ~1 us).
+        out = call.complete(status, body, response.headers.get("retry-after") if status >= 400 else None)
     except IronCageError as exc:
         return refusal(mod, request, exc)
     return _with_content(response, out)
