@@ -128,6 +128,22 @@ impl Tokenizer {
         self.finish(text.len())
     }
 
+    /// Bound units of `messages` messages beyond their text: the reply priming
+    /// and each message's overhead with a name. Add text bytes, then take
+    /// [`Tokenizer::bound_units`].
+    #[must_use]
+    pub fn message_units(messages: usize) -> usize {
+        REPLY_PRIMING + messages * (TOKENS_PER_MESSAGE + TOKENS_PER_NAME)
+    }
+
+    /// A token bound from bound units (text bytes plus [`Tokenizer::message_units`]),
+    /// at least what [`Tokenizer::count_messages`] and [`Tokenizer::count_text`]
+    /// give for the texts, summed (with room for rounding each part up).
+    #[must_use]
+    pub fn bound_units(self, units: usize) -> usize {
+        self.finish(units) + 2
+    }
+
     /// Tokens of a chat request's `messages` (OpenAI or Anthropic shape): every
     /// string value of each message, text content parts, tool call names and
     /// arguments, plus per-message overhead and the reply priming.

@@ -9,11 +9,12 @@
 
 use std::sync::OnceLock;
 
-use iron_cost::{ModelPrice, Money, PriceTable, Provider, Rates, Tier, Tokenizer, Usage};
+use iron_cost::{Field, ModelPrice, Money, PriceTable, Provider, Tier, Tokenizer, Usage};
 use serde_json::{Map, Value};
 
 use crate::error::LlmError;
 use crate::format::ApiFormat;
+use crate::skim::Reader;
 
 /// Largest output assumed for a model whose maximum the table does not know.
 pub const UNKNOWN_MAX_OUTPUT: u64 = 128_000;
@@ -27,9 +28,10 @@ pub struct ParsedRequest {
     pub model: String,
     /// `stream: true`.
     pub stream: bool,
-    /// The JSON body (rewritten by [`ParsedRequest::plan`] and
-    /// [`ParsedRequest::ensure_stream_usage`]).
-    pub body: Map<String, Value>,
+    /// The request as received.
+    raw: Vec<u8>,
+    /// The JSON body, parsed on first use (see [`ParsedRequest::body`]).
+    body: OnceLock<Map<String, Value>>,
     /// An upper bound of the input tokens, found without tokenizing (each
     /// text counted as its byte length): what a call reserves for when the
     /// budget has room to spare. [`ParsedRequest::input_tokens`] counts exactly.
@@ -101,7 +103,31 @@ impl ParsedRequest {
     /// Not a JSON object, no `model`, or the fields the endpoint requires are
     /// missing or of the wrong type.
     pub fn parse(format: ApiFormat, body: &[u8]) -> Result<Self, LlmError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
+        if let Some(fields) = skim_request(format, body) {
+            let tokenizer = Tokenizer::for_model(&fields.model).unwrap_or(Tokenizer::O200kBase);
+            return Ok(ParsedRequest {
+                format,
+                model: fields.model,
+                stream: fields.stream,
+                raw: body.to_vec(),
+                body: OnceLock::new(),
+                input_bound: u64::try_from(tokenizer.bound_units(fields.input_units))
+                    .unwrap_or(u64::MAX),
+                input_exact: OnceLock::new(),
+                tokenizer,
+                requested_output: fields.requested_output,
+                choices: fields.choices,
+                tier: fields.tier,
+                modified: false,
+            });
+        }
+        Self::parse_tree(format, body)
+    }
+
+    /// [`ParsedRequest::parse`] through a JSON tree: for bodies the skim does
+    /// not take, and the one place the errors are worded.
+    fn parse_tree(format: ApiFormat, raw: &[u8]) -> Result<Self, LlmError> {
+        let value: Value = serde_json::from_slice(raw).map_err(|e| {
             bad(format!(
                 "the request body is not valid JSON ({e}); send a JSON object like {{\"model\": \"gpt-4o-mini\", \"messages\": [...]}}"
             ))
@@ -160,7 +186,8 @@ impl ParsedRequest {
             format,
             model,
             stream,
-            body,
+            raw: raw.to_vec(),
+            body: OnceLock::from(body),
             input_bound: u64::try_from(input_bound).unwrap_or(u64::MAX),
             input_exact: OnceLock::new(),
             tokenizer,
@@ -171,12 +198,38 @@ impl ParsedRequest {
         })
     }
 
+    /// The JSON body (as rewritten by [`ParsedRequest::plan`] and
+    /// [`ParsedRequest::ensure_stream_usage`]); parsed on first use.
+    #[must_use]
+    pub fn body(&self) -> &Map<String, Value> {
+        self.body.get_or_init(|| parse_object(&self.raw))
+    }
+
+    fn body_mut(&mut self) -> &mut Map<String, Value> {
+        if self.body.get().is_none() {
+            let _ = self.body.set(parse_object(&self.raw));
+        }
+        self.body.get_mut().expect("the body was parsed just above")
+    }
+
+    /// Whether the body may ask for prompt caching (`cache_control` anywhere):
+    /// a byte search, and only with `\u` escapes in the body a walk of the tree.
+    fn mentions_cache_control(&self) -> bool {
+        let has = |needle: &[u8]| self.raw.windows(needle.len()).any(|w| w == needle);
+        has(b"cache_control")
+            || (has(b"\\u")
+                && self
+                    .body()
+                    .values()
+                    .any(|v| mentions_key(v, "cache_control")))
+    }
+
     /// Input tokens counted exactly (counted on first use, then remembered).
     #[must_use]
     pub fn input_tokens(&self) -> u64 {
         *self.input_exact.get_or_init(|| {
             // The bound walked the same structure, so counting cannot fail here.
-            count_input(self.format, &self.body, self.tokenizer, true)
+            count_input(self.format, self.body(), self.tokenizer, true)
                 .map_or(self.input_bound, |n| u64::try_from(n).unwrap_or(u64::MAX))
         })
     }
@@ -239,7 +292,8 @@ impl ParsedRequest {
                 ApiFormat::Responses => "max_output_tokens",
                 _ => "max_tokens",
             };
-            self.body.insert(key.to_owned(), Value::from(per_choice));
+            self.body_mut()
+                .insert(key.to_owned(), Value::from(per_choice));
             self.modified = true;
         }
         plan.estimate
@@ -259,7 +313,15 @@ impl ParsedRequest {
         let rates = price
             .rates_for(name, self.tier, &probe)
             .map_err(LlmError::from)?;
-        let input_rate = input_rate_upper(&rates, price.provider, &self.body);
+        let input_rate = if price.provider == Provider::Anthropic && self.mentions_cache_control() {
+            // Cache writes cost more than plain input on Anthropic.
+            rates
+                .input
+                .max(rates.cache_write_5m)
+                .max(rates.cache_write_1h)
+        } else {
+            rates.input
+        };
         let input_scaled = u128::from(input) * u128::from(input_rate);
         let cost_of = |output: u64| -> Money {
             let scaled = input_scaled + u128::from(output) * u128::from(rates.output);
@@ -332,7 +394,7 @@ impl ParsedRequest {
             return false;
         }
         let options = self
-            .body
+            .body_mut()
             .entry("stream_options")
             .or_insert_with(|| Value::Object(Map::new()));
         if !options.is_object() {
@@ -352,24 +414,11 @@ impl ParsedRequest {
     /// The (possibly rewritten) body as JSON bytes.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.body).unwrap_or_default()
-    }
-}
-
-/// The highest rate an input token of this request can be billed at: cache
-/// writes cost more than plain input on Anthropic when the request marks
-/// `cache_control`.
-fn input_rate_upper(rates: &Rates, provider: Provider, body: &Map<String, Value>) -> u64 {
-    if provider == Provider::Anthropic
-        && (body.contains_key("cache_control")
-            || body.values().any(|v| mentions_key(v, "cache_control")))
-    {
-        rates
-            .input
-            .max(rates.cache_write_5m)
-            .max(rates.cache_write_1h)
-    } else {
-        rates.input
+        if self.modified {
+            serde_json::to_vec(self.body()).unwrap_or_default()
+        } else {
+            self.raw.clone()
+        }
     }
 }
 
@@ -468,6 +517,203 @@ fn count_input(
     })
 }
 
+/// A request body parsed without a tree (unparsed bodies are `{}`, never
+/// reached: the skim only takes what the tree accepts).
+fn parse_object(raw: &[u8]) -> Map<String, Value> {
+    serde_json::from_slice(raw).unwrap_or_default()
+}
+
+/// What [`skim_request`] reads.
+struct RequestFields {
+    model: String,
+    stream: bool,
+    requested_output: Option<u64>,
+    choices: u64,
+    tier: Tier,
+    /// Input size in bound units (see [`Tokenizer::bound_units`]).
+    input_units: usize,
+}
+
+/// Keys whose values carry no text (the counter skips them too).
+const NOT_TEXT: [&str; 5] = ["type", "id", "cache_control", "image_url", "source"];
+
+/// The fields of a well-formed request read in one pass without building a
+/// tree, with the input's size bounded by byte lengths. `None` for anything
+/// the tree path would refuse or word an error about (it then runs instead).
+fn skim_request(format: ApiFormat, body: &[u8]) -> Option<RequestFields> {
+    let mut r = Reader::new(body)?;
+    if r.peek()? != b'{' {
+        return None;
+    }
+    let (mut model, mut stream, mut n, mut tier) = (None, Ok(false), Field::Null, None);
+    let (mut max_completion, mut max_tokens, mut max_output) =
+        (Field::Null, Field::Null, Field::Null);
+    let (mut messages, mut input, mut tools, mut system, mut instructions) = (None, None, 0, 0, 0);
+    let wants_messages = matches!(format, ApiFormat::ChatCompletions | ApiFormat::Messages);
+    let wants_input = matches!(format, ApiFormat::Responses | ApiFormat::Embeddings);
+    r.object(|r, key| {
+        match key.as_ref() {
+            "model" => model = Some(r.text()?),
+            "stream" => {
+                stream = match r.peek()? {
+                    b't' => Ok(true),
+                    b'f' | b'n' => Ok(false),
+                    _ => Err(()),
+                };
+                r.skip()?;
+            }
+            "n" => n = r.count(|r, _| r.skip())?,
+            "max_completion_tokens" => max_completion = r.count(|r, _| r.skip())?,
+            "max_tokens" => max_tokens = r.count(|r, _| r.skip())?,
+            "max_output_tokens" => max_output = r.count(|r, _| r.skip())?,
+            "service_tier" => tier = r.text()?,
+            "tools" => tools = serialized_units(r)?,
+            "system" => system = serialized_units(r)?,
+            "instructions" => instructions = serialized_units(r)?,
+            "messages" if wants_messages => messages = Some(messages_units(r)?),
+            "input" if wants_input => input = Some(input_units(r, format)?),
+            _ => r.skip()?,
+        }
+        Some(())
+    })?;
+    if !r.at_end() {
+        return None;
+    }
+    let model = model?.filter(|m| !m.trim().is_empty())?.into_owned();
+    let stream = stream.ok()?;
+    let positive = |f: Field| match f {
+        Field::Null => Some(None),
+        Field::Unsigned(v) if v > 0 => Some(Some(v)),
+        _ => None,
+    };
+    let requested_output = match format {
+        ApiFormat::ChatCompletions => match positive(max_completion)? {
+            Some(v) => Some(v),
+            None => positive(max_tokens)?,
+        },
+        ApiFormat::Responses => positive(max_output)?,
+        ApiFormat::Messages => positive(max_tokens)?,
+        ApiFormat::Embeddings => None,
+    };
+    let choices = match n {
+        Field::Null => 1,
+        Field::Unsigned(v) if (1..=128).contains(&v) => v,
+        _ => return None,
+    };
+    let tier = match tier.as_deref() {
+        Some("priority") => Tier::Priority,
+        Some("batch") => Tier::Batch,
+        _ => Tier::Standard,
+    };
+    let input_units = match format {
+        ApiFormat::ChatCompletions => messages? + tools,
+        ApiFormat::Messages => messages? + system + tools,
+        ApiFormat::Responses => input.unwrap_or(0) + instructions + tools,
+        ApiFormat::Embeddings => input?,
+    };
+    Some(RequestFields {
+        model,
+        stream,
+        requested_output,
+        choices,
+        tier,
+        input_units,
+    })
+}
+
+/// Bound units of a value counted as its JSON text (`tools`, a non-string
+/// `system`): its bytes as sent, plus room for numbers a tree re-serialises
+/// longer (`1e5` becomes `100000.0`).
+fn serialized_units(r: &mut Reader<'_>) -> Option<usize> {
+    if r.peek()? == b'n' {
+        r.skip()?;
+        return Some(0);
+    }
+    let (len, numbers) = r.span(Reader::skip)?;
+    Some(len + 24 * numbers)
+}
+
+/// Bound units of `messages`: a list of objects, else `None` (the tree words it).
+fn messages_units(r: &mut Reader<'_>) -> Option<usize> {
+    if r.peek()? != b'[' {
+        return None;
+    }
+    let mut count = 0;
+    let mut text = 0;
+    r.array(|r| {
+        if r.peek()? != b'{' {
+            return None;
+        }
+        count += 1;
+        r.object(|r, _| {
+            text += text_units(r)?;
+            Some(())
+        })
+    })?;
+    Some(Tokenizer::message_units(count) + text)
+}
+
+/// The bytes of the text a message member carries (strings, lists, objects
+/// but their `NOT_TEXT` members), as the counter walks it; a string's escaped
+/// length bounds its decoded one.
+fn text_units(r: &mut Reader<'_>) -> Option<usize> {
+    match r.peek()? {
+        b'"' => r.span(Reader::skip).map(|(len, _)| len),
+        b'[' => {
+            let mut n = 0;
+            r.array(|r| {
+                n += text_units(r)?;
+                Some(())
+            })?;
+            Some(n)
+        }
+        b'{' => {
+            let mut n = 0;
+            r.object(|r, key| {
+                n += if NOT_TEXT.contains(&key.as_ref()) {
+                    r.skip()?;
+                    0
+                } else {
+                    text_units(r)?
+                };
+                Some(())
+            })?;
+            Some(n)
+        }
+        _ => r.skip().map(|()| 0),
+    }
+}
+
+/// Bound units of `input`: Responses (text or items) or embeddings.
+fn input_units(r: &mut Reader<'_>, format: ApiFormat) -> Option<usize> {
+    match (format, r.peek()?) {
+        (_, b'"') => r.span(Reader::skip).map(|(len, _)| len),
+        (ApiFormat::Responses, b'n') => r.skip().map(|()| 0),
+        (ApiFormat::Responses, b'[') => messages_units(r),
+        (ApiFormat::Embeddings, b'[') => {
+            let mut n = 0;
+            r.array(|r| {
+                n += match r.peek()? {
+                    b'"' => r.span(Reader::skip)?.0,
+                    b'[' => {
+                        let mut ids = 0;
+                        r.array(|r| {
+                            ids += 1;
+                            r.skip()
+                        })?;
+                        ids
+                    }
+                    b'-' | b'0'..=b'9' => r.skip().map(|()| 1)?,
+                    _ => return None,
+                };
+                Some(())
+            })?;
+            Some(n)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,7 +742,7 @@ mod tests {
             .expect("fits");
         // The same body goes upstream (Anthropic needs max_tokens: the model's maximum);
         // only the reservation is larger.
-        assert_eq!(bounded.body, exact.body);
+        assert_eq!(bounded.body(), exact.body());
         assert_eq!(b.output_tokens, e.output_tokens);
         assert!(b.input_tokens > e.input_tokens && b.cost >= e.cost);
         // Near the limit, or when the budget would cap the output, it declines and
@@ -512,7 +758,7 @@ mod tests {
         assert!(tight
             .plan_bounded(price.name, price.price, Money::from_micros(1_000))
             .is_none());
-        assert_eq!(tight.body, body.as_object().expect("object").clone());
+        assert_eq!(tight.body(), body.as_object().expect("object"));
         assert!(!tight.modified);
     }
 
@@ -526,7 +772,7 @@ mod tests {
         // gpt-4o-mini: $0.15 in, $0.60 out per 1M; $0.001 leaves ~1,600 output tokens.
         let e = r.plan(table, Money::from_micros(1_000)).expect("fits");
         assert!(e.capped);
-        let cap = r.body["max_completion_tokens"].as_u64().expect("written");
+        let cap = r.body()["max_completion_tokens"].as_u64().expect("written");
         assert_eq!(cap, e.output_tokens);
         assert!(e.cost <= Money::from_micros(1_000));
         assert!(cap > 1_500 && cap < 1_700, "{cap}");
@@ -540,7 +786,7 @@ mod tests {
             .expect("fits");
         assert!(!e2.capped);
         assert_eq!(e2.output_tokens, 16_384);
-        assert!(!r2.body.contains_key("max_completion_tokens"));
+        assert!(!r2.body().contains_key("max_completion_tokens"));
     }
 
     #[test]
@@ -564,7 +810,7 @@ mod tests {
         );
         assert!(r.ensure_stream_usage());
         assert!(!r.ensure_stream_usage());
-        assert_eq!(r.body["stream_options"]["include_usage"], json!(true));
+        assert_eq!(r.body()["stream_options"]["include_usage"], json!(true));
     }
 
     #[test]
@@ -582,5 +828,132 @@ mod tests {
             let err = ParsedRequest::parse(ApiFormat::ChatCompletions, body).expect_err("bad");
             assert!(err.to_string().contains(needle), "{err}");
         }
+    }
+
+    #[test]
+    fn skimmed_requests_read_as_the_tree_reads_them() {
+        let values = [
+            "null", "true", "false", "0", "5", "64", "-1", "2.0", "1e5", "129", "\"\"", "\" \"",
+            "\"gpt-4o-mini\"", "\"claude-sonnet-4-5\"", "\"priority\"", "\"batch\"",
+            "\"h\\u00e9llo \\\"quoted\\\" \\n\"", "\"日本語 text\"", "[]", "{}",
+            "[{\"role\": \"user\", \"content\": \"hi\"}]",
+            "[{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"look\"}, {\"type\": \"image_url\", \"image_url\": {\"url\": \"data:x\"}}], \"name\": \"bob\"}]",
+            "[{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"c1\", \"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1}\"}}]}]",
+            "[{\"type\": \"function\", \"function\": {\"name\": \"lookup\", \"parameters\": {\"type\": \"object\", \"maxItems\": 1e5}}}]",
+            "[\"a\", 5, [1, 2, 3]]", "[1, {}]", "[{\"role\": 1}]",
+            "[{\"role\": \"user\", \"content\": \"x\", \"cache_control\": {\"type\": \"ephemeral\"}}]",
+        ];
+        let keys = [
+            "model",
+            "messages",
+            "stream",
+            "max_tokens",
+            "max_completion_tokens",
+            "max_output_tokens",
+            "n",
+            "service_tier",
+            "tools",
+            "system",
+            "instructions",
+            "input",
+            "temperature",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |m: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            usize::try_from(x % m as u64).expect("small")
+        };
+        let formats = [
+            ApiFormat::ChatCompletions,
+            ApiFormat::Messages,
+            ApiFormat::Responses,
+            ApiFormat::Embeddings,
+        ];
+        let mut fast = 0;
+        for case in 0..20_000 {
+            let format = formats[case % 4];
+            // A plausible request with a few members replaced or added at random.
+            let mut members = vec![
+                (
+                    "model",
+                    if format == ApiFormat::Messages {
+                        values[13]
+                    } else {
+                        values[12]
+                    },
+                ),
+                (
+                    if matches!(format, ApiFormat::Responses | ApiFormat::Embeddings) {
+                        "input"
+                    } else {
+                        "messages"
+                    },
+                    values[20 + next(3)],
+                ),
+            ];
+            for _ in 0..next(5) {
+                members.push((keys[next(keys.len())], values[next(values.len())]));
+            }
+            let body = format!(
+                "{{{}}}",
+                members
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\": {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let tree = ParsedRequest::parse_tree(format, body.as_bytes());
+            let Some(fields) = skim_request(format, body.as_bytes()) else {
+                continue;
+            };
+            fast += 1;
+            let tree = tree
+                .unwrap_or_else(|e| panic!("the skim took what the tree refuses ({e}): {body}"));
+            assert_eq!(
+                (
+                    &fields.model,
+                    fields.stream,
+                    fields.requested_output,
+                    fields.choices,
+                    fields.tier
+                ),
+                (
+                    &tree.model,
+                    tree.stream,
+                    tree.requested_output,
+                    tree.choices,
+                    tree.tier
+                ),
+                "{body}"
+            );
+            let bound = tree.tokenizer.bound_units(fields.input_units) as u64;
+            assert!(
+                bound >= tree.input_tokens(),
+                "{bound} < {}: {body}",
+                tree.input_tokens()
+            );
+            let parsed = ParsedRequest::parse(format, body.as_bytes()).expect("parses");
+            assert_eq!(parsed.body(), tree.body(), "{body}");
+            assert_eq!(parsed.input_tokens(), tree.input_tokens(), "{body}");
+        }
+        // Most plausible requests take the fast path.
+        assert!(fast > 5_000, "{fast}");
+    }
+
+    #[test]
+    fn anthropic_cache_writes_are_reserved_at_their_rate() {
+        let table = PriceTable::embedded();
+        let plain = json!({"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+        let cached = json!({"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}]});
+        // The key spelled with an escape is still seen (through the tree).
+        let escaped = br#"{"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache\u005fcontrol": {"type": "ephemeral"}}]}]}"#;
+        let room = Money::from_micros(10_000_000);
+        let cost = |r: &mut ParsedRequest| r.plan(table, room).expect("fits").cost;
+        let base = cost(&mut parse(ApiFormat::Messages, &plain));
+        assert!(cost(&mut parse(ApiFormat::Messages, &cached)) > base);
+        let mut e = ParsedRequest::parse(ApiFormat::Messages, escaped).expect("parses");
+        assert!(cost(&mut e) > base);
     }
 }

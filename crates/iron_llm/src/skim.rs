@@ -17,6 +17,8 @@ pub(crate) struct Reader<'a> {
     b: &'a [u8],
     i: usize,
     depth: u32,
+    /// Numbers read so far.
+    numbers: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -27,6 +29,7 @@ impl<'a> Reader<'a> {
             b: body,
             i: 0,
             depth: 0,
+            numbers: 0,
         })
     }
 
@@ -163,6 +166,7 @@ impl<'a> Reader<'a> {
     /// A number, reduced as a parsed tree would hold it.
     fn number(&mut self) -> Option<Field> {
         self.ws();
+        self.numbers += 1;
         let start = self.i;
         if self.b.get(self.i) == Some(&b'-') {
             self.i += 1;
@@ -263,6 +267,17 @@ impl<'a> Reader<'a> {
         }
         self.depth -= 1;
         Some(())
+    }
+
+    /// Runs `read` on the next value: the bytes it spans and the numbers in it.
+    pub(crate) fn span(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Option<()>,
+    ) -> Option<(usize, usize)> {
+        self.ws();
+        let (start, numbers) = (self.i, self.numbers);
+        read(self)?;
+        Some((self.i - start, self.numbers - numbers))
     }
 
     /// Reads and drops any value.

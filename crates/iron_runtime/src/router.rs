@@ -253,7 +253,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
         format
     };
     let upstream_body: Bytes = if translated {
-        match translate::chat_request_to_messages(&call.request().body) {
+        match translate::chat_request_to_messages(call.request().body()) {
             Ok(b) => serde_json::to_vec(&b).unwrap_or_default().into(),
             Err(e) => {
                 drop(call);
