@@ -1,4 +1,4 @@
-"""LangChain (langchain-openai ChatOpenAI) governed by iron-cage, against FakeProvider."""
+"""LangChain (ChatOpenAI, ChatAnthropic) governed by iron-cage, against FakeProvider."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from langchain_anthropic import ChatAnthropic
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
+from pydantic import BaseModel
 
 import iron_cage as ic
 from iron_cage.integrations.langchain import IronCageCallbackHandler, IronCageChain
@@ -58,6 +60,47 @@ def test_chain_stream_and_async(fake: FakeProvider) -> None:
 
     assert asyncio.run(run()) == REDACTED
     assert governed.runtime.metrics()["calls"] == 2
+
+
+def test_chat_anthropic_is_bound_charged_and_redacted(fake: FakeProvider) -> None:
+    fake.script_reply(PII_REPLY, at_request=1)
+    fake.script_reply(PII_REPLY, at_request=2)
+    fake.set_chunk_chars(3)
+    llm = ChatAnthropic(  # type: ignore[call-arg]
+        model="claude-haiku-4-5",
+        base_url=fake.base_url.removesuffix("/v1"),
+        api_key="k",  # type: ignore[arg-type]
+        max_retries=0,
+        max_tokens=200,
+    )
+    prompt = ChatPromptTemplate.from_messages([("user", "{question}")])
+    governed = IronCageChain(prompt | llm | StrOutputParser(), budget=1.0, auto_instrument=False)
+    # ChatAnthropic builds its clients on first use; the wrapper builds and binds them.
+    assert governed.instrumented == 2
+    assert governed.invoke({"question": "contact?"}) == REDACTED
+    assert "".join(governed.stream({"question": "again?"})) == REDACTED
+    m = governed.runtime.metrics()
+    assert m["by_model"]["claude-haiku-4-5"]["calls"] == 2
+    assert m["breakers"] == {"anthropic:claude-haiku-4-5": "closed"}
+    assert m["pii_findings"] == 4
+    sent = fake.requests()
+    assert [r["path"] for r in sent] == ["/v1/messages", "/v1/messages"]
+    assert governed.runtime.spent_usd > 0
+
+
+def test_structured_output_is_parsed_after_redaction(fake: FakeProvider) -> None:
+    class Lead(BaseModel):
+        company: str
+        contact: str
+        employees: int
+
+    fake.script_reply('{"company": "Acme", "contact": "jane.roe@example.com", "employees": 40}', at_request=1)
+    llm, _ = chain_for(fake)
+    governed = IronCageChain(llm.with_structured_output(Lead, method="json_schema"), budget=1.0)
+    lead = governed.invoke("Extract the lead from: Acme (40 people), write to jane.roe@example.com")
+    assert lead == Lead(company="Acme", contact="[EMAIL_REDACTED]", employees=40)
+    assert fake.requests()[0]["body"]["response_format"]["type"] == "json_schema"
+    assert governed.runtime.metrics()["pii_findings"] == 1
 
 
 def test_budget_exhaustion_raises_through_langchain(fake: FakeProvider) -> None:

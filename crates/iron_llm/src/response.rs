@@ -164,11 +164,11 @@ fn typed_text<'a>(r: &mut Reader<'a>, kind: &str, texts: &mut Vec<Cow<'a, str>>)
 fn read_usage(r: &mut Reader<'_>) -> Option<Option<SkimmedUsage>> {
     let mut u = SkimmedUsage::default();
     let kind = r.count(|r, key| {
-        let Some(i) = TOP.iter().position(|k| *k == key) else {
+        let Some(i) = top_index(&key) else {
             return r.skip();
         };
         let mut nested = [None; 4];
-        let field = r.count(|r, key| match NESTED.iter().position(|k| *k == key) {
+        let field = r.count(|r, key| match nested_index(&key) {
             Some(j) => {
                 nested[j] = Some(r.count(|r, _| r.skip())?);
                 Some(())
@@ -212,6 +212,36 @@ const NESTED: [&str; 4] = [
     "ephemeral_5m_input_tokens",
     "ephemeral_1h_input_tokens",
 ];
+
+/// The index of `key` in [`TOP`] (a `match` compiles to a length switch).
+fn top_index(key: &str) -> Option<usize> {
+    Some(match key {
+        "prompt_tokens" => 0,
+        "completion_tokens" => 1,
+        "input_tokens" => 2,
+        "output_tokens" => 3,
+        "total_tokens" => 4,
+        "cache_read_input_tokens" => 5,
+        "cache_creation_input_tokens" => 6,
+        "prompt_tokens_details" => 7,
+        "completion_tokens_details" => 8,
+        "input_tokens_details" => 9,
+        "output_tokens_details" => 10,
+        "cache_creation" => 11,
+        _ => return None,
+    })
+}
+
+/// The index of `key` in [`NESTED`].
+fn nested_index(key: &str) -> Option<usize> {
+    Some(match key {
+        "cached_tokens" => 0,
+        "reasoning_tokens" => 1,
+        "ephemeral_5m_input_tokens" => 2,
+        "ephemeral_1h_input_tokens" => 3,
+        _ => return None,
+    })
+}
 
 /// A usage member read as counts (see [`UsageFields`]); later duplicates win,
 /// as in a parsed tree.
@@ -352,6 +382,17 @@ mod tests {
         let mut texts = Vec::new();
         for_each_text_mut(format, &mut v, |s| texts.push(s.clone()));
         (texts, usage_of(format, &v).ok().flatten())
+    }
+
+    #[test]
+    fn key_indexes_match_the_key_lists() {
+        for (i, k) in TOP.iter().enumerate() {
+            assert_eq!(top_index(k), Some(i));
+        }
+        for (i, k) in NESTED.iter().enumerate() {
+            assert_eq!(nested_index(k), Some(i));
+        }
+        assert_eq!(top_index("usage"), None);
     }
 
     #[test]

@@ -55,26 +55,29 @@ impl<'a> Reader<'a> {
         (self.peek()? == c).then(|| self.i += 1)
     }
 
+    /// Bytes up to the next quote, backslash or control byte (from `self.i`).
+    fn plain_run(&self) -> Option<usize> {
+        self.b
+            .get(self.i..)?
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+    }
+
     /// A string value: borrowed from the body unless it has escapes.
     pub(crate) fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
-        loop {
-            match *self.b.get(self.i)? {
-                b'"' => {
-                    // The body is UTF-8 and quotes are ASCII: this is a char boundary.
-                    let s = std::str::from_utf8(&self.b[start..self.i]).ok()?;
-                    self.i += 1;
-                    return Some(Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                0..=0x1f => return None,
-                _ => self.i += 1,
-            }
+        self.i += self.plain_run()?;
+        if self.b[self.i] == b'"' {
+            // The body is UTF-8 and quotes are ASCII: this is a char boundary.
+            let s = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+            self.i += 1;
+            return Some(Cow::Borrowed(s));
         }
-        let mut out = self.b[start..self.i].to_vec();
+        let mut out = Vec::with_capacity(2 * (self.i - start) + 16);
+        out.extend_from_slice(&self.b[start..self.i]);
         loop {
-            let c = *self.b.get(self.i)?;
+            let c = self.b[self.i];
             self.i += 1;
             match c {
                 b'"' => return String::from_utf8(out).ok().map(Cow::Owned),
@@ -95,9 +98,11 @@ impl<'a> Reader<'a> {
                         _ => return None,
                     }
                 }
-                0..=0x1f => return None,
-                _ => out.push(c),
+                _ => return None, // a control byte
             }
+            let run = self.plain_run()?;
+            out.extend_from_slice(&self.b[self.i..self.i + run]);
+            self.i += run;
         }
     }
 
@@ -133,7 +138,8 @@ impl<'a> Reader<'a> {
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
-            match *self.b.get(self.i)? {
+            self.i += self.plain_run()?;
+            match self.b[self.i] {
                 b'"' => {
                     self.i += 1;
                     return Some(());
@@ -149,8 +155,7 @@ impl<'a> Reader<'a> {
                         _ => return None,
                     }
                 }
-                0..=0x1f => return None,
-                _ => self.i += 1,
+                _ => return None, // a control byte
             }
         }
     }

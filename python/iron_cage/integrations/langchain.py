@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,13 @@ from iron_cage._exceptions import BudgetExceededError
 from iron_cage.sdk._runtime import AgentRuntime
 
 _CLIENT_ATTRS = ("root_client", "root_async_client", "_client", "_async_client")
+
+
+def _class_attr(cls: type, name: str) -> Any:
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return None
 
 
 def instrument_runnable(runnable: Any, runtime: AgentRuntime) -> int:
@@ -64,6 +72,9 @@ def instrument_runnable(runnable: Any, runtime: AgentRuntime) -> int:
         seen.add(id(obj))
         for attr in _CLIENT_ATTRS:
             client = getattr(obj, "__dict__", {}).get(attr)
+            if client is None and isinstance(_class_attr(type(obj), attr), functools.cached_property):
+                # Built on first use (ChatAnthropic): build it now, so that it is bound.
+                client = getattr(obj, attr, None)
             if client is not None and hasattr(client, "_client"):
                 runtime.instrument(client)
                 count += 1
