@@ -215,7 +215,7 @@ impl ParsedRequest {
     /// Whether the body may ask for prompt caching (`cache_control` anywhere):
     /// a byte search, and only with `\u` escapes in the body a walk of the tree.
     fn mentions_cache_control(&self) -> bool {
-        let has = |needle: &[u8]| self.raw.windows(needle.len()).any(|w| w == needle);
+        let has = |needle: &[u8]| memchr::memmem::find(&self.raw, needle).is_some();
         has(b"cache_control")
             || (has(b"\\u")
                 && self

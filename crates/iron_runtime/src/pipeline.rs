@@ -468,12 +468,6 @@ impl Call {
         self.parsed.stream
     }
 
-    /// The body to send upstream (output capped, stream usage requested).
-    #[must_use]
-    pub fn upstream_body(&self) -> Vec<u8> {
-        self.parsed.to_bytes()
-    }
-
     /// The body to send upstream when iron-cage changed it; `None` to send the
     /// caller's bytes as they are (no re-serialising on the common path).
     #[must_use]
