@@ -54,3 +54,61 @@ pub fn pii_corpus(bytes: usize, pii_percent: u64) -> String {
     }
     out
 }
+
+/// About `bytes` bytes of service log lines, dense with digits, colons, dashes
+/// and hex: timestamps, UUIDs, latencies, and an internal IP on every line
+/// (a PII finding per line: the worst case for per-candidate work).
+#[must_use]
+pub fn log_corpus(bytes: usize) -> String {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut out = String::with_capacity(bytes + 256);
+    let mut line = 0u64;
+    while out.len() < bytes {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        line += 1;
+        out.push_str(&format!(
+            "2026-11-21T10:{:02}:{:02}.{:03}Z INFO req={:08x}-{:04x}-4{:03x}-a{:03x}-{:012x} \
+             latency_ms={} status=200 bytes={} upstream=10.0.{}.{}:8080\n",
+            (state >> 8) % 60,
+            (state >> 16) % 60,
+            (state >> 24) % 1000,
+            state & 0xFFFF_FFFF,
+            (state >> 32) & 0xFFFF,
+            (state >> 40) & 0xFFF,
+            (state >> 44) & 0xFFF,
+            state.rotate_left(17) & 0xFFFF_FFFF_FFFF,
+            (state >> 3) % 900,
+            (state >> 5) % 100_000,
+            line % 256,
+            (state >> 50) % 254 + 1,
+        ));
+    }
+    out
+}
+
+/// About `bytes` bytes of CSV rows of numbers, prices, dates and ids, with no PII.
+#[must_use]
+pub fn numeric_corpus(bytes: usize) -> String {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut out = String::with_capacity(bytes + 128);
+    while out.len() < bytes {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.push_str(&format!(
+            "{},{}.{:02},2026-{:02}-{:02},{},{}.{},SKU-{}\n",
+            state % 100_000,
+            (state >> 17) % 1000,
+            (state >> 27) % 100,
+            (state >> 33) % 12 + 1,
+            (state >> 37) % 28 + 1,
+            (state >> 42) % 50,
+            (state >> 47) % 10,
+            (state >> 51) % 100,
+            (state >> 20) % 1_000_000,
+        ));
+    }
+    out
+}

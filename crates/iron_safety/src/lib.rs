@@ -4,6 +4,7 @@
 //! by keyed HMAC (never the value), and a streaming scanner with a bounded
 //! hold-back. No Python here; `iron_cage_py` wraps it.
 
+mod candidates;
 mod entities;
 mod entity;
 mod error;

@@ -1,20 +1,27 @@
 //! One pass over the text for every pattern, then validators.
 //!
 //! All patterns (built-in and user-defined) are compiled into ONE multi-pattern
-//! automaton. Each candidate start it reports is re-examined with every enabled
-//! pattern anchored there; the longest validated match wins (ties: higher
-//! severity, then pattern order), and the scan continues after it. A start with
-//! no valid match moves on by one character, so an invalid candidate (a
-//! Luhn-failing card) cannot hide a valid one inside it.
+//! automaton. Candidate starts come from one pass of literal and trigger-byte
+//! searches (`candidates`); each is examined with every enabled pattern
+//! anchored there; the longest validated match wins (ties: higher severity,
+//! then pattern order), and the scan continues after it. A start with no valid
+//! match moves on by one character, so an invalid candidate (a Luhn-failing
+//! card) cannot hide a valid one inside it.
 
 use std::collections::HashSet;
 
 use hmac::{Hmac, KeyInit, Mac};
+use std::panic::{RefUnwindSafe, UnwindSafe};
+
+use regex_automata::hybrid;
 use regex_automata::meta::Regex;
+use regex_automata::nfa::thompson;
+use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet};
 use sha2::Sha256;
 
+use crate::candidates::Finder;
 use crate::entities;
 use crate::entity::{Entity, Severity};
 use crate::error::SafetyError;
@@ -149,10 +156,12 @@ pub struct ScanResult {
 /// A compiled scanner. Cheap to share between threads.
 #[derive(Debug)]
 pub struct Scanner {
-    regex: Regex,
-    /// The same patterns with `MatchKind::All`: one anchored search tells which
+    pub(crate) regex: Regex,
+    /// Where matches can start (see `candidates`).
+    pub(crate) finder: Finder,
+    /// The same patterns as a lazy DFA with `MatchKind::All`: one anchored search tells which
     /// patterns match at a candidate start, so only those are re-searched.
-    which: Regex,
+    which: Which,
     kinds: Vec<Kind>,
     enabled: Vec<bool>,
     mode: Mode,
@@ -174,6 +183,7 @@ impl Scanner {
         let enabled_set: Option<HashSet<Entity>> = config.entities.map(|v| v.into_iter().collect());
         let mut enabled = Vec::new();
         let mut pem_pattern = None;
+        let mut custom_patterns: Vec<String> = Vec::new();
         for (entity, p) in entities::builtin_patterns() {
             if p.starts_with("-----BEGIN") {
                 pem_pattern = Some(PatternID::new_unchecked(patterns.len()));
@@ -190,7 +200,10 @@ impl Scanner {
                     c.name
                 )));
             }
-            let probe = regex_automata::meta::Regex::new(&c.pattern)
+            // Compiled as the scanner compiles it: bytes, ASCII classes and `\b`.
+            let probe = Regex::builder()
+                .syntax(syntax::Config::new().unicode(false).utf8(false))
+                .build(&c.pattern)
                 .map_err(|e| SafetyError::Config(format!("custom pattern {name}: {e}")))?;
             if probe.is_match("") {
                 return Err(SafetyError::Config(format!("custom pattern {name} matches the empty string; it must match at least one character")));
@@ -201,18 +214,25 @@ impl Scanner {
                 severity: c.severity,
             });
             enabled.push(true);
+            custom_patterns.push(c.pattern.clone());
             patterns.push(c.pattern);
         }
-        let build = |kind: MatchKind| {
+        let build = |kind: MatchKind, patterns: &[String]| {
             Regex::builder()
                 .syntax(syntax::Config::new().unicode(false).utf8(false))
                 .configure(Regex::config().match_kind(kind))
-                .build_many(&patterns)
+                .build_many(patterns)
                 .map_err(|e| SafetyError::Config(format!("cannot compile the patterns: {e}")))
         };
-        let regex = build(MatchKind::LeftmostFirst)?;
-        let which = build(MatchKind::All)?;
+        let regex = build(MatchKind::LeftmostFirst, &patterns)?;
+        let which = Which::new(&patterns)?;
+        let custom = if custom_patterns.is_empty() {
+            None
+        } else {
+            Some(build(MatchKind::LeftmostFirst, &custom_patterns)?)
+        };
         Ok(Scanner {
+            finder: Finder::new(custom, regex.clone()),
             regex,
             which,
             kinds,
@@ -247,14 +267,37 @@ impl Scanner {
     /// a stream is scanned exactly as it would be inside the whole text.
     #[must_use]
     pub fn find_range(&self, text: &str, from: usize, until: usize) -> Vec<Finding> {
+        let mut candidates = self.finder.cursor(text.as_bytes());
+        self.find_from(text, from, until, |pos| candidates.next(pos))
+    }
+
+    /// [`Scanner::find`] with every start found by running the unanchored
+    /// automaton over the whole text: the reference the candidate search is
+    /// tested against (same findings, slower).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn find_by_full_scan(&self, text: &str) -> Vec<Finding> {
         let bytes = text.as_bytes();
+        self.find_from(text, 0, text.len(), |pos| {
+            self.regex
+                .search(&Input::new(bytes).span(pos..bytes.len()))
+                .map(|m| m.start())
+        })
+    }
+
+    fn find_from(
+        &self,
+        text: &str,
+        from: usize,
+        until: usize,
+        mut next_start: impl FnMut(usize) -> Option<usize>,
+    ) -> Vec<Finding> {
         let mut out = Vec::new();
         let mut pos = from;
         while pos < until {
-            let Some(m) = self.regex.search(&Input::new(bytes).span(pos..bytes.len())) else {
+            let Some(start) = next_start(pos) else {
                 break;
             };
-            let start = m.start();
             if start >= until {
                 break;
             }
@@ -279,13 +322,8 @@ impl Scanner {
     }
 
     /// Patterns that match anchored at `start` (one search over all of them).
-    fn matching_at(&self, bytes: &[u8], start: usize) -> PatternSet {
-        let mut set = PatternSet::new(self.which.pattern_len());
-        let input = Input::new(bytes)
-            .span(start..bytes.len())
-            .anchored(Anchored::Yes);
-        self.which.which_overlapping_matches(&input, &mut set);
-        set
+    pub(crate) fn matching_at(&self, bytes: &[u8], start: usize) -> PatternSet {
+        self.which.matching_at(bytes, start)
     }
 
     /// The longest validated match starting at `start`.
@@ -419,15 +457,13 @@ impl Scanner {
         cut: usize,
     ) -> Option<usize> {
         let bytes = text.as_bytes();
+        let mut candidates = self.finder.cursor(bytes);
         let mut pos = from;
         while pos < cut {
-            let m = self
-                .regex
-                .search(&Input::new(bytes).span(pos..bytes.len()))?;
-            if m.start() >= cut {
+            let start = candidates.next(pos)?;
+            if start >= cut {
                 return None;
             }
-            let start = m.start();
             let longest = self
                 .matching_at(bytes, start)
                 .iter()
@@ -437,14 +473,72 @@ impl Scanner {
                         .anchored(Anchored::Pattern(pid));
                     self.regex.search(&input).map(|mm| mm.end())
                 })
-                .max()
-                .unwrap_or(m.end());
-            if longest > cut {
+                .max();
+            if longest.is_some_and(|end| end > cut) {
                 return Some(start);
             }
             pos = next_char(text, start);
         }
         None
+    }
+}
+
+/// Which patterns match at a position: an anchored overlapping search of a
+/// lazy DFA over every pattern.
+///
+/// regex-automata 0.4.18 can report patterns that do not match when the lazy
+/// DFA's cache is cleared during an overlapping search (seen on long texts
+/// dense in candidates; a test below reproduces it). A search during which the
+/// cache was cleared is therefore not trusted: every pattern is returned and
+/// `best_at` checks each one anchored, which is exact. Clears are rare (the
+/// cache keeps the states of earlier searches), so this costs nothing on
+/// ordinary text.
+struct Which {
+    dfa: hybrid::dfa::DFA,
+    caches: Pool<hybrid::dfa::Cache, CacheFn>,
+}
+
+type CacheFn = Box<dyn Fn() -> hybrid::dfa::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+impl std::fmt::Debug for Which {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Which")
+            .field("patterns", &self.dfa.pattern_len())
+            .finish()
+    }
+}
+
+impl Which {
+    fn new(patterns: &[String]) -> Result<Self, SafetyError> {
+        let dfa = hybrid::dfa::DFA::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .thompson(thompson::Config::new().utf8(false))
+            .configure(hybrid::dfa::DFA::config().match_kind(MatchKind::All))
+            .build_many(patterns)
+            .map_err(|e| SafetyError::Config(format!("cannot compile the patterns: {e}")))?;
+        let for_caches = dfa.clone();
+        Ok(Which {
+            dfa,
+            caches: Pool::new(Box::new(move || for_caches.create_cache())),
+        })
+    }
+
+    fn matching_at(&self, bytes: &[u8], start: usize) -> PatternSet {
+        let mut set = PatternSet::new(self.dfa.pattern_len());
+        let input = Input::new(bytes)
+            .span(start..bytes.len())
+            .anchored(Anchored::Yes);
+        let mut cache = self.caches.get();
+        let clears = cache.clear_count();
+        let searched = self
+            .dfa
+            .try_which_overlapping_matches(&mut cache, &input, &mut set);
+        if searched.is_err() || cache.clear_count() != clears {
+            for i in 0..self.dfa.pattern_len() {
+                let _ = set.try_insert(PatternID::new_unchecked(i));
+            }
+        }
+        set
     }
 }
 

@@ -181,6 +181,22 @@ fn modes_allow_lists_custom_and_hmac() {
         .value_hmac
         .clone();
     assert_ne!(same_key, other_key, "the HMAC is keyed");
+    // Checked as the scanner compiles it (ASCII classes and `\b`); the empty-match
+    // probe used Unicode syntax and refused this ("error building NFA") in builds
+    // without regex-automata's Unicode word-boundary tables.
+    let tickets = Scanner::new(ScannerConfig {
+        mode: Mode::Warn,
+        custom: vec![CustomPattern {
+            name: "ticket".into(),
+            pattern: r"\b[A-Z]{2,4}-[0-9]{3,6}\b".into(),
+            severity: Severity::Low,
+        }],
+        ..ScannerConfig::default()
+    })
+    .expect("a custom pattern with \\b and counted repetitions compiles");
+    let found = tickets.find("see OPS-4521 and AB-12, then XYZW-999999.");
+    let values: Vec<_> = found.iter().map(|f| (f.entity.as_str(), f.start, f.end)).collect();
+    assert_eq!(values, [("TICKET", 4, 12), ("TICKET", 29, 40)]);
     assert!(Scanner::new(ScannerConfig {
         custom: vec![CustomPattern {
             name: "x".into(),

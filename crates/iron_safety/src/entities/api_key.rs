@@ -33,3 +33,22 @@ pub(crate) fn validate(c: &str) -> Option<usize> {
     }
     Some(c.len())
 }
+
+/// What every key pattern starts with (the scanner looks for these literals).
+pub(crate) const PREFIXES: &[&str] = &[
+    "sk-",
+    "AKIA",
+    "ASIA",
+    "ABIA",
+    "ACCA",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xox",
+    "AIza",
+    "eyJ",
+    "-----BEGIN ",
+];

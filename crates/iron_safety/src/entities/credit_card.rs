@@ -63,3 +63,21 @@ pub(crate) fn validate(c: &str) -> Option<usize> {
         && known_issuer(&d))
     .then_some(c.len())
 }
+
+/// Whether a card number can start at `s` (a word start): 13 or more digits
+/// with at most one space or dash between them.
+pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
+    let mut n = 0;
+    let mut i = s;
+    while n < 13 {
+        match super::byte(b, i) {
+            d if d.is_ascii_digit() => {
+                n += 1;
+                i += 1;
+            }
+            b' ' | b'-' if n > 0 && super::byte(b, i + 1).is_ascii_digit() => i += 1,
+            _ => return false,
+        }
+    }
+    true
+}

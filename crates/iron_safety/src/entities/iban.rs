@@ -122,3 +122,9 @@ pub(crate) fn validate(c: &str) -> Option<usize> {
     }
     None
 }
+
+/// Whether an IBAN can start at `s`: two capitals and two digits.
+pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
+    let at = |i| super::byte(b, s + i);
+    at(0).is_ascii_uppercase() && at(1).is_ascii_uppercase() && super::digits_at(b, s + 2, 2)
+}

@@ -38,3 +38,25 @@ pub(crate) fn validate(c: &str) -> Option<usize> {
     }
     None
 }
+
+/// Whether an address can start at `s`: 1-3 digits and a dot, three times,
+/// then a digit (IPv4); `::`, or 1-4 hex digits and `:` (IPv6).
+pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
+    let at = |i| super::byte(b, s + i);
+    if at(0) == b':' {
+        return at(1) == b':';
+    }
+    let h = super::hex_run(b, s);
+    if (1..=4).contains(&h) && at(h) == b':' {
+        return true;
+    }
+    let mut i = s;
+    for _ in 0..3 {
+        let d = super::byte_run(b, i, 3, |c| c.is_ascii_digit());
+        if d == 0 || super::byte(b, i + d) != b'.' {
+            return false;
+        }
+        i += d + 1;
+    }
+    super::byte(b, i).is_ascii_digit()
+}

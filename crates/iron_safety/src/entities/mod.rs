@@ -80,3 +80,80 @@ pub(crate) fn consistent_separators(s: &str) -> bool {
         Some(first) => seps.all(|b| b == first),
     }
 }
+
+/// The byte at `i`, or 0 past the end.
+#[inline]
+pub(crate) fn byte(b: &[u8], i: usize) -> u8 {
+    b.get(i).copied().unwrap_or(0)
+}
+
+/// A regex `\w` byte (ASCII: the patterns are compiled without Unicode).
+#[inline]
+pub(crate) fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Whether `\b` holds at `i`.
+#[inline]
+pub(crate) fn boundary(b: &[u8], i: usize) -> bool {
+    let before = i > 0 && is_word(b[i - 1]);
+    before != is_word(byte(b, i))
+}
+
+/// How many bytes from `s` (at most `max`) satisfy `f`.
+#[inline]
+pub(crate) fn byte_run(b: &[u8], s: usize, max: usize, f: impl Fn(u8) -> bool) -> usize {
+    (0..max).take_while(|&i| f(byte(b, s + i))).count()
+}
+
+/// Whether the `n` bytes from `s` are digits.
+#[inline]
+pub(crate) fn digits_at(b: &[u8], s: usize, n: usize) -> bool {
+    byte_run(b, s, n, |c| c.is_ascii_digit()) == n
+}
+
+/// Hex digits from `s`, counting to 5 at most (the patterns need at most 4).
+#[inline]
+pub(crate) fn hex_run(b: &[u8], s: usize) -> usize {
+    byte_run(b, s, 5, |c| c.is_ascii_hexdigit())
+}
+
+/// Whether a built-in pattern other than EMAIL and API_KEY (found through
+/// their own literals) can match at `s`. False only when none can; a word
+/// character start must also be a word boundary (every such pattern opens
+/// with `\b`).
+pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
+    match byte(b, s) {
+        b'+' | b'(' => phone::may_start(b, s),
+        b':' => ip_address::may_start(b, s),
+        c if !is_word(c) || !boundary(b, s) => false,
+        c if c.is_ascii_digit() => {
+            // After its first run of digits every such pattern goes on with a
+            // hex letter (MAC, IPv6), `:` (IPv6, MAC), a space and a digit
+            // (card, SSN, phone), `-` or `.` and a hex digit (card, SSN,
+            // phone, IPv4, MAC), or the run is already a card number.
+            let run = byte_run(b, s, 13, |x| x.is_ascii_digit());
+            let next = byte(b, s + run);
+            let then = byte(b, s + run + 1);
+            let goes_on = match next {
+                b':' => true,
+                b' ' => then.is_ascii_digit(),
+                b'-' | b'.' => then.is_ascii_hexdigit(),
+                x => x.is_ascii_hexdigit(),
+            };
+            if run < 13 && !goes_on {
+                return false;
+            }
+            credit_card::may_start(b, s)
+                || ssn::may_start(b, s)
+                || phone::may_start(b, s)
+                || mac_address::may_start(b, s)
+                || ip_address::may_start(b, s)
+        }
+        c if c.is_ascii_uppercase() => {
+            iban::may_start(b, s) || mac_address::may_start(b, s) || ip_address::may_start(b, s)
+        }
+        c if c.is_ascii_hexdigit() => mac_address::may_start(b, s) || ip_address::may_start(b, s),
+        _ => false,
+    }
+}

@@ -31,3 +31,18 @@ pub(crate) fn validate(c: &str) -> Option<usize> {
     }
     Some(c.len())
 }
+
+/// Whether a phone number can start at `s`: `+` and a digit, `(` and an area
+/// code digit, or three digits, a separator and an exchange digit.
+pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
+    let at = |i| super::byte(b, s + i);
+    match at(0) {
+        b'+' => at(1).is_ascii_digit(),
+        b'(' => matches!(at(1), b'2'..=b'9'),
+        _ => {
+            super::digits_at(b, s, 3)
+                && matches!(at(3), b' ' | b'.' | b'-')
+                && matches!(at(4), b'2'..=b'9')
+        }
+    }
+}

@@ -21,3 +21,9 @@ pub(crate) fn validate(c: &str) -> Option<usize> {
         || SAMPLES.contains(&d.as_str());
     (!bad).then_some(c.len())
 }
+
+/// Whether an SSN can start at `s`: three digits, a separator, two digits.
+pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
+    let at = |i| super::byte(b, s + i);
+    super::digits_at(b, s, 3) && matches!(at(3), b' ' | b'-') && super::digits_at(b, s + 4, 2)
+}
