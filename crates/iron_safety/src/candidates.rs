@@ -38,8 +38,11 @@ const BLOCK: usize = 32;
 /// costs about as much as that many bytes of automaton (numeric CSV, hex dumps).
 const DENSE_BYTES: usize = 14;
 const DENSE_WINDOW: u32 = 64;
-/// How far the automaton takes over once text is found dense.
+/// How far the automaton takes over once text is found dense; doubled each
+/// time the text is still dense after it (up to `DENSE_SPAN_MAX`), back to
+/// the start after a window that is not.
 const DENSE_SPAN: usize = 8 * 1024;
+const DENSE_SPAN_MAX: usize = 1 << 20;
 
 /// The compiled searches, shared by every scan.
 #[derive(Debug)]
@@ -112,11 +115,23 @@ pub(crate) struct Cursor<'a> {
     dense_until: usize,
 }
 
-/// Triggers seen since `start` (the first of the current window).
-#[derive(Debug, Default)]
+/// Triggers seen since `start` (the first of the current window), and how far
+/// the automaton takes over next time the text is found dense.
+#[derive(Debug)]
 struct Density {
     start: usize,
     count: u32,
+    span: usize,
+}
+
+impl Default for Density {
+    fn default() -> Self {
+        Density {
+            start: 0,
+            count: 0,
+            span: DENSE_SPAN,
+        }
+    }
 }
 
 impl Cursor<'_> {
@@ -144,8 +159,11 @@ impl Cursor<'_> {
         if let Some(at) = dense_at {
             // Forget the cut-short answer and let the automaton take over.
             self.triggers = Memo::default();
-            self.density = Density::default();
-            self.dense_until = at.saturating_add(DENSE_SPAN);
+            self.dense_until = at.saturating_add(self.density.span);
+            self.density = Density {
+                span: (self.density.span * 2).min(DENSE_SPAN_MAX),
+                ..Density::default()
+            };
             return self.next(pos);
         }
         let keys = self.keys.get(pos, |p| {
@@ -303,6 +321,7 @@ fn next_triggered(b: &[u8], pos: usize, density: &mut Density) -> Result<Option<
                 return Err(t);
             }
             density.count = 0;
+            density.span = DENSE_SPAN;
         }
         let c = b[t];
         // The word this trigger is in (a digit) or ends (a separator).

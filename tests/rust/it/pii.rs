@@ -195,7 +195,10 @@ fn modes_allow_lists_custom_and_hmac() {
     })
     .expect("a custom pattern with \\b and counted repetitions compiles");
     let found = tickets.find("see OPS-4521 and AB-12, then XYZW-999999.");
-    let values: Vec<_> = found.iter().map(|f| (f.entity.as_str(), f.start, f.end)).collect();
+    let values: Vec<_> = found
+        .iter()
+        .map(|f| (f.entity.as_str(), f.start, f.end))
+        .collect();
     assert_eq!(values, [("TICKET", 4, 12), ("TICKET", 29, 40)]);
     assert!(Scanner::new(ScannerConfig {
         custom: vec![CustomPattern {
