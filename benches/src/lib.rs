@@ -38,12 +38,10 @@ pub fn pii_corpus(bytes: usize, pii_percent: u64) -> String {
         "The server at 192.168.10.254 stopped responding.",
         "Rotate the key sk-proj-AbCdEfGhIjKlMnOpQrStUvWx123 today.",
     ];
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let mut out = String::with_capacity(bytes + 128);
     while out.len() < bytes {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        let state = rng.next();
         let pick = usize::try_from(state % 1000).unwrap_or(0);
         if (state >> 32) % 100 < pii_percent {
             out.push_str(PII[pick % PII.len()]);
@@ -60,13 +58,11 @@ pub fn pii_corpus(bytes: usize, pii_percent: u64) -> String {
 /// (a PII finding per line: the worst case for per-candidate work).
 #[must_use]
 pub fn log_corpus(bytes: usize) -> String {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut out = String::with_capacity(bytes + 256);
     let mut line = 0u64;
     while out.len() < bytes {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        let state = rng.next();
         line += 1;
         out.push_str(&format!(
             "2026-11-21T10:{:02}:{:02}.{:03}Z INFO req={:08x}-{:04x}-4{:03x}-a{:03x}-{:012x} \
@@ -91,12 +87,10 @@ pub fn log_corpus(bytes: usize) -> String {
 /// About `bytes` bytes of CSV rows of numbers, prices, dates and ids, with no PII.
 #[must_use]
 pub fn numeric_corpus(bytes: usize) -> String {
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let mut out = String::with_capacity(bytes + 128);
     while out.len() < bytes {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        let state = rng.next();
         out.push_str(&format!(
             "{},{}.{:02},2026-{:02}-{:02},{},{}.{},SKU-{}\n",
             state % 100_000,
@@ -111,4 +105,16 @@ pub fn numeric_corpus(bytes: usize) -> String {
         ));
     }
     out
+}
+
+/// A xorshift64 generator: the corpora are the same on every run and machine.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
 }
