@@ -108,6 +108,7 @@ bench-python: setup $(VENV)/.bench-deps
 	$(PY) benches/python/bench_secrets.py
 	$(PY) benches/python/bench_pii.py
 	$(PY) benches/python/bench_library.py
+	$(PY) benches/python/bench_library_split.py
 
 # Handshake latency and report ingestion of the Control Panel, on SQLite and PostgreSQL.
 bench-control-panel: setup postgres
