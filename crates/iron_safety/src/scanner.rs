@@ -9,10 +9,9 @@
 //! card) cannot hide a valid one inside it.
 
 use std::collections::HashSet;
-
-use hmac::{Hmac, KeyInit, Mac};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
+use hmac::{Hmac, KeyInit, Mac};
 use regex_automata::hybrid;
 use regex_automata::meta::Regex;
 use regex_automata::nfa::thompson;
