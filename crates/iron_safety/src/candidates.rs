@@ -540,6 +540,14 @@ mod tests {
         }
     }
 
+    /// Whether pattern `p` matches anchored at `s` (one search of that pattern alone: exact).
+    fn matches_at(scanner: &Scanner, b: &[u8], s: usize, p: PatternID) -> bool {
+        let input = Input::new(b)
+            .span(s..b.len())
+            .anchored(Anchored::Pattern(p));
+        scanner.regex.search(&input).is_some()
+    }
+
     #[test]
     fn every_position_where_a_pattern_matches_is_a_candidate() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -550,12 +558,10 @@ mod tests {
                 let mut cursor = scanner.finder.cursor(b);
                 for s in (0..b.len()).filter(|&s| t.is_char_boundary(s)) {
                     // `matching_at` may over-report (see `Which`); confirm one by one.
-                    let matches = scanner.matching_at(b, s).iter().any(|p| {
-                        let input = Input::new(b)
-                            .span(s..b.len())
-                            .anchored(Anchored::Pattern(p));
-                        scanner.regex.search(&input).is_some()
-                    });
+                    let matches = scanner
+                        .matching_at(b, s)
+                        .iter()
+                        .any(|p| matches_at(&scanner, b, s, p));
                     if matches {
                         assert_eq!(cursor.next(s), Some(s), "start {s} missed in {t:?}");
                     }
@@ -616,12 +622,7 @@ mod tests {
                 let said: Vec<_> = scanner.matching_at(b, s).iter().collect();
                 let does: Vec<_> = (0..scanner.regex.pattern_len())
                     .map(PatternID::new_unchecked)
-                    .filter(|&p| {
-                        let input = Input::new(b)
-                            .span(s..b.len())
-                            .anchored(Anchored::Pattern(p));
-                        scanner.regex.search(&input).is_some()
-                    })
+                    .filter(|&p| matches_at(scanner, b, s, p))
                     .collect();
                 assert!(
                     does.iter().all(|p| said.contains(p)),
