@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::error::LlmError;
 use crate::format::ApiFormat;
-use crate::skim::Reader;
+use crate::skim::{Token, Tokens};
 
 /// The usage a response reports, normalised; `None` when it reports none.
 ///
@@ -55,138 +55,213 @@ pub struct Skimmed<'a> {
 /// duplicate key wins, members of unexpected types are passed over). `None`
 /// when the body is not a JSON object: read it with [`usage_of`] /
 /// [`for_each_text_mut`] instead.
+///
+/// One loop over [`Tokens`] with the few paths that matter spelled out (no
+/// closures): it runs once per governed call from a cold cache, where the
+/// amount of code executed is what costs.
 #[must_use]
 pub fn skim(format: ApiFormat, body: &[u8]) -> Option<Skimmed<'_>> {
-    let mut r = Reader::new(body)?;
-    if r.peek()? != b'{' {
+    let mut t = Tokens::new(body)?;
+    if t.next()? != Token::Open(true) {
         return None;
     }
     let mut out = Skimmed::default();
-    r.object(|r, key| match (format, key.as_ref()) {
-        (_, "usage") => {
-            out.usage = read_usage(r)?;
-            Some(())
-        }
-        (ApiFormat::ChatCompletions, "choices") => {
-            out.texts = list(r, |r, texts| {
-                let mut content = None;
-                object_or_skip(r, |r, key| {
-                    if key != "message" {
-                        return r.skip();
+    while let Some(key) = member(&mut t)? {
+        match (format, key.as_ref()) {
+            (_, "usage") => out.usage = read_usage(&mut t)?,
+            (ApiFormat::ChatCompletions, "choices") => out.texts = chat_texts(&mut t)?,
+            (ApiFormat::Responses, "output") => out.texts = output_texts(&mut t)?,
+            (ApiFormat::Messages, "content") => {
+                let mut texts = Vec::new();
+                if items(&mut t)? {
+                    while let Some(first) = item(&mut t)? {
+                        typed_text(&mut t, first, "text", &mut texts)?;
                     }
-                    content = None;
-                    object_or_skip(r, |r, key| {
-                        if key == "content" {
-                            content = r.text()?;
-                            Some(())
-                        } else {
-                            r.skip()
-                        }
-                    })
-                })?;
-                texts.extend(content);
-                Some(())
-            })?;
-            Some(())
+                }
+                out.texts = texts;
+            }
+            _ => t.skip()?,
         }
-        (ApiFormat::Responses, "output") => {
-            out.texts = list(r, |r, texts| {
-                let mut parts = Vec::new();
-                object_or_skip(r, |r, key| {
-                    if key == "content" {
-                        parts = list(r, |r, parts| typed_text(r, "output_text", parts))?;
-                        Some(())
-                    } else {
-                        r.skip()
-                    }
-                })?;
-                texts.append(&mut parts);
-                Some(())
-            })?;
-            Some(())
-        }
-        (ApiFormat::Messages, "content") => {
-            out.texts = list(r, |r, texts| typed_text(r, "text", texts))?;
-            Some(())
-        }
-        _ => r.skip(),
-    })?;
-    r.at_end().then_some(out)
-}
-
-/// The items of an array (anything else: none), each read by `item`.
-fn list<'a, T>(
-    r: &mut Reader<'a>,
-    mut item: impl FnMut(&mut Reader<'a>, &mut Vec<T>) -> Option<()>,
-) -> Option<Vec<T>> {
-    let mut out = Vec::new();
-    if r.peek()? == b'[' {
-        r.array(|r| item(r, &mut out))?;
-    } else {
-        r.skip()?;
     }
-    Some(out)
+    t.at_end().then_some(out)
 }
 
-/// The members of an object (anything else is passed over).
-fn object_or_skip<'a>(
-    r: &mut Reader<'a>,
-    member: impl FnMut(&mut Reader<'a>, Cow<'a, str>) -> Option<()>,
+/// The next member's key of the object being read; `None` at its end.
+fn member<'a>(t: &mut Tokens<'a>) -> Option<Option<Cow<'a, str>>> {
+    match t.next()? {
+        Token::Key(span) => t.string(span).map(Some),
+        Token::Close => Some(None),
+        _ => None,
+    }
+}
+
+/// Starts reading a value as a list: `true` when it is an array (read its
+/// items with [`item`]), `false` when it was something else (read already).
+fn items(t: &mut Tokens<'_>) -> Option<bool> {
+    let first = t.next()?;
+    if first == Token::Open(false) {
+        return Some(true);
+    }
+    t.skip_rest(first).map(|()| false)
+}
+
+/// The first token of the array's next item; `None` at its end.
+fn item(t: &mut Tokens<'_>) -> Option<Option<Token>> {
+    match t.next()? {
+        Token::Close => Some(None),
+        first => Some(Some(first)),
+    }
+}
+
+/// `choices[].message.content`: the last `content` of the last `message` of
+/// each choice, when a string.
+fn chat_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
+    let mut texts = Vec::new();
+    if !items(t)? {
+        return Some(texts);
+    }
+    while let Some(first) = item(t)? {
+        if first != Token::Open(true) {
+            t.skip_rest(first)?;
+            continue;
+        }
+        let mut content = None;
+        while let Some(key) = member(t)? {
+            if key != "message" {
+                t.skip()?;
+                continue;
+            }
+            content = None;
+            let first = t.next()?;
+            if first != Token::Open(true) {
+                t.skip_rest(first)?;
+                continue;
+            }
+            while let Some(key) = member(t)? {
+                if key == "content" {
+                    content = t.text()?;
+                } else {
+                    t.skip()?;
+                }
+            }
+        }
+        texts.extend(content);
+    }
+    Some(texts)
+}
+
+/// `output[].content[]` parts of type `output_text` (the last `content` of each item).
+fn output_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
+    let mut texts = Vec::new();
+    if !items(t)? {
+        return Some(texts);
+    }
+    while let Some(first) = item(t)? {
+        if first != Token::Open(true) {
+            t.skip_rest(first)?;
+            continue;
+        }
+        let mut parts = Vec::new();
+        while let Some(key) = member(t)? {
+            if key != "content" {
+                t.skip()?;
+                continue;
+            }
+            parts.clear();
+            if items(t)? {
+                while let Some(first) = item(t)? {
+                    typed_text(t, first, "output_text", &mut parts)?;
+                }
+            }
+        }
+        texts.append(&mut parts);
+    }
+    Some(texts)
+}
+
+/// A `{"type": kind, "text": ...}` part (begun by `first`): its text when of type `kind`.
+fn typed_text<'a>(
+    t: &mut Tokens<'a>,
+    first: Token,
+    kind: &str,
+    texts: &mut Vec<Cow<'a, str>>,
 ) -> Option<()> {
-    if r.peek()? == b'{' {
-        r.object(member)
-    } else {
-        r.skip()
+    if first != Token::Open(true) {
+        return t.skip_rest(first);
     }
-}
-
-/// A `{"type": kind, "text": ...}` part: its text when of type `kind`.
-fn typed_text<'a>(r: &mut Reader<'a>, kind: &str, texts: &mut Vec<Cow<'a, str>>) -> Option<()> {
     let (mut is_kind, mut text) = (false, None);
-    object_or_skip(r, |r, key| match key.as_ref() {
-        "type" => {
-            is_kind = r.text()?.as_deref() == Some(kind);
-            Some(())
+    while let Some(key) = member(t)? {
+        match key.as_ref() {
+            "type" => is_kind = t.text()?.as_deref() == Some(kind),
+            "text" => text = t.text()?,
+            _ => t.skip()?,
         }
-        "text" => {
-            text = r.text()?;
-            Some(())
-        }
-        _ => r.skip(),
-    })?;
+    }
     if is_kind {
         texts.extend(text);
     }
     Some(())
 }
 
+/// A value read as a usage count (begun by `first`): what kind it is. An
+/// object is read through, its members passed to `nested` when given.
+fn count(
+    t: &mut Tokens<'_>,
+    first: Token,
+    nested: Option<&mut [Option<Field>; 4]>,
+) -> Option<Field> {
+    Some(match first {
+        Token::Num(f) | Token::Literal(f) => f,
+        Token::Str(_) => Field::Other("a string"),
+        Token::Open(false) => {
+            t.skip_rest(first)?;
+            Field::Other("a list")
+        }
+        Token::Open(true) => {
+            match nested {
+                None => t.skip_rest(first)?,
+                Some(nested) => {
+                    while let Some(key) = member(t)? {
+                        match nested_index(&key) {
+                            Some(j) => {
+                                let first = t.next()?;
+                                nested[j] = Some(count(t, first, None)?);
+                            }
+                            None => t.skip()?,
+                        }
+                    }
+                }
+            }
+            Field::Other("an object")
+        }
+        Token::Key(_) | Token::Close => return None,
+    })
+}
+
 /// The `usage` member: `None` when null.
-fn read_usage(r: &mut Reader<'_>) -> Option<Option<SkimmedUsage>> {
+fn read_usage(t: &mut Tokens<'_>) -> Option<Option<SkimmedUsage>> {
+    let first = t.next()?;
+    if first != Token::Open(true) {
+        return Some(match count(t, first, None)? {
+            Field::Null => None,
+            Field::Other(kind) => Some(not_object(kind)),
+            _ => Some(not_object("a number")),
+        });
+    }
     let mut u = SkimmedUsage::default();
-    let kind = r.count(|r, key| {
+    while let Some(key) = member(t)? {
         let Some(i) = top_index(&key) else {
-            return r.skip();
+            t.skip()?;
+            continue;
         };
         let mut nested = [None; 4];
-        let field = r.count(|r, key| match nested_index(&key) {
-            Some(j) => {
-                nested[j] = Some(r.count(|r, _| r.skip())?);
-                Some(())
-            }
-            None => r.skip(),
-        })?;
-        u.top[i] = Some(field);
+        let first = t.next()?;
+        u.top[i] = Some(count(t, first, Some(&mut nested))?);
         if i >= FIRST_OBJECT {
             u.nested[i - FIRST_OBJECT] = nested;
         }
-        Some(())
-    })?;
-    Some(match kind {
-        Field::Null => None,
-        Field::Other("an object") => Some(u),
-        Field::Other(other) => Some(not_object(other)),
-        _ => Some(not_object("a number")),
-    })
+    }
+    Some(Some(u))
 }
 
 /// Members of a usage object a price can depend on.

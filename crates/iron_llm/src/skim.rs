@@ -14,6 +14,8 @@ use iron_cost::Field;
 const MAX_DEPTH: u32 = 128;
 
 pub(crate) struct Reader<'a> {
+    /// The body, checked as UTF-8 once: strings are sliced from it, not re-checked.
+    s: &'a str,
     b: &'a [u8],
     i: usize,
     depth: u32,
@@ -24,8 +26,9 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// `None` when `body` is not UTF-8 (no JSON text then).
     pub(crate) fn new(body: &'a [u8]) -> Option<Self> {
-        std::str::from_utf8(body).ok()?;
+        let s = std::str::from_utf8(body).ok()?;
         Some(Reader {
+            s,
             b: body,
             i: 0,
             depth: 0,
@@ -55,53 +58,65 @@ impl<'a> Reader<'a> {
         (self.peek()? == c).then(|| self.i += 1)
     }
 
-    /// Bytes up to the next quote, backslash or control byte (from `self.i`).
+    /// Bytes up to the next quote, backslash or control byte (from `self.i`),
+    /// eight at a time.
     fn plain_run(&self) -> Option<usize> {
-        self.b
-            .get(self.i..)?
+        let rest = self.b.get(self.i..)?;
+        let mut chunks = rest.chunks_exact(8);
+        let mut n = 0;
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let stops = special_bytes(u64::from_le_bytes(word));
+            if stops != 0 {
+                return Some(n + (stops.trailing_zeros() / 8) as usize);
+            }
+            n += 8;
+        }
+        chunks
+            .remainder()
             .iter()
             .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .map(|p| n + p)
     }
 
     /// A string value: borrowed from the body unless it has escapes.
+    #[inline(never)]
     pub(crate) fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
         self.i += self.plain_run()?;
         if self.b[self.i] == b'"' {
-            // The body is UTF-8 and quotes are ASCII: this is a char boundary.
-            let s = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+            // Quotes are ASCII, so both ends are char boundaries of the checked body.
+            let s = self.s.get(start..self.i)?;
             self.i += 1;
             return Some(Cow::Borrowed(s));
         }
-        let mut out = Vec::with_capacity(2 * (self.i - start) + 16);
-        out.extend_from_slice(&self.b[start..self.i]);
+        let mut out = String::with_capacity(2 * (self.i - start) + 16);
+        out.push_str(self.s.get(start..self.i)?);
         loop {
             let c = self.b[self.i];
             self.i += 1;
             match c {
-                b'"' => return String::from_utf8(out).ok().map(Cow::Owned),
+                b'"' => return Some(Cow::Owned(out)),
                 b'\\' => {
                     let e = *self.b.get(self.i)?;
                     self.i += 1;
-                    match e {
-                        b'"' | b'\\' | b'/' => out.push(e),
-                        b'b' => out.push(8),
-                        b'f' => out.push(12),
-                        b'n' => out.push(b'\n'),
-                        b'r' => out.push(b'\r'),
-                        b't' => out.push(b'\t'),
-                        b'u' => {
-                            let ch = self.unicode_escape()?;
-                            out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
-                        }
+                    out.push(match e {
+                        b'"' | b'\\' | b'/' => char::from(e),
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
                         _ => return None,
-                    }
+                    });
                 }
                 _ => return None, // a control byte
             }
             let run = self.plain_run()?;
-            out.extend_from_slice(&self.b[self.i..self.i + run]);
+            out.push_str(self.s.get(self.i..self.i + run)?);
             self.i += run;
         }
     }
@@ -135,16 +150,20 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn skip_string(&mut self) -> Option<()> {
+    /// Reads a string; whether it had no escapes.
+    #[inline(never)]
+    fn skip_string(&mut self) -> Option<bool> {
         self.eat(b'"')?;
+        let mut plain = true;
         loop {
             self.i += self.plain_run()?;
             match self.b[self.i] {
                 b'"' => {
                     self.i += 1;
-                    return Some(());
+                    return Some(plain);
                 }
                 b'\\' => {
+                    plain = false;
                     self.i += 1;
                     match *self.b.get(self.i)? {
                         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
@@ -169,6 +188,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A number, reduced as a parsed tree would hold it.
+    #[inline(never)]
     fn number(&mut self) -> Option<Field> {
         self.ws();
         self.numbers += 1;
@@ -197,7 +217,7 @@ impl<'a> Reader<'a> {
             }
             (self.digits() > 0).then_some(())?;
         }
-        let text = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+        let text = self.s.get(start..self.i)?;
         if !float {
             if let Ok(u) = text.parse::<u64>() {
                 return Some(Field::Unsigned(u));
@@ -286,9 +306,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads and drops any value.
+    #[inline(never)]
     pub(crate) fn skip(&mut self) -> Option<()> {
         match self.peek()? {
-            b'"' => self.skip_string(),
+            b'"' => self.skip_string().map(drop),
             b'{' => self.object(|r, _| r.skip()),
             b'[' => self.array(Reader::skip),
             b't' => self.literal(b"true"),
@@ -339,14 +360,239 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// One token of a JSON text, as [`Tokens::next`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Token {
+    /// `{` (`true`) or `[` (`false`).
+    Open(bool),
+    /// The `}` or `]` that closes the innermost container.
+    Close,
+    /// An object key (its `:` read too): see [`Tokens::string`].
+    Key(Span),
+    /// A string value: see [`Tokens::string`].
+    Str(Span),
+    /// A number, reduced as a parsed tree would hold it.
+    Num(Field),
+    /// `true`, `false` or `null`.
+    Literal(Field),
+}
+
+/// Where a string token is in the body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Span {
+    /// The opening quote.
+    at: usize,
+    /// Past the closing quote.
+    end: usize,
+    /// Without escapes (its text is the bytes between the quotes).
+    plain: bool,
+}
+
+/// What the grammar allows next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    /// A value, or `]` (just after `[`).
+    ValueOrClose,
+    Value,
+    /// A key, or `}` (just after `{`).
+    KeyOrClose,
+    Key,
+    /// `,` or the innermost container's close.
+    CommaOrClose,
+    /// The top-level value is complete.
+    Done,
+}
+
+/// A JSON text as a flat sequence of tokens, checked against the grammar as it
+/// is read (what the closure-based [`Reader`] methods check, in one small
+/// non-generic loop: a governed reply is read by this once per call, from a
+/// cold cache, so the code it runs is kept short).
+pub(crate) struct Tokens<'a> {
+    r: Reader<'a>,
+    /// One bit per open container, innermost lowest: set for an object.
+    objects: u128,
+    expect: Expect,
+}
+
+impl<'a> Tokens<'a> {
+    /// `None` when `body` is not UTF-8.
+    pub(crate) fn new(body: &'a [u8]) -> Option<Self> {
+        Some(Tokens {
+            r: Reader::new(body)?,
+            objects: 0,
+            expect: Expect::Value,
+        })
+    }
+
+    /// Containers open.
+    pub(crate) fn depth(&self) -> u32 {
+        self.r.depth
+    }
+
+    /// The next token; `None` at the end of the top-level value or on any
+    /// error (then nothing more is read).
+    pub(crate) fn next(&mut self) -> Option<Token> {
+        let r = &mut self.r;
+        loop {
+            let c = r.peek()?;
+            match self.expect {
+                Expect::Done => return None,
+                Expect::CommaOrClose => {
+                    let object = self.objects & 1 == 1;
+                    match (c, object) {
+                        (b',', _) => {
+                            r.i += 1;
+                            self.expect = if object { Expect::Key } else { Expect::Value };
+                        }
+                        (b'}', true) | (b']', false) => return Some(self.close()),
+                        _ => return None,
+                    }
+                }
+                Expect::KeyOrClose | Expect::Key => {
+                    if c == b'}' && self.expect == Expect::KeyOrClose {
+                        return Some(self.close());
+                    }
+                    let at = r.i;
+                    let plain = r.skip_string()?;
+                    let key = Span {
+                        at,
+                        end: r.i,
+                        plain,
+                    };
+                    r.eat(b':')?;
+                    self.expect = Expect::Value;
+                    return Some(Token::Key(key));
+                }
+                Expect::ValueOrClose | Expect::Value => {
+                    if c == b']' && self.expect == Expect::ValueOrClose {
+                        return Some(self.close());
+                    }
+                    let token = match c {
+                        b'{' | b'[' => {
+                            r.enter(c)?;
+                            let object = c == b'{';
+                            self.objects = (self.objects << 1) | u128::from(object);
+                            self.expect = if object {
+                                Expect::KeyOrClose
+                            } else {
+                                Expect::ValueOrClose
+                            };
+                            return Some(Token::Open(object));
+                        }
+                        b'"' => {
+                            let at = r.i;
+                            let plain = r.skip_string()?;
+                            Token::Str(Span {
+                                at,
+                                end: r.i,
+                                plain,
+                            })
+                        }
+                        b't' => r
+                            .literal(b"true")
+                            .map(|()| Token::Literal(Field::Other("a bool")))?,
+                        b'f' => r
+                            .literal(b"false")
+                            .map(|()| Token::Literal(Field::Other("a bool")))?,
+                        b'n' => r.literal(b"null").map(|()| Token::Literal(Field::Null))?,
+                        _ => Token::Num(r.number()?),
+                    };
+                    self.after_value();
+                    return Some(token);
+                }
+            }
+        }
+    }
+
+    fn close(&mut self) -> Token {
+        self.r.i += 1;
+        self.r.depth -= 1;
+        self.objects >>= 1;
+        self.after_value();
+        Token::Close
+    }
+
+    fn after_value(&mut self) {
+        self.expect = if self.r.depth == 0 {
+            Expect::Done
+        } else {
+            Expect::CommaOrClose
+        };
+    }
+
+    /// Reads the rest of a value that began with `first`.
+    pub(crate) fn skip_rest(&mut self, first: Token) -> Option<()> {
+        if let Token::Open(_) = first {
+            let depth = self.depth();
+            while self.depth() >= depth {
+                self.next()?;
+            }
+        }
+        Some(())
+    }
+
+    /// Reads and drops the next value.
+    pub(crate) fn skip(&mut self) -> Option<()> {
+        let first = self.next()?;
+        self.skip_rest(first)
+    }
+
+    /// The text of a string token (key or value), unescaped.
+    pub(crate) fn string(&self, span: Span) -> Option<Cow<'a, str>> {
+        if span.plain {
+            // Quotes are ASCII, so both ends are char boundaries of the checked body.
+            return self.r.s.get(span.at + 1..span.end - 1).map(Cow::Borrowed);
+        }
+        let mut r = Reader {
+            s: self.r.s,
+            b: self.r.b,
+            i: span.at,
+            depth: 0,
+            numbers: 0,
+        };
+        r.string()
+    }
+
+    /// The next value as text: `Some` for a string, `None` after reading any other value.
+    pub(crate) fn text(&mut self) -> Option<Option<Cow<'a, str>>> {
+        match self.next()? {
+            Token::Str(span) => self.string(span).map(Some),
+            other => self.skip_rest(other).map(|()| None),
+        }
+    }
+
+    /// Whether only blanks follow the complete top-level value.
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.expect == Expect::Done && self.r.at_end()
+    }
+}
+
+/// A word with the high bit set in each byte (of eight, little-endian) that
+/// ends a plain string run: a quote, a backslash or a control byte. Bits above
+/// the first such byte may be set spuriously (borrows), so only the lowest
+/// set bit is exact — which is the one used.
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Bytes below `n` (n <= 0x80) get their high bit set.
+    let below = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v & HIGH;
+    below(word ^ (ONES * u64::from(b'"')), 1)
+        | below(word ^ (ONES * u64::from(b'\\')), 1)
+        | below(word, 0x20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value;
 
     /// Whether the reader accepts `text` as one JSON value (what serde_json says).
+    /// Both readers (the closure-based one and the token loop) must agree.
     fn accepts(text: &[u8]) -> bool {
-        Reader::new(text).is_some_and(|mut r| r.skip().is_some() && r.at_end())
+        let reader = Reader::new(text).is_some_and(|mut r| r.skip().is_some() && r.at_end());
+        let tokens = Tokens::new(text).is_some_and(|mut t| t.skip().is_some() && t.at_end());
+        assert_eq!(reader, tokens, "{:?}", String::from_utf8_lossy(text));
+        tokens
     }
 
     #[test]
@@ -394,6 +640,10 @@ mod tests {
             b"{\"a\":1}}",
         ];
         for text in samples {
+            let serde = serde_json::from_slice::<Value>(text).is_ok();
+            assert_eq!(accepts(text), serde, "{:?}", String::from_utf8_lossy(text));
+        }
+        for text in [&b"[1}"[..], b"{\"a\":1]", b"[{]}", b"{\"a\":[}]", b"[[1],]"] {
             let serde = serde_json::from_slice::<Value>(text).is_ok();
             assert_eq!(accepts(text), serde, "{:?}", String::from_utf8_lossy(text));
         }
