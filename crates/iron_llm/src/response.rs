@@ -113,6 +113,18 @@ fn item(t: &mut Tokens<'_>) -> Option<Option<Token>> {
     }
 }
 
+/// Moves to the array's next item that is an object, reading other items
+/// through: `true` when one was opened, `false` at the array's end.
+fn next_object(t: &mut Tokens<'_>) -> Option<bool> {
+    while let Some(first) = item(t)? {
+        if first == Token::Open(true) {
+            return Some(true);
+        }
+        t.skip_rest(first)?;
+    }
+    Some(false)
+}
+
 /// `choices[].message.content`: the last `content` of the last `message` of
 /// each choice, when a string.
 fn chat_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
@@ -120,11 +132,7 @@ fn chat_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
     if !items(t)? {
         return Some(texts);
     }
-    while let Some(first) = item(t)? {
-        if first != Token::Open(true) {
-            t.skip_rest(first)?;
-            continue;
-        }
+    while next_object(t)? {
         let mut content = None;
         while let Some(key) = member(t)? {
             if key != "message" {
@@ -156,11 +164,7 @@ fn output_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
     if !items(t)? {
         return Some(texts);
     }
-    while let Some(first) = item(t)? {
-        if first != Token::Open(true) {
-            t.skip_rest(first)?;
-            continue;
-        }
+    while next_object(t)? {
         let mut parts = Vec::new();
         while let Some(key) = member(t)? {
             if key != "content" {
