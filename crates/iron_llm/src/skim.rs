@@ -656,6 +656,34 @@ mod tests {
     }
 
     #[test]
+    fn plain_run_stops_where_a_byte_loop_does() {
+        let stop = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
+        // Every stop byte and some that are not, at every offset of a 20-byte run
+        // (both sides of the 8-byte words), after plain ASCII and UTF-8 bytes.
+        for fill in [b'a', 0xC3, 0x80, 0xFF, b'!', b'#', b'[', b']', 0x7F] {
+            for special in (0u8..=0x22).chain([b'\\', b'a', 0x80, 0xDC]) {
+                for at in 0..20 {
+                    let mut b = vec![fill; 20];
+                    b[at] = special;
+                    let r = Reader {
+                        s: "",
+                        b: &b,
+                        i: 0,
+                        depth: 0,
+                        numbers: 0,
+                    };
+                    let expected = b.iter().position(|&c| stop(c));
+                    assert_eq!(
+                        r.plain_run(),
+                        expected,
+                        "fill {fill:#x} {special:#x} at {at}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn strings_decode_like_serde_json() {
         for text in [
             r#""plain""#,
