@@ -19,5 +19,5 @@ pub use prices::{
     active as active_prices, set_active as set_active_prices, ModelPrice, PriceTable, Provider,
     Rates, Resolved, Tier,
 };
-pub use tokens::{tokenizer_for, Tokenizer};
+pub use tokens::{model_tail, starts_with_ignore_case, tokenizer_for, Tokenizer};
 pub use usage::{Field, Usage, UsageFields};

@@ -51,10 +51,13 @@ impl Tokenizer {
     /// The tokenizer of a model by its family name; `None` if unknown.
     #[must_use]
     pub fn for_model(model: &str) -> Option<Self> {
-        let m = model.trim().to_ascii_lowercase();
-        let m = m.rsplit('/').next().unwrap_or(&m);
-        let m = m.strip_prefix("anthropic.").unwrap_or(m);
-        let starts = |p: &str| m.starts_with(p);
+        let m = model_tail(trim(model));
+        let m = if starts_with_ignore_case(m, "anthropic.") {
+            &m["anthropic.".len()..]
+        } else {
+            m
+        };
+        let starts = |p: &str| starts_with_ignore_case(m, p);
         if starts("gpt-4o")
             || starts("gpt-4.1")
             || starts("gpt-4.5")
@@ -221,10 +224,75 @@ pub fn tokenizer_for(model: &str) -> Result<Tokenizer, CostError> {
     })
 }
 
+/// `model` without surrounding whitespace (no work when it has none).
+fn trim(model: &str) -> &str {
+    let b = model.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => model,
+        _ => model.trim(),
+    }
+}
+
+/// The part of a model name after its last `/` (`openai/gpt-4o` → `gpt-4o`).
+#[must_use]
+pub fn model_tail(model: &str) -> &str {
+    match model.bytes().rposition(|b| b == b'/') {
+        Some(i) => &model[i + 1..],
+        None => model,
+    }
+}
+
+/// `s` starts with `prefix`, ASCII letters compared without case (what
+/// lower-casing both would say, without allocating).
+#[must_use]
+pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn model_names_are_read_as_lower_casing_would() {
+        // The allocation-free reading must pick what trimming, lower-casing and
+        // splitting on `/` pick.
+        let reference = |model: &str| {
+            let m = model.trim().to_ascii_lowercase();
+            let m = m.rsplit('/').next().unwrap_or(&m).to_owned();
+            let m = m.strip_prefix("anthropic.").unwrap_or(&m).to_owned();
+            Tokenizer::for_model(&m)
+        };
+        for model in [
+            "gpt-4o-mini",
+            "GPT-4O",
+            " gpt-4 ",
+            "\u{3000}gpt-3.5-turbo\u{2003}",
+            "openai/GPT-5",
+            "bedrock/Anthropic.Claude-3-5-sonnet",
+            "ANTHROPIC.claude",
+            "azure/deployments/gpt-35-turbo",
+            "o1-preview",
+            "O3",
+            "text-embedding-3-small",
+            "llama-3",
+            "",
+            "/",
+            "gpt-4o/",
+            "é-gpt-4o",
+            "gpt-4é",
+            "openai/gpt-4o\t",
+        ] {
+            assert_eq!(Tokenizer::for_model(model), reference(model), "{model:?}");
+        }
+        assert!(starts_with_ignore_case("Claude-X", "claude"));
+        assert!(!starts_with_ignore_case("Clau", "claude"));
+        assert!(!starts_with_ignore_case("Çlaude", "claude"));
+        assert_eq!(model_tail("a/b/c"), "c");
+        assert_eq!(model_tail("abc"), "abc");
+        assert_eq!(model_tail("abc/"), "");
+    }
 
     #[test]
     fn known_counts() {

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::error::LlmError;
 use crate::format::ApiFormat;
-use crate::skim::Reader;
+use crate::skim::{Token, Tokens};
 
 /// Largest output assumed for a model whose maximum the table does not know.
 pub const UNKNOWN_MAX_OUTPUT: u64 = 128_000;
@@ -541,8 +541,8 @@ const NOT_TEXT: [&str; 5] = ["type", "id", "cache_control", "image_url", "source
 /// tree, with the input's size bounded by byte lengths. `None` for anything
 /// the tree path would refuse or word an error about (it then runs instead).
 fn skim_request(format: ApiFormat, body: &[u8]) -> Option<RequestFields> {
-    let mut r = Reader::new(body)?;
-    if r.peek()? != b'{' {
+    let mut t = Tokens::new(body)?;
+    if t.next()? != Token::Open(true) {
         return None;
     }
     let (mut model, mut stream, mut n, mut tier) = (None, Ok(false), Field::Null, None);
@@ -551,35 +551,36 @@ fn skim_request(format: ApiFormat, body: &[u8]) -> Option<RequestFields> {
     let (mut messages, mut input, mut tools, mut system, mut instructions) = (None, None, 0, 0, 0);
     let wants_messages = matches!(format, ApiFormat::ChatCompletions | ApiFormat::Messages);
     let wants_input = matches!(format, ApiFormat::Responses | ApiFormat::Embeddings);
-    r.object(|r, key| {
+    while let Some(key) = t.key()? {
         match key.as_ref() {
-            "model" => model = Some(r.text()?),
+            "model" => model = Some(t.text()?),
             "stream" => {
-                stream = match r.peek()? {
+                stream = match t.peek()? {
                     b't' => Ok(true),
                     b'f' | b'n' => Ok(false),
                     _ => Err(()),
                 };
-                r.skip()?;
+                t.skip()?;
             }
-            "n" => n = r.count(|r, _| r.skip())?,
-            "max_completion_tokens" => max_completion = r.count(|r, _| r.skip())?,
-            "max_tokens" => max_tokens = r.count(|r, _| r.skip())?,
-            "max_output_tokens" => max_output = r.count(|r, _| r.skip())?,
-            "service_tier" => tier = r.text()?,
-            "tools" => tools = serialized_units(r)?,
-            "system" => system = serialized_units(r)?,
-            "instructions" => instructions = serialized_units(r)?,
-            "messages" if wants_messages => messages = Some(messages_units(r)?),
-            "input" if wants_input => input = Some(input_units(r, format)?),
-            _ => r.skip()?,
+            "n" => n = field(&mut t)?,
+            "max_completion_tokens" => max_completion = field(&mut t)?,
+            "max_tokens" => max_tokens = field(&mut t)?,
+            "max_output_tokens" => max_output = field(&mut t)?,
+            "service_tier" => tier = t.text()?,
+            "tools" => tools = serialized_units(&mut t)?,
+            "system" => system = serialized_units(&mut t)?,
+            "instructions" => instructions = serialized_units(&mut t)?,
+            "messages" if wants_messages => messages = Some(messages_units(&mut t)?),
+            "input" if wants_input => input = Some(input_units(&mut t, format)?),
+            _ => t.skip()?,
         }
-        Some(())
-    })?;
-    if !r.at_end() {
+    }
+    if !t.at_end() {
         return None;
     }
-    let model = model?.filter(|m| !m.trim().is_empty())?.into_owned();
+    let model = model?
+        .filter(|m| !m.chars().all(char::is_whitespace))?
+        .into_owned();
     let stream = stream.ok()?;
     let positive = |f: Field| match f {
         Field::Null => Some(None),
@@ -621,93 +622,96 @@ fn skim_request(format: ApiFormat, body: &[u8]) -> Option<RequestFields> {
     })
 }
 
+/// The next value read as a count (a number as a tree holds it, else its kind).
+fn field(t: &mut Tokens<'_>) -> Option<Field> {
+    let first = t.next()?;
+    t.field_rest(first)
+}
+
 /// Bound units of a value counted as its JSON text (`tools`, a non-string
 /// `system`): its bytes as sent, plus room for numbers a tree re-serialises
 /// longer (`1e5` becomes `100000.0`).
-fn serialized_units(r: &mut Reader<'_>) -> Option<usize> {
-    if r.peek()? == b'n' {
-        r.skip()?;
+fn serialized_units(t: &mut Tokens<'_>) -> Option<usize> {
+    if t.peek()? == b'n' {
+        t.skip()?;
         return Some(0);
     }
-    let (len, numbers) = r.span(Reader::skip)?;
+    let (len, numbers) = t.skip_span()?;
     Some(len + 24 * numbers)
 }
 
 /// Bound units of `messages`: a list of objects, else `None` (the tree words it).
-fn messages_units(r: &mut Reader<'_>) -> Option<usize> {
-    if r.peek()? != b'[' {
+fn messages_units(t: &mut Tokens<'_>) -> Option<usize> {
+    if t.next()? != Token::Open(false) {
         return None;
     }
     let mut count = 0;
     let mut text = 0;
-    r.array(|r| {
-        if r.peek()? != b'{' {
+    while t.more()? {
+        if t.next()? != Token::Open(true) {
             return None;
         }
         count += 1;
-        r.object(|r, _| {
-            text += text_units(r)?;
-            Some(())
-        })
-    })?;
+        while t.key()?.is_some() {
+            text += text_units(t)?;
+        }
+    }
     Some(Tokenizer::message_units(count) + text)
 }
 
 /// The bytes of the text a message member carries (strings, lists, objects
 /// but their `NOT_TEXT` members), as the counter walks it; a string's escaped
 /// length bounds its decoded one.
-fn text_units(r: &mut Reader<'_>) -> Option<usize> {
-    match r.peek()? {
-        b'"' => r.span(Reader::skip).map(|(len, _)| len),
+fn text_units(t: &mut Tokens<'_>) -> Option<usize> {
+    let mut n = 0;
+    match t.peek()? {
+        b'"' => n = t.skip_span()?.0,
         b'[' => {
-            let mut n = 0;
-            r.array(|r| {
-                n += text_units(r)?;
-                Some(())
-            })?;
-            Some(n)
+            t.next()?;
+            while t.more()? {
+                n += text_units(t)?;
+            }
         }
         b'{' => {
-            let mut n = 0;
-            r.object(|r, key| {
-                n += if NOT_TEXT.contains(&key.as_ref()) {
-                    r.skip()?;
-                    0
+            t.next()?;
+            while let Some(key) = t.key()? {
+                if NOT_TEXT.contains(&key.as_ref()) {
+                    t.skip()?;
                 } else {
-                    text_units(r)?
-                };
-                Some(())
-            })?;
-            Some(n)
+                    n += text_units(t)?;
+                }
+            }
         }
-        _ => r.skip().map(|()| 0),
+        _ => t.skip()?,
     }
+    Some(n)
 }
 
 /// Bound units of `input`: Responses (text or items) or embeddings.
-fn input_units(r: &mut Reader<'_>, format: ApiFormat) -> Option<usize> {
-    match (format, r.peek()?) {
-        (_, b'"') => r.span(Reader::skip).map(|(len, _)| len),
-        (ApiFormat::Responses, b'n') => r.skip().map(|()| 0),
-        (ApiFormat::Responses, b'[') => messages_units(r),
+fn input_units(t: &mut Tokens<'_>, format: ApiFormat) -> Option<usize> {
+    match (format, t.peek()?) {
+        (_, b'"') => t.skip_span().map(|(len, _)| len),
+        (ApiFormat::Responses, b'n') => t.skip().map(|()| 0),
+        (ApiFormat::Responses, b'[') => messages_units(t),
         (ApiFormat::Embeddings, b'[') => {
+            t.next()?;
             let mut n = 0;
-            r.array(|r| {
-                n += match r.peek()? {
-                    b'"' => r.span(Reader::skip)?.0,
+            while t.more()? {
+                n += match t.peek()? {
+                    b'"' => t.skip_span()?.0,
                     b'[' => {
+                        t.next()?;
                         let mut ids = 0;
-                        r.array(|r| {
+                        while t.more()? {
                             ids += 1;
-                            r.skip()
-                        })?;
+                            t.skip()?;
+                        }
                         ids
                     }
-                    b'-' | b'0'..=b'9' => r.skip().map(|()| 1)?,
+                    b'-' | b'0'..=b'9' => t.skip().map(|()| 1)?,
                     _ => return None,
                 };
-                Some(())
-            })?;
+            }
             Some(n)
         }
         _ => None,

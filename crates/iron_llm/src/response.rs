@@ -66,7 +66,7 @@ pub fn skim(format: ApiFormat, body: &[u8]) -> Option<Skimmed<'_>> {
         return None;
     }
     let mut out = Skimmed::default();
-    while let Some(key) = member(&mut t)? {
+    while let Some(key) = t.key()? {
         match (format, key.as_ref()) {
             (_, "usage") => out.usage = read_usage(&mut t)?,
             (ApiFormat::ChatCompletions, "choices") => out.texts = chat_texts(&mut t)?,
@@ -84,15 +84,6 @@ pub fn skim(format: ApiFormat, body: &[u8]) -> Option<Skimmed<'_>> {
         }
     }
     t.at_end().then_some(out)
-}
-
-/// The next member's key of the object being read; `None` at its end.
-fn member<'a>(t: &mut Tokens<'a>) -> Option<Option<Cow<'a, str>>> {
-    match t.next()? {
-        Token::Key(span) => t.string(span).map(Some),
-        Token::Close => Some(None),
-        _ => None,
-    }
 }
 
 /// Starts reading a value as a list: `true` when it is an array (read its
@@ -134,7 +125,7 @@ fn chat_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
     }
     while next_object(t)? {
         let mut content = None;
-        while let Some(key) = member(t)? {
+        while let Some(key) = t.key()? {
             if key != "message" {
                 t.skip()?;
                 continue;
@@ -145,7 +136,7 @@ fn chat_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
                 t.skip_rest(first)?;
                 continue;
             }
-            while let Some(key) = member(t)? {
+            while let Some(key) = t.key()? {
                 if key == "content" {
                     content = t.text()?;
                 } else {
@@ -166,7 +157,7 @@ fn output_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
     }
     while next_object(t)? {
         let mut parts = Vec::new();
-        while let Some(key) = member(t)? {
+        while let Some(key) = t.key()? {
             if key != "content" {
                 t.skip()?;
                 continue;
@@ -194,7 +185,7 @@ fn typed_text<'a>(
         return t.skip_rest(first);
     }
     let (mut is_kind, mut text) = (false, None);
-    while let Some(key) = member(t)? {
+    while let Some(key) = t.key()? {
         match key.as_ref() {
             "type" => is_kind = t.text()?.as_deref() == Some(kind),
             "text" => text = t.text()?,
@@ -207,60 +198,45 @@ fn typed_text<'a>(
     Some(())
 }
 
-/// A value read as a usage count (begun by `first`): what kind it is. An
-/// object is read through, its members passed to `nested` when given.
-fn count(
-    t: &mut Tokens<'_>,
-    first: Token,
-    nested: Option<&mut [Option<Field>; 4]>,
-) -> Option<Field> {
-    Some(match first {
-        Token::Num(f) | Token::Literal(f) => f,
-        Token::Str(_) => Field::Other("a string"),
-        Token::Open(false) => {
-            t.skip_rest(first)?;
-            Field::Other("a list")
-        }
+/// A usage member read as a count (begun by `first`): a number, or what kind
+/// of value it is; an object's counts go to `nested`.
+fn count(t: &mut Tokens<'_>, first: Token, nested: &mut [Option<Field>; 4]) -> Option<Field> {
+    match first {
         Token::Open(true) => {
-            match nested {
-                None => t.skip_rest(first)?,
-                Some(nested) => {
-                    while let Some(key) = member(t)? {
-                        match nested_index(&key) {
-                            Some(j) => {
-                                let first = t.next()?;
-                                nested[j] = Some(count(t, first, None)?);
-                            }
-                            None => t.skip()?,
-                        }
+            while let Some(key) = t.key()? {
+                match nested_index(&key) {
+                    Some(j) => {
+                        let first = t.next()?;
+                        nested[j] = Some(t.field_rest(first)?);
                     }
+                    None => t.skip()?,
                 }
             }
-            Field::Other("an object")
+            Some(Field::Other("an object"))
         }
-        Token::Key(_) | Token::Close => return None,
-    })
+        first => t.field_rest(first),
+    }
 }
 
 /// The `usage` member: `None` when null.
 fn read_usage(t: &mut Tokens<'_>) -> Option<Option<SkimmedUsage>> {
     let first = t.next()?;
     if first != Token::Open(true) {
-        return Some(match count(t, first, None)? {
+        return Some(match t.field_rest(first)? {
             Field::Null => None,
             Field::Other(kind) => Some(not_object(kind)),
             _ => Some(not_object("a number")),
         });
     }
     let mut u = SkimmedUsage::default();
-    while let Some(key) = member(t)? {
+    while let Some(key) = t.key()? {
         let Some(i) = top_index(&key) else {
             t.skip()?;
             continue;
         };
         let mut nested = [None; 4];
         let first = t.next()?;
-        u.top[i] = Some(count(t, first, Some(&mut nested))?);
+        u.top[i] = Some(count(t, first, &mut nested)?);
         if i >= FIRST_OBJECT {
             u.nested[i - FIRST_OBJECT] = nested;
         }

@@ -1,5 +1,6 @@
-//! A strict JSON reader that walks a reply once and keeps only what governance
-//! needs (the usage counts and the generated texts), without building a tree.
+//! A strict JSON reader that walks a request or a reply once and keeps only
+//! what governance needs (the model, limits and input size of a request; the
+//! usage counts and generated texts of a reply), without building a tree.
 //!
 //! It accepts exactly the JSON `serde_json` accepts (the same grammar, UTF-8,
 //! surrogate pairs and nesting limit) and reads it with a parsed tree's rules:
@@ -13,7 +14,7 @@ use iron_cost::Field;
 /// `serde_json`'s nesting limit (128 nested containers are refused).
 const MAX_DEPTH: u32 = 128;
 
-pub(crate) struct Reader<'a> {
+struct Reader<'a> {
     /// The body, checked as UTF-8 once: strings are sliced from it, not re-checked.
     s: &'a str,
     b: &'a [u8],
@@ -25,7 +26,7 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// `None` when `body` is not UTF-8 (no JSON text then).
-    pub(crate) fn new(body: &'a [u8]) -> Option<Self> {
+    fn new(body: &'a [u8]) -> Option<Self> {
         let s = std::str::from_utf8(body).ok()?;
         Some(Reader {
             s,
@@ -43,13 +44,13 @@ impl<'a> Reader<'a> {
     }
 
     /// The next non-blank byte (not consumed).
-    pub(crate) fn peek(&mut self) -> Option<u8> {
+    fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.b.get(self.i).copied()
     }
 
     /// Nothing but blanks is left.
-    pub(crate) fn at_end(&mut self) -> bool {
+    fn at_end(&mut self) -> bool {
         self.ws();
         self.i == self.b.len()
     }
@@ -80,9 +81,10 @@ impl<'a> Reader<'a> {
             .map(|p| n + p)
     }
 
-    /// A string value: borrowed from the body unless it has escapes.
+    /// A string value: borrowed from the body unless it has escapes (then
+    /// decoded into a string of `capacity` bytes: its escaped length bounds it).
     #[inline(never)]
-    pub(crate) fn string(&mut self) -> Option<Cow<'a, str>> {
+    fn string(&mut self, capacity: usize) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
         self.i += self.plain_run()?;
@@ -92,7 +94,7 @@ impl<'a> Reader<'a> {
             self.i += 1;
             return Some(Cow::Borrowed(s));
         }
-        let mut out = String::with_capacity(2 * (self.i - start) + 16);
+        let mut out = String::with_capacity(capacity);
         out.push_str(self.s.get(start..self.i)?);
         loop {
             let c = self.b[self.i];
@@ -243,121 +245,6 @@ impl<'a> Reader<'a> {
         self.depth += 1;
         (self.depth < MAX_DEPTH).then_some(())
     }
-
-    /// Calls `member(reader, key)` for each member of an object; `member` must
-    /// read the value.
-    pub(crate) fn object(
-        &mut self,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
-    ) -> Option<()> {
-        self.enter(b'{')?;
-        if self.peek()? == b'}' {
-            self.i += 1;
-        } else {
-            loop {
-                let key = self.string()?;
-                self.eat(b':')?;
-                member(self, key)?;
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    b'}' => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-        self.depth -= 1;
-        Some(())
-    }
-
-    /// Calls `item(reader)` for each item of an array; `item` must read it.
-    pub(crate) fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        self.enter(b'[')?;
-        if self.peek()? == b']' {
-            self.i += 1;
-        } else {
-            loop {
-                item(self)?;
-                match self.peek()? {
-                    b',' => self.i += 1,
-                    b']' => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-        self.depth -= 1;
-        Some(())
-    }
-
-    /// Runs `read` on the next value: the bytes it spans and the numbers in it.
-    pub(crate) fn span(
-        &mut self,
-        read: impl FnOnce(&mut Self) -> Option<()>,
-    ) -> Option<(usize, usize)> {
-        self.ws();
-        let (start, numbers) = (self.i, self.numbers);
-        read(self)?;
-        Some((self.i - start, self.numbers - numbers))
-    }
-
-    /// Reads and drops any value.
-    #[inline(never)]
-    pub(crate) fn skip(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.skip_string().map(drop),
-            b'{' => self.object(|r, _| r.skip()),
-            b'[' => self.array(Reader::skip),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => self.number().map(drop),
-        }
-    }
-
-    /// A string value, or `None` inside after passing over any other value.
-    pub(crate) fn text(&mut self) -> Option<Option<Cow<'a, str>>> {
-        if self.peek()? == b'"' {
-            self.string().map(Some)
-        } else {
-            self.skip().map(|()| None)
-        }
-    }
-
-    /// Any value as a usage count: what kind it is, for objects after calling
-    /// `member` on each member.
-    pub(crate) fn count(
-        &mut self,
-        member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
-    ) -> Option<Field> {
-        Some(match self.peek()? {
-            b'n' => {
-                self.literal(b"null")?;
-                Field::Null
-            }
-            b't' | b'f' => {
-                self.skip()?;
-                Field::Other("a bool")
-            }
-            b'"' => {
-                self.skip_string()?;
-                Field::Other("a string")
-            }
-            b'[' => {
-                self.skip()?;
-                Field::Other("a list")
-            }
-            b'{' => {
-                self.object(member)?;
-                Field::Other("an object")
-            }
-            _ => self.number()?,
-        })
-    }
 }
 
 /// One token of a JSON text, as [`Tokens::next`] reads it.
@@ -404,9 +291,9 @@ enum Expect {
 }
 
 /// A JSON text as a flat sequence of tokens, checked against the grammar as it
-/// is read (what the closure-based [`Reader`] methods check, in one small
-/// non-generic loop: a governed reply is read by this once per call, from a
-/// cold cache, so the code it runs is kept short).
+/// is read, in one small non-generic loop: every governed call reads its
+/// request and its reply with this, from a cold cache, so the code it runs is
+/// kept short and shared (no per-caller closures to monomorphise).
 pub(crate) struct Tokens<'a> {
     r: Reader<'a>,
     /// One bit per open container, innermost lowest: set for an object.
@@ -429,87 +316,112 @@ impl<'a> Tokens<'a> {
         self.r.depth
     }
 
-    /// The next token; `None` at the end of the top-level value or on any
-    /// error (then nothing more is read).
-    pub(crate) fn next(&mut self) -> Option<Token> {
+    /// The next non-blank byte (not consumed).
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        self.r.peek()
+    }
+
+    /// Moves to the next item or member of the innermost container (past a
+    /// `,`): `true` when one follows, `false` when its close was read instead.
+    /// Outside containers, `true` while the top-level value is to be read.
+    pub(crate) fn more(&mut self) -> Option<bool> {
         let r = &mut self.r;
-        loop {
-            let c = r.peek()?;
-            match self.expect {
-                Expect::Done => return None,
-                Expect::CommaOrClose => {
-                    let object = self.objects & 1 == 1;
-                    match (c, object) {
-                        (b',', _) => {
-                            r.i += 1;
-                            self.expect = if object { Expect::Key } else { Expect::Value };
-                        }
-                        (b'}', true) | (b']', false) => return Some(self.close()),
-                        _ => return None,
+        let c = r.peek()?;
+        match self.expect {
+            Expect::Done => None,
+            Expect::Value | Expect::Key => Some(true),
+            Expect::ValueOrClose => Some(c != b']' || !self.close()),
+            Expect::KeyOrClose => Some(c != b'}' || !self.close()),
+            Expect::CommaOrClose => {
+                let object = self.objects & 1 == 1;
+                match (c, object) {
+                    (b',', _) => {
+                        r.i += 1;
+                        self.expect = if object { Expect::Key } else { Expect::Value };
+                        Some(true)
                     }
-                }
-                Expect::KeyOrClose | Expect::Key => {
-                    if c == b'}' && self.expect == Expect::KeyOrClose {
-                        return Some(self.close());
-                    }
-                    let at = r.i;
-                    let plain = r.skip_string()?;
-                    let key = Span {
-                        at,
-                        end: r.i,
-                        plain,
-                    };
-                    r.eat(b':')?;
-                    self.expect = Expect::Value;
-                    return Some(Token::Key(key));
-                }
-                Expect::ValueOrClose | Expect::Value => {
-                    if c == b']' && self.expect == Expect::ValueOrClose {
-                        return Some(self.close());
-                    }
-                    let token = match c {
-                        b'{' | b'[' => {
-                            r.enter(c)?;
-                            let object = c == b'{';
-                            self.objects = (self.objects << 1) | u128::from(object);
-                            self.expect = if object {
-                                Expect::KeyOrClose
-                            } else {
-                                Expect::ValueOrClose
-                            };
-                            return Some(Token::Open(object));
-                        }
-                        b'"' => {
-                            let at = r.i;
-                            let plain = r.skip_string()?;
-                            Token::Str(Span {
-                                at,
-                                end: r.i,
-                                plain,
-                            })
-                        }
-                        b't' => r
-                            .literal(b"true")
-                            .map(|()| Token::Literal(Field::Other("a bool")))?,
-                        b'f' => r
-                            .literal(b"false")
-                            .map(|()| Token::Literal(Field::Other("a bool")))?,
-                        b'n' => r.literal(b"null").map(|()| Token::Literal(Field::Null))?,
-                        _ => Token::Num(r.number()?),
-                    };
-                    self.after_value();
-                    return Some(token);
+                    (b'}', true) | (b']', false) => Some(!self.close()),
+                    _ => None,
                 }
             }
         }
     }
 
-    fn close(&mut self) -> Token {
+    /// The next token; `None` at the end of the top-level value or on any
+    /// error (then nothing more is read).
+    pub(crate) fn next(&mut self) -> Option<Token> {
+        if !self.more()? {
+            return Some(Token::Close);
+        }
+        if let Expect::Key | Expect::KeyOrClose = self.expect {
+            return self.key_span().map(Token::Key);
+        }
+        let r = &mut self.r;
+        let token = match r.peek()? {
+            c @ (b'{' | b'[') => {
+                r.enter(c)?;
+                let object = c == b'{';
+                self.objects = (self.objects << 1) | u128::from(object);
+                self.expect = if object {
+                    Expect::KeyOrClose
+                } else {
+                    Expect::ValueOrClose
+                };
+                return Some(Token::Open(object));
+            }
+            b'"' => Token::Str(self.string_span()?),
+            b't' => r
+                .literal(b"true")
+                .map(|()| Token::Literal(Field::Other("a bool")))?,
+            b'f' => r
+                .literal(b"false")
+                .map(|()| Token::Literal(Field::Other("a bool")))?,
+            b'n' => r.literal(b"null").map(|()| Token::Literal(Field::Null))?,
+            _ => Token::Num(r.number()?),
+        };
+        self.after_value();
+        Some(token)
+    }
+
+    fn string_span(&mut self) -> Option<Span> {
+        self.r.ws();
+        let at = self.r.i;
+        let plain = self.r.skip_string()?;
+        Some(Span {
+            at,
+            end: self.r.i,
+            plain,
+        })
+    }
+
+    /// A key and its `:`, where the grammar expects one.
+    fn key_span(&mut self) -> Option<Span> {
+        if !matches!(self.expect, Expect::Key | Expect::KeyOrClose) {
+            return None;
+        }
+        let key = self.string_span()?;
+        self.r.eat(b':')?;
+        self.expect = Expect::Value;
+        Some(key)
+    }
+
+    /// The next member's key of the object being read (then read its value);
+    /// `None` inside at its end.
+    pub(crate) fn key(&mut self) -> Option<Option<Cow<'a, str>>> {
+        if !self.more()? {
+            return Some(None);
+        }
+        let span = self.key_span()?;
+        self.string(span).map(Some)
+    }
+
+    /// Reads a close (always `true`: read as `!close()` where a value was hoped for).
+    fn close(&mut self) -> bool {
         self.r.i += 1;
         self.r.depth -= 1;
         self.objects >>= 1;
         self.after_value();
-        Token::Close
+        true
     }
 
     fn after_value(&mut self) {
@@ -537,6 +449,28 @@ impl<'a> Tokens<'a> {
         self.skip_rest(first)
     }
 
+    /// Reads and drops the next value: the bytes it spans and the numbers in it.
+    pub(crate) fn skip_span(&mut self) -> Option<(usize, usize)> {
+        self.r.ws();
+        let (start, numbers) = (self.r.i, self.r.numbers);
+        self.skip()?;
+        Some((self.r.i - start, self.r.numbers - numbers))
+    }
+
+    /// The rest of a value begun by `first`, read as a count: a number as a
+    /// tree holds it, else what kind of value it is.
+    pub(crate) fn field_rest(&mut self, first: Token) -> Option<Field> {
+        Some(match first {
+            Token::Num(f) | Token::Literal(f) => f,
+            Token::Str(_) => Field::Other("a string"),
+            Token::Open(object) => {
+                self.skip_rest(first)?;
+                Field::Other(if object { "an object" } else { "a list" })
+            }
+            Token::Key(_) | Token::Close => return None,
+        })
+    }
+
     /// The text of a string token (key or value), unescaped.
     pub(crate) fn string(&self, span: Span) -> Option<Cow<'a, str>> {
         if span.plain {
@@ -550,7 +484,8 @@ impl<'a> Tokens<'a> {
             depth: 0,
             numbers: 0,
         };
-        r.string()
+        // The escaped length bounds the decoded one.
+        r.string(span.end - span.at)
     }
 
     /// The next value as text: `Some` for a string, `None` after reading any other value.
@@ -586,13 +521,34 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    /// Whether the reader accepts `text` as one JSON value (what serde_json says).
-    /// Both readers (the closure-based one and the token loop) must agree.
+    /// Whether the token loop accepts `text` as one JSON value (what serde_json
+    /// says), read token by token and by the item-wise `more`/`key` walk alike.
     fn accepts(text: &[u8]) -> bool {
-        let reader = Reader::new(text).is_some_and(|mut r| r.skip().is_some() && r.at_end());
         let tokens = Tokens::new(text).is_some_and(|mut t| t.skip().is_some() && t.at_end());
-        assert_eq!(reader, tokens, "{:?}", String::from_utf8_lossy(text));
+        let walked = Tokens::new(text).is_some_and(|mut t| walk(&mut t).is_some() && t.at_end());
+        assert_eq!(walked, tokens, "{:?}", String::from_utf8_lossy(text));
         tokens
+    }
+
+    /// Reads a value with `more`, `key` and `peek` (how the request is read).
+    fn walk(t: &mut Tokens<'_>) -> Option<()> {
+        match t.peek()? {
+            b'{' => {
+                t.next()?;
+                while t.key()?.is_some() {
+                    walk(t)?;
+                }
+                Some(())
+            }
+            b'[' => {
+                t.next()?;
+                while t.more()? {
+                    walk(t)?;
+                }
+                Some(())
+            }
+            _ => t.skip_span().map(drop),
+        }
     }
 
     #[test]
@@ -691,13 +647,13 @@ mod tests {
             r#""\u00e9\u4e2d\ud83d\ude00 é""#,
             r#""""#,
         ] {
-            let mut r = Reader::new(text.as_bytes()).expect("utf-8");
-            let ours = r.string().expect("string");
+            let mut t = Tokens::new(text.as_bytes()).expect("utf-8");
+            let ours = t.text().expect("string").expect("a string");
             let theirs: String = serde_json::from_str(text).expect("json");
             assert_eq!(ours, theirs);
         }
-        let mut r = Reader::new(br#""plain""#).expect("utf-8");
-        assert!(matches!(r.string(), Some(Cow::Borrowed("plain"))));
+        let mut t = Tokens::new(br#""plain""#).expect("utf-8");
+        assert!(matches!(t.text(), Some(Some(Cow::Borrowed("plain")))));
     }
 
     #[test]

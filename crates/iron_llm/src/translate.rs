@@ -27,9 +27,7 @@ fn bad(msg: impl Into<String>) -> LlmError {
 /// Whether a Chat Completions request for `model` must be translated.
 #[must_use]
 pub fn is_claude(model: &str) -> bool {
-    let m = model.to_ascii_lowercase();
-    let m = m.rsplit('/').next().unwrap_or(&m);
-    m.starts_with("claude")
+    iron_cost::starts_with_ignore_case(iron_cost::model_tail(model), "claude")
 }
 
 fn text_of(content: &Value, role: &str) -> Result<String, LlmError> {
