@@ -80,15 +80,17 @@ impl PyGovernor {
     }
 
     /// Admits a call: parses, prices, reserves the worst case and takes a breaker
-    /// permit. Returns the call and the body to send when iron-cage changed it
-    /// (`None`: send the caller's); `None` when `path` is not a governed endpoint.
+    /// permit. Returns the call, the body to send when iron-cage changed it
+    /// (`None`: send the caller's) and whether the reply will be a stream (here
+    /// rather than a getter: one crossing less per call); `None` when `path` is
+    /// not a governed endpoint.
     #[allow(clippy::type_complexity)]
     fn begin<'py>(
         &self,
         py: Python<'py>,
         path: &str,
         body: &[u8],
-    ) -> PyResult<Option<(PyCall, Option<Bound<'py, PyBytes>>)>> {
+    ) -> PyResult<Option<(PyCall, Option<Bound<'py, PyBytes>>, bool)>> {
         let Some(format) = ApiFormat::from_path(path) else {
             return Ok(None);
         };
@@ -102,12 +104,14 @@ impl PyGovernor {
         }
         .map_err(|e| pipeline_error(&e))?;
         let upstream = call.modified_body().map(|b| PyBytes::new(py, &b));
+        let stream = call.is_stream();
         Ok(Some((
             PyCall {
-                stream: call.is_stream(),
+                stream,
                 call: Mutex::new(Some(call)),
             },
             upstream,
+            stream,
         )))
     }
 

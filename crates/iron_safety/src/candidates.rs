@@ -29,6 +29,10 @@ use crate::entities::{self, api_key, email};
 /// How far before its trigger byte a non-key, non-email match can start.
 const LOOKBACK: usize = 4;
 
+/// Texts (or rests of texts) up to this long are searched for key prefixes
+/// byte by byte rather than with the SIMD literal search.
+const SHORT: usize = 256;
+
 /// Bytes scanned per step of the trigger search (the compiler vectorises the
 /// per-block test).
 const BLOCK: usize = 32;
@@ -167,7 +171,11 @@ impl Cursor<'_> {
             return self.next(pos);
         }
         let keys = self.keys.get(pos, |p| {
-            finder.keys.find(b, Span::from(p..b.len())).map(|s| s.start)
+            if b.len() - p <= SHORT {
+                api_key::find_prefix(b, p)
+            } else {
+                finder.keys.find(b, Span::from(p..b.len())).map(|s| s.start)
+            }
         });
         let email = self.email.get(pos, |p| email::next_start(b, p));
         let custom = match &finder.custom {
@@ -502,6 +510,38 @@ mod tests {
             })
             .expect("valid"),
         ]
+    }
+
+    #[test]
+    fn key_prefixes_are_found_alike_byte_by_byte_and_by_the_literal_search() {
+        let scanner = &scanners()[0];
+        let mut rng = Rng(0x5eed_1234);
+        let prefixes = crate::entities::api_key::PREFIXES;
+        for _ in 0..3000 {
+            let n = 1 + rng.below(12);
+            let text: String = (0..n)
+                .map(|_| {
+                    if rng.below(3) == 0 {
+                        prefixes[rng.below(prefixes.len())]
+                    } else {
+                        PIECES[rng.below(PIECES.len())]
+                    }
+                })
+                .collect();
+            let b = text.as_bytes();
+            for from in 0..=b.len() {
+                let simd = scanner
+                    .finder
+                    .keys
+                    .find(b, regex_automata::Span::from(from..b.len()))
+                    .map(|s| s.start);
+                assert_eq!(
+                    crate::entities::api_key::find_prefix(b, from),
+                    simd,
+                    "{text:?} from {from}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -80,17 +80,18 @@ def _headers(response: Any) -> list[tuple[str, str]]:
     return [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROP]
 
 
-def _admit(mod: ModuleType, rt: AgentRuntime, request: Any, body: bytes) -> tuple[Any, Any]:
-    """``(call, request to send)``; ``call`` is None for an ungoverned path, and
-    the request is a refusal *response* when the pipeline refused the call."""
+def _admit(mod: ModuleType, rt: AgentRuntime, request: Any, body: bytes) -> tuple[Any, Any, bool]:
+    """``(call, request to send, whether the reply streams)``; ``call`` is None
+    for an ungoverned path, and the request is a refusal *response* when the
+    pipeline refused the call."""
     try:
         admitted = rt._core.begin(request.url.path, body)
     except IronCageError as exc:
-        return None, refusal(mod, request, exc)
+        return None, refusal(mod, request, exc), False
     if admitted is None:
-        return None, request
-    call, upstream = admitted
-    return call, _with_body(mod, request, upstream)
+        return None, request, False
+    call, upstream, is_stream = admitted
+    return call, _with_body(mod, request, upstream), is_stream
 
 
 def _settle(
@@ -200,7 +201,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
                 return self.inner.handle_request(request)
             if request.method != "POST":
                 return rt._send(mod, self.inner, request)
-            call, request = _admit(mod, rt, request, request.read())
+            call, request, is_stream = _admit(mod, rt, request, request.read())
             if call is None:
                 return request if isinstance(request, mod.Response) else rt._send(mod, self.inner, request)
             started = time.perf_counter()
@@ -209,7 +210,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
             except BaseException as exc:
                 call.fail(type(exc).__name__)
                 raise
-            if call.is_stream and response.status_code < 400:
+            if is_stream and response.status_code < 400:
                 stream = GuardedStream(rt, response, call.stream(), started)
                 return mod.Response(
                     response.status_code, headers=_headers(response), stream=stream, request=request
@@ -237,7 +238,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
                 return await self.inner.handle_async_request(request)
             if request.method != "POST":
                 return await rt._asend(mod, self.inner, request)
-            call, request = _admit(mod, rt, request, await request.aread())
+            call, request, is_stream = _admit(mod, rt, request, await request.aread())
             if call is None:
                 if isinstance(request, mod.Response):
                     return request
@@ -248,7 +249,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
             except BaseException as exc:
                 call.fail(type(exc).__name__)
                 raise
-            if call.is_stream and response.status_code < 400:
+            if is_stream and response.status_code < 400:
                 stream = AsyncGuardedStream(rt, response, call.stream(), started)
                 return mod.Response(
                     response.status_code, headers=_headers(response), stream=stream, request=request
