@@ -542,7 +542,7 @@ const NOT_TEXT: [&str; 5] = ["type", "id", "cache_control", "image_url", "source
 /// the tree path would refuse or word an error about (it then runs instead).
 fn skim_request(format: ApiFormat, body: &[u8]) -> Option<RequestFields> {
     let mut t = Tokens::new(body)?;
-    if t.next()? != Token::Open(true) {
+    if !matches!(t.next()?, Token::Open(true)) {
         return None;
     }
     let (mut model, mut stream, mut n, mut tier) = (None, Ok(false), Field::Null, None);
@@ -642,13 +642,13 @@ fn serialized_units(t: &mut Tokens<'_>) -> Option<usize> {
 
 /// Bound units of `messages`: a list of objects, else `None` (the tree words it).
 fn messages_units(t: &mut Tokens<'_>) -> Option<usize> {
-    if t.next()? != Token::Open(false) {
+    if !matches!(t.next()?, Token::Open(false)) {
         return None;
     }
     let mut count = 0;
     let mut text = 0;
     while t.more()? {
-        if t.next()? != Token::Open(true) {
+        if !matches!(t.next()?, Token::Open(true)) {
             return None;
         }
         count += 1;

@@ -62,7 +62,7 @@ pub struct Skimmed<'a> {
 #[must_use]
 pub fn skim(format: ApiFormat, body: &[u8]) -> Option<Skimmed<'_>> {
     let mut t = Tokens::new(body)?;
-    if t.next()? != Token::Open(true) {
+    if !matches!(t.next()?, Token::Open(true)) {
         return None;
     }
     let mut out = Skimmed::default();
@@ -90,7 +90,7 @@ pub fn skim(format: ApiFormat, body: &[u8]) -> Option<Skimmed<'_>> {
 /// items with [`item`]), `false` when it was something else (read already).
 fn items(t: &mut Tokens<'_>) -> Option<bool> {
     let first = t.next()?;
-    if first == Token::Open(false) {
+    if matches!(first, Token::Open(false)) {
         return Some(true);
     }
     t.skip_rest(first).map(|()| false)
@@ -108,7 +108,7 @@ fn item(t: &mut Tokens<'_>) -> Option<Option<Token>> {
 /// through: `true` when one was opened, `false` at the array's end.
 fn next_object(t: &mut Tokens<'_>) -> Option<bool> {
     while let Some(first) = item(t)? {
-        if first == Token::Open(true) {
+        if matches!(first, Token::Open(true)) {
             return Some(true);
         }
         t.skip_rest(first)?;
@@ -118,6 +118,7 @@ fn next_object(t: &mut Tokens<'_>) -> Option<bool> {
 
 /// `choices[].message.content`: the last `content` of the last `message` of
 /// each choice, when a string.
+#[inline(never)]
 fn chat_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
     let mut texts = Vec::new();
     if !items(t)? {
@@ -132,7 +133,7 @@ fn chat_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
             }
             content = None;
             let first = t.next()?;
-            if first != Token::Open(true) {
+            if !matches!(first, Token::Open(true)) {
                 t.skip_rest(first)?;
                 continue;
             }
@@ -150,6 +151,7 @@ fn chat_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
 }
 
 /// `output[].content[]` parts of type `output_text` (the last `content` of each item).
+#[inline(never)]
 fn output_texts<'a>(t: &mut Tokens<'a>) -> Option<Vec<Cow<'a, str>>> {
     let mut texts = Vec::new();
     if !items(t)? {
@@ -181,7 +183,7 @@ fn typed_text<'a>(
     kind: &str,
     texts: &mut Vec<Cow<'a, str>>,
 ) -> Option<()> {
-    if first != Token::Open(true) {
+    if !matches!(first, Token::Open(true)) {
         return t.skip_rest(first);
     }
     let (mut is_kind, mut text) = (false, None);
@@ -219,9 +221,10 @@ fn count(t: &mut Tokens<'_>, first: Token, nested: &mut [Option<Field>; 4]) -> O
 }
 
 /// The `usage` member: `None` when null.
+#[inline(never)]
 fn read_usage(t: &mut Tokens<'_>) -> Option<Option<SkimmedUsage>> {
     let first = t.next()?;
-    if first != Token::Open(true) {
+    if !matches!(first, Token::Open(true)) {
         return Some(match t.field_rest(first)? {
             Field::Null => None,
             Field::Other(kind) => Some(not_object(kind)),
