@@ -10,16 +10,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-use iron_cost::Money;
+use iron_cage_benches::{
+    governed_pipeline, pii_scanner, GOVERNED_REPLY as REPLY, GOVERNED_REQUEST as REQUEST,
+};
 use iron_llm::ApiFormat;
-use iron_reliability::{BreakerConfig, TripRule};
-use iron_runtime::pipeline::{Pipeline, PipelineConfig};
-use iron_safety::{Scanner, ScannerConfig};
-
-const REQUEST: &[u8] = br#"{"messages": [{"role": "user", "content": "Summarise the quarterly report in one sentence."}], "model": "gpt-4o-mini", "max_tokens": 64}"#;
-const REPLY: &[u8] = br#"{"choices":[{"finish_reason":"stop","index":0,"logprobs":null,"message":{"content":"Reply 1 from gpt-4o-mini: you wrote 7 words, starting with \"Summarise the quarterly report in one sentence.\". Here is a short, deterministic answer.","refusal":null,"role":"assistant"}}],"created":1795331785,"id":"chatcmpl-9e3779b97f4a7c15","model":"gpt-4o-mini","object":"chat.completion","system_fingerprint":"fp_fake","usage":{"completion_tokens":38,"completion_tokens_details":{"accepted_prediction_tokens":0,"audio_tokens":0,"reasoning_tokens":0,"rejected_prediction_tokens":0},"prompt_tokens":17,"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":0},"total_tokens":55}}"#;
 
 static ON: AtomicBool = AtomicBool::new(false);
 thread_local! {
@@ -66,23 +61,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn main() {
-    let scanner = Arc::new(
-        Scanner::new(ScannerConfig {
-            hmac_key: vec![7; 32],
-            ..ScannerConfig::default()
-        })
-        .expect("scanner"),
-    );
-    let pipeline = Pipeline::new(PipelineConfig {
-        budget: Some(Money::from_usd_f64(1e6, "budget").expect("a valid budget")),
-        scanner: Some(scanner),
-        breaker: Some(BreakerConfig {
-            trip: TripRule::Consecutive(5),
-            ..BreakerConfig::default()
-        }),
-        ..PipelineConfig::default()
-    })
-    .expect("pipeline");
+    let pipeline = governed_pipeline(Some(pii_scanner()), true);
     // Let the tokenizer warm-up thread finish (its allocations are not the call's).
     std::thread::sleep(std::time::Duration::from_secs(2));
     let fmt = ApiFormat::ChatCompletions;

@@ -11,15 +11,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use iron_cost::Money;
+use iron_cage_benches::{
+    governed_pipeline, pii_scanner, GOVERNED_REPLY as REPLY, GOVERNED_REQUEST as REQUEST,
+};
 use iron_llm::{ApiFormat, ParsedRequest};
-use iron_reliability::{BreakerConfig, TripRule};
-use iron_runtime::pipeline::{Pipeline, PipelineConfig};
-use iron_safety::{Scanner, ScannerConfig};
 
-const REQUEST: &[u8] = br#"{"messages": [{"role": "user", "content": "Summarise the quarterly report in one sentence."}], "model": "gpt-4o-mini", "max_tokens": 64}"#;
-/// FakeProvider's reply to `REQUEST`.
-const REPLY: &[u8] = br#"{"choices":[{"finish_reason":"stop","index":0,"logprobs":null,"message":{"content":"Reply 1 from gpt-4o-mini: you wrote 7 words, starting with \"Summarise the quarterly report in one sentence.\". Here is a short, deterministic answer.","refusal":null,"role":"assistant"}}],"created":1795331785,"id":"chatcmpl-9e3779b97f4a7c15","model":"gpt-4o-mini","object":"chat.completion","system_fingerprint":"fp_fake","usage":{"completion_tokens":38,"completion_tokens_details":{"accepted_prediction_tokens":0,"audio_tokens":0,"reasoning_tokens":0,"rejected_prediction_tokens":0},"prompt_tokens":17,"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":0},"total_tokens":55}}"#;
 const TEXT: &str = "Reply 1 from gpt-4o-mini: you wrote 7 words, starting with \"Summarise the quarterly report in one sentence.\". Here is a short, deterministic answer.";
 const ROUNDS: usize = 1500;
 
@@ -36,29 +32,10 @@ impl Evictor {
     }
 }
 
-fn pipeline(scanner: Option<Arc<Scanner>>, breaker: bool) -> Arc<Pipeline> {
-    Pipeline::new(PipelineConfig {
-        budget: Some(Money::from_usd_f64(1e6, "budget").expect("a valid budget")),
-        scanner,
-        breaker: breaker.then(|| BreakerConfig {
-            trip: TripRule::Consecutive(5),
-            ..BreakerConfig::default()
-        }),
-        ..PipelineConfig::default()
-    })
-    .expect("pipeline")
-}
-
 fn main() {
-    let scanner = Arc::new(
-        Scanner::new(ScannerConfig {
-            hmac_key: vec![7; 32],
-            ..ScannerConfig::default()
-        })
-        .expect("scanner"),
-    );
-    let full = pipeline(Some(Arc::clone(&scanner)), true);
-    let bare = pipeline(None, false);
+    let scanner = pii_scanner();
+    let full = governed_pipeline(Some(Arc::clone(&scanner)), true);
+    let bare = governed_pipeline(None, false);
     let fmt = ApiFormat::ChatCompletions;
     let mut ev = Evictor {
         src: vec![1; 16 << 20],

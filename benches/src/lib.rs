@@ -1,5 +1,52 @@
 //! Inputs shared by the benchmarks.
 
+use std::sync::Arc;
+
+use iron_cost::Money;
+use iron_reliability::{BreakerConfig, TripRule};
+use iron_runtime::pipeline::{Pipeline, PipelineConfig};
+use iron_safety::{Scanner, ScannerConfig};
+
+/// The chat completion the library-mode bench sends (136 bytes).
+pub const GOVERNED_REQUEST: &[u8] = br#"{"messages": [{"role": "user", "content": "Summarise the quarterly report in one sentence."}], "model": "gpt-4o-mini", "max_tokens": 64}"#;
+
+/// FakeProvider's reply to [`GOVERNED_REQUEST`] (668 bytes).
+pub const GOVERNED_REPLY: &[u8] = br#"{"choices":[{"finish_reason":"stop","index":0,"logprobs":null,"message":{"content":"Reply 1 from gpt-4o-mini: you wrote 7 words, starting with \"Summarise the quarterly report in one sentence.\". Here is a short, deterministic answer.","refusal":null,"role":"assistant"}}],"created":1795331785,"id":"chatcmpl-9e3779b97f4a7c15","model":"gpt-4o-mini","object":"chat.completion","system_fingerprint":"fp_fake","usage":{"completion_tokens":38,"completion_tokens_details":{"accepted_prediction_tokens":0,"audio_tokens":0,"reasoning_tokens":0,"rejected_prediction_tokens":0},"prompt_tokens":17,"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":0},"total_tokens":55}}"#;
+
+/// The default PII scanner (redact mode) with a fixed key.
+///
+/// # Panics
+/// Never: the default configuration is valid.
+#[must_use]
+pub fn pii_scanner() -> Arc<Scanner> {
+    Arc::new(
+        Scanner::new(ScannerConfig {
+            hmac_key: vec![7; 32],
+            ..ScannerConfig::default()
+        })
+        .expect("scanner"),
+    )
+}
+
+/// A pipeline as a governed runtime builds it: a $1M budget, the given scanner,
+/// and a breaker (5 consecutive failures) when `breaker`.
+///
+/// # Panics
+/// Never: the configuration is valid.
+#[must_use]
+pub fn governed_pipeline(scanner: Option<Arc<Scanner>>, breaker: bool) -> Arc<Pipeline> {
+    Pipeline::new(PipelineConfig {
+        budget: Some(Money::from_usd_f64(1e6, "budget").expect("a valid budget")),
+        scanner,
+        breaker: breaker.then(|| BreakerConfig {
+            trip: TripRule::Consecutive(5),
+            ..BreakerConfig::default()
+        }),
+        ..PipelineConfig::default()
+    })
+    .expect("pipeline")
+}
+
 /// About 1 KB of mixed English prose, code and numbers, the same on every run.
 #[must_use]
 pub fn text_1kb() -> String {
