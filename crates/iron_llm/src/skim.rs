@@ -325,26 +325,29 @@ impl<'a> Tokens<'a> {
     /// `,`): `true` when one follows, `false` when its close was read instead.
     /// Outside containers, `true` while the top-level value is to be read.
     pub(crate) fn more(&mut self) -> Option<bool> {
-        let r = &mut self.r;
-        let c = r.peek()?;
-        match self.expect {
-            Expect::Done => None,
-            Expect::Value | Expect::Key => Some(true),
-            Expect::ValueOrClose => Some(c != b']' || !self.close()),
-            Expect::KeyOrClose => Some(c != b'}' || !self.close()),
+        let c = self.r.peek()?;
+        let closes = match self.expect {
+            Expect::Done => return None,
+            Expect::Value | Expect::Key => false,
+            Expect::ValueOrClose => c == b']',
+            Expect::KeyOrClose => c == b'}',
             Expect::CommaOrClose => {
                 let object = self.objects & 1 == 1;
                 match (c, object) {
                     (b',', _) => {
-                        r.i += 1;
+                        self.r.i += 1;
                         self.expect = if object { Expect::Key } else { Expect::Value };
-                        Some(true)
+                        false
                     }
-                    (b'}', true) | (b']', false) => Some(!self.close()),
-                    _ => None,
+                    (b'}', true) | (b']', false) => true,
+                    _ => return None,
                 }
             }
+        };
+        if closes {
+            self.close();
         }
+        Some(!closes)
     }
 
     /// The next token; `None` at the end of the top-level value or on any
@@ -415,13 +418,12 @@ impl<'a> Tokens<'a> {
         self.string(span).map(Some)
     }
 
-    /// Reads a close (always `true`: read as `!close()` where a value was hoped for).
-    fn close(&mut self) -> bool {
+    /// Reads the close of the innermost container.
+    fn close(&mut self) {
         self.r.i += 1;
         self.r.depth -= 1;
         self.objects >>= 1;
         self.after_value();
-        true
     }
 
     fn after_value(&mut self) {
