@@ -29,8 +29,10 @@ use crate::entities::{self, api_key, email};
 /// How far before its trigger byte a non-key, non-email match can start.
 const LOOKBACK: usize = 4;
 
-/// Texts (or rests of texts) up to this long are searched for key prefixes
-/// byte by byte rather than with the SIMD literal search.
+/// Texts (or rests of texts) up to this long are searched byte by byte for key
+/// prefixes (rather than with the SIMD literal search) and for trigger bytes
+/// (rather than a block at a time): a governed reply is scanned once, from a
+/// cold cache, where the code a search runs costs more than its bytes do.
 const SHORT: usize = 256;
 
 /// Bytes scanned per step of the trigger search (the compiler vectorises the
@@ -299,6 +301,15 @@ impl<'a> Triggers<'a> {
     }
 }
 
+/// The first trigger at or after `from`, byte by byte.
+fn next_trigger(b: &[u8], from: usize) -> Option<usize> {
+    // Every trigger byte is in `(`..=`:`, where prose has few bytes.
+    (from..b.len()).find(|&t| {
+        b[t].wrapping_sub(b'(') <= b':' - b'('
+            && is_trigger(if t == 0 { 0 } else { b[t - 1] }, b[t])
+    })
+}
+
 /// The start of the word that `i` is in, if it is at most `max` bytes back.
 fn word_start(b: &[u8], i: usize, max: usize) -> Option<usize> {
     let mut s = i;
@@ -315,10 +326,15 @@ fn word_start(b: &[u8], i: usize, max: usize) -> Option<usize> {
 /// `entities::may_start` accepts; `Err(at)` when the text around `at` is
 /// too dense in triggers for this to beat the automaton.
 fn next_triggered(b: &[u8], pos: usize, density: &mut Density) -> Result<Option<usize>, usize> {
-    let mut triggers = Triggers::new(b, pos);
+    // A short text is searched byte by byte: fewer instructions to fetch cold
+    // than the block search, which pays off only over longer text.
+    let mut triggers = (b.len() > SHORT).then(|| Triggers::new(b, pos));
     let mut t = pos;
     let mut last_word = None;
-    while let Some(at) = triggers.next_from(t) {
+    while let Some(at) = match &mut triggers {
+        Some(blocks) => blocks.next_from(t),
+        None => next_trigger(b, t),
+    } {
         t = at;
         if density.count == 0 {
             density.start = t;
@@ -510,6 +526,22 @@ mod tests {
             })
             .expect("valid"),
         ]
+    }
+
+    #[test]
+    fn triggers_are_found_alike_byte_by_byte_and_a_block_at_a_time() {
+        let mut rng = Rng(11);
+        for _ in 0..3000 {
+            let text = text(&mut rng);
+            let b = text.as_bytes();
+            for from in 0..=b.len() {
+                assert_eq!(
+                    super::next_trigger(b, from),
+                    super::Triggers::new(b, from).next_from(from),
+                    "{text:?} from {from}"
+                );
+            }
+        }
     }
 
     #[test]
