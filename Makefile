@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: postgres bench-control-panel bench-router test-crewai help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: postgres chromium dashboard bench-control-panel bench-router test-crewai help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -37,12 +37,33 @@ $(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES)
 	$(BIN)/maturin develop --quiet $(MATURIN_FLAGS)
 	touch $@
 
-setup: $(VENV)/.built
+# The Vue dashboard (dashboard/), built into the Control Panel's static files. Needs Node.js
+# and npm (preinstalled on the project's machines; Debian package nodejs/npm otherwise).
+STATIC_INDEX := python/iron_cage/control_panel/static/index.html
+DASHBOARD_SOURCES := $(shell find dashboard/src -type f 2>/dev/null) dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig.json
+dashboard/node_modules/.installed: dashboard/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd dashboard && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+$(STATIC_INDEX): dashboard/node_modules/.installed $(DASHBOARD_SOURCES)
+	cd dashboard && npm run --silent build
+dashboard: $(STATIC_INDEX)
+
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; nothing is downloaded).
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; else \
+		echo "installing Chromium (Debian package chromium)"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
+
+setup: $(VENV)/.built dashboard
 
 build: setup
 
+# In a terminal the demo's Control Panel and dashboard stay up afterwards (Ctrl-C ends it).
 demo: setup
-	$(BIN)/iron-cage demo
+	$(BIN)/iron-cage demo $$([ -t 1 ] && echo --serve)
 
 test: test-rust test-python test-crewai
 
@@ -59,7 +80,7 @@ postgres:
 	fi
 
 # pytest exits 5 when it collects no tests; that is a broken suite, not a pass.
-test-python: setup postgres
+test-python: setup postgres chromium
 	$(PY) -m pytest tests/python || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests: failing" >&2; exit $$rc; }
 
 # CrewAI pins openai<3 (on httpx), so its integration tests run in their own venv

@@ -7,8 +7,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 
 from iron_cage import __version__
 from iron_cage.control_panel import errors, leasing
@@ -18,6 +21,8 @@ from iron_cage.control_panel.state import ControlPanel
 
 log = logging.getLogger("iron_cage.control_panel")
 API = "/api/v1"
+# The Vue dashboard (dashboard/), built here by `make dashboard` (part of `make setup`).
+STATIC = Path(__file__).parent / "static"
 
 
 async def _sweeper(cp: ControlPanel) -> None:
@@ -71,5 +76,18 @@ def create_app(settings: Settings | None = None, *, control_panel: ControlPanel 
             "database": cp.db.dialect,
             "replica": cp.settings.replica_name,
         }
+
+    if (STATIC / "index.html").is_file():
+        # Last, so the API and /ws routes win; html=True serves index.html at /.
+        app.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def no_dashboard() -> PlainTextResponse:
+            return PlainTextResponse(
+                "The dashboard is not built in this install: run `make dashboard` in the iron-cage "
+                f"checkout (needs Node.js and npm). The API is at {API}/docs.",
+                status_code=404,
+            )
 
     return app

@@ -172,8 +172,8 @@ def run(echo: Callable[[str], None] = print, *, serve: bool = False) -> int:
                 _server_view(panel, limit, echo)
                 if serve:
                     echo(
-                        f"Control Panel: {panel.url}/api/v1/docs, admin@localhost / {panel.admin_password}; "
-                        "Ctrl-C to stop"
+                        f"Dashboard: {panel.url}/ (log in as admin@localhost / {panel.admin_password}); "
+                        f"API docs: {panel.url}/api/v1/docs; Ctrl-C to stop"
                     )
                     with contextlib.suppress(KeyboardInterrupt):
                         import time

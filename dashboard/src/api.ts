@@ -1,0 +1,162 @@
+// A typed fetch of the Control Panel API (same origin), holding the session's tokens.
+
+export interface User {
+  id: number;
+  email: string;
+  name: string;
+  role: "admin" | "developer" | "viewer";
+}
+export interface Budget {
+  agent_id: number;
+  limit_usd: number;
+  spent_usd: number;
+  leased_usd: number;
+  available_usd: number;
+}
+export interface Agent {
+  id: number;
+  name: string;
+  owner_id: number;
+  project: string;
+  provider: string;
+  status: string;
+  stop_requested: boolean;
+  budget: Budget;
+}
+export interface Totals {
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  pii_findings: number;
+}
+export interface Trace {
+  id: number;
+  request_id: string;
+  agent_id: number;
+  provider: string;
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  latency_ms: number;
+  pii_findings: number;
+  breaker_state: string;
+  status: string;
+  occurred_at: string;
+}
+export interface Alert {
+  id: number;
+  agent_id: number;
+  kind: string;
+  threshold_pct: number;
+  message: string;
+  recommended_action: string;
+  created_at: string;
+}
+export interface LiveEvent {
+  type: string;
+  agent_id: number | null;
+  at: string;
+  [key: string]: unknown;
+}
+
+interface Session {
+  access: string;
+  refresh: string;
+  user: User;
+}
+
+const KEY = "iron-cage-session";
+let session: Session | null = JSON.parse(sessionStorage.getItem(KEY) ?? "null");
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function save(s: Session | null): void {
+  session = s;
+  if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
+  else sessionStorage.removeItem(KEY);
+}
+
+export function currentUser(): User | null {
+  return session?.user ?? null;
+}
+
+export function accessToken(): string | null {
+  return session?.access ?? null;
+}
+
+async function problem(r: Response): Promise<ApiError> {
+  let message = `${r.status} ${r.statusText}`;
+  try {
+    const body = await r.json();
+    message = body?.error?.message ?? body?.detail ?? message;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(r.status, message);
+}
+
+export async function login(email: string, password: string): Promise<User> {
+  const r = await fetch("/api/v1/auth/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!r.ok) throw await problem(r);
+  const pair = await r.json();
+  save({ access: pair.access_token, refresh: pair.refresh_token, user: pair.user });
+  return pair.user;
+}
+
+export function logout(): void {
+  const s = session;
+  save(null);
+  if (s) {
+    void fetch("/api/v1/auth/logout", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${s.access}` },
+      body: JSON.stringify({ refresh_token: s.refresh }),
+    });
+  }
+}
+
+async function refresh(): Promise<boolean> {
+  if (!session) return false;
+  const r = await fetch("/api/v1/auth/refresh", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refresh_token: session.refresh }),
+  });
+  if (!r.ok) {
+    save(null);
+    return false;
+  }
+  const pair = await r.json();
+  save({ access: pair.access_token, refresh: pair.refresh_token, user: pair.user });
+  return true;
+}
+
+/** A JSON request with the session's access token, refreshed once on a 401. */
+export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const send = () =>
+    fetch(`/api/v1${path}`, {
+      ...init,
+      headers: {
+        "content-type": "application/json",
+        ...(session ? { authorization: `Bearer ${session.access}` } : {}),
+        ...(init.headers ?? {}),
+      },
+    });
+  let r = await send();
+  if (r.status === 401 && (await refresh())) r = await send();
+  if (!r.ok) throw await problem(r);
+  return (r.status === 204 ? undefined : await r.json()) as T;
+}
