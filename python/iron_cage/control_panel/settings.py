@@ -39,6 +39,10 @@ class Settings:
     sweep_interval_s: float = 5.0
     max_usd: float = 1_000_000_000.0
     heartbeat_s: float = 15.0
+    # Request bodies larger than this are refused with 413 before they are read; the auth
+    # endpoints (login, refresh, logout: a few hundred bytes each) accept much less.
+    max_body_bytes: int = 1 << 20
+    max_auth_body_bytes: int = 16 << 10
     # Budget alerts fire once per threshold (percent of the allocation).
     alert_thresholds: tuple[int, ...] = (50, 75, 90, 100)
     smtp_host: str | None = field(default_factory=lambda: os.environ.get("IRON_CAGE_SMTP_HOST"))

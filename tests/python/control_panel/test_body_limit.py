@@ -1,0 +1,94 @@
+"""Oversize request bodies get 413 before they are read, against a real uvicorn server.
+
+The bodies come from generators, so a refused 300 MB body is never built: the client
+stops sending when the server answers and closes the connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from iron_cage.control_panel.embedded import EmbeddedControlPanel
+
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
+
+MB = 1 << 20
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[EmbeddedControlPanel]:
+    settings = make_settings(f"sqlite:///{tmp_path / 'cp.db'}")
+    with EmbeddedControlPanel(settings) as cp:
+        yield cp
+
+
+class Counted:
+    """``total`` bytes in ``chunk``-sized pieces, made only as the client sends them."""
+
+    def __init__(self, total: int, chunk: int = 64 << 10, first: bytes = b"") -> None:
+        self.total, self.chunk, self.first, self.sent = total, chunk, first, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.first:
+            self.sent += len(self.first)
+            yield self.first
+        while self.sent < self.total:
+            piece = b" " * min(self.chunk, self.total - self.sent)
+            self.sent += len(piece)
+            yield piece
+
+
+def post(url: str, content: Iterator[bytes] | bytes, headers: dict[str, str]) -> httpx.Response:
+    with httpx.Client(timeout=30) as client:
+        return client.post(url, content=content, headers={"Content-Type": "application/json", **headers})
+
+
+def test_a_login_claiming_300_mb_is_refused_from_its_headers(server: EmbeddedControlPanel) -> None:
+    body = Counted(300 * MB, first=b'{"email": "a@example.com", "password": "')
+    r = post(f"{server.url}/api/v1/auth/login", iter(body), {"Content-Length": str(300 * MB)})
+    assert r.status_code == 413, r.text
+    err = r.json()["error"]
+    assert err["code"] == "payload_too_large"
+    assert err["message"].startswith(f"request body too large (Content-Length says {300 * MB} bytes)")
+    assert "/api/v1/auth/login accepts at most 16384 bytes" in err["message"]
+    assert err["details"] == {"limit_bytes": 16384}
+    assert body.sent < 300 * MB
+
+
+def test_a_chunked_body_is_refused_once_it_passes_the_limit(server: EmbeddedControlPanel) -> None:
+    token = post(
+        f"{server.url}/api/v1/auth/login",
+        json.dumps({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).encode(),
+        {},
+    ).json()["access_token"]
+    body = Counted(300 * MB, first=b'{"lease_id": "lse_x", "reports": [')
+    r = post(f"{server.url}/api/v1/budget/report", iter(body), {"Authorization": f"Bearer {token}"})
+    assert r.status_code == 413, r.text
+    err = r.json()["error"]
+    assert err["code"] == "payload_too_large"
+    assert "more than 1048576 bytes sent without Content-Length" in err["message"]
+    assert body.sent < 300 * MB
+    small = Counted(20 * 1024, first=b'{"refresh_token": "')
+    r = post(f"{server.url}/api/v1/auth/refresh", iter(small), {})
+    assert r.status_code == 413 and "at most 16384 bytes" in r.json()["error"]["message"]
+
+
+def test_bodies_within_the_limit_arrive_whole_chunked_or_not(server: EmbeddedControlPanel) -> None:
+    login = json.dumps({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).encode()
+    pieces = [login[i : i + 7] for i in range(0, len(login), 7)]  # chunked: no Content-Length
+    r = post(f"{server.url}/api/v1/auth/login", iter(pieces), {})
+    assert r.status_code == 200, r.text
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    value = "v" * 60_000  # a large secret, well inside the 1 MiB default
+    created = post(
+        f"{server.url}/api/v1/secrets", json.dumps({"name": "BIG", "value": value}).encode(), headers
+    )
+    assert created.status_code == 201, created.text
+    with httpx.Client(timeout=30) as client:
+        got = client.get(f"{server.url}/api/v1/secrets/{created.json()['id']}", headers=headers)
+    assert got.json()["value"] == value
