@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from iron_cage.control_panel.errors import forbidden, unauthorized
 from iron_cage.control_panel.events import run_after_commit
 from iron_cage.control_panel.models import Agent, IcToken, User
-from iron_cage.control_panel.security import IC_TOKEN_PREFIX, decode_access_token, token_hash
+from iron_cage.control_panel.security import IC_TOKEN_PREFIX, decode_access_token, same, token_hash
 from iron_cage.control_panel.state import ControlPanel
 
 # Ids are 32-bit on PostgreSQL; a larger one is a 422, not a driver overflow.
@@ -130,6 +130,11 @@ def principal_for_token(cp: ControlPanel, token: str) -> Principal:
         user = s.get(User, user_id)
         if user is None or user.status != "active":
             raise unauthorized("this account is suspended or gone")
+        if not isinstance(claims["stm"], str) or not same(claims["stm"], user.token_stamp):
+            raise unauthorized(
+                "access token no longer valid: the account's password, role or status changed "
+                "after it was issued; log in again"
+            )
         return Principal(role=user.role, user_id=user.id)
 
 

@@ -5,6 +5,7 @@ Migrations in ``migrations/versions`` create exactly these tables; a test compar
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -14,6 +15,9 @@ from sqlalchemy.types import TypeDecorator
 ROLES = ("admin", "developer", "viewer")
 
 UTC = timezone.utc
+
+# SQLite AUTOINCREMENT: a deleted row's id is never given to a new one (migration 0003).
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -39,6 +43,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def new_token_stamp() -> str:
+    return secrets.token_hex(16)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -52,7 +60,11 @@ class Setting(Base):
 
 
 class User(Base):
+    """``token_stamp`` changes whenever the user's access must end (password, role, suspension);
+    access tokens carry it and stop working once it differs."""
+
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -63,12 +75,14 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    token_stamp: Mapped[str] = mapped_column(String(32), default=new_token_stamp, server_default="")
 
 
 class RefreshToken(Base):
     """Rotating refresh tokens, stored as SHA-256. Reusing a rotated one revokes its family."""
 
     __tablename__ = "refresh_tokens"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -81,6 +95,7 @@ class RefreshToken(Base):
 
 class Agent(Base):
     __tablename__ = "agents"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -95,6 +110,7 @@ class IcToken(Base):
     """An agent's credential: 256-bit random, shown once, stored as SHA-256."""
 
     __tablename__ = "ic_tokens"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -227,13 +243,14 @@ class Limit(Base):
     value: Mapped[float] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-    __table_args__ = (UniqueConstraint("agent_id", "kind", name="uq_limits_agent_kind"),)
+    __table_args__ = (UniqueConstraint("agent_id", "kind", name="uq_limits_agent_kind"), NEVER_REUSE_IDS)
 
 
 class AlertChannel(Base):
     """Where alerts go: a webhook URL or an email address."""
 
     __tablename__ = "alert_channels"
+    __table_args__ = NEVER_REUSE_IDS
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(String(500))

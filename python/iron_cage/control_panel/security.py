@@ -59,9 +59,19 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def access_token(key: str, user_id: int, role: str, ttl_s: int) -> tuple[str, datetime]:
+def access_token(key: str, user_id: int, role: str, stamp: str, ttl_s: int) -> tuple[str, datetime]:
+    """A JWT for ``user_id``; ``stamp`` is the user's token stamp, which every request compares
+    with the user's current one (a changed password, role or status, or another user who got
+    the same id, makes it differ)."""
     expires = datetime.now(UTC) + timedelta(seconds=ttl_s)
-    claims = {"sub": str(user_id), "role": role, "exp": expires, "iat": datetime.now(UTC), "typ": "access"}
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "stm": stamp,
+        "exp": expires,
+        "iat": datetime.now(UTC),
+        "typ": "access",
+    }
     return jwt.encode(claims, key, algorithm=JWT_ALGORITHM), expires
 
 
@@ -69,7 +79,7 @@ def decode_access_token(key: str, token: str) -> dict[str, Any] | None:
     """The claims of a valid, unexpired access token, else None."""
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]}
+            token, key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "stm"]}
         )
     except jwt.PyJWTError:
         return None

@@ -136,3 +136,72 @@ def test_weak_or_overlong_passwords_are_refused(api: Api, password: str) -> None
     )
     assert r.status_code == 400 and "password" in r.json()["error"]["message"]
     assert api.client.get("/api/v1/users", headers=api.as_("admin")).json()[-1]["email"] != "p@example.com"
+
+
+def _user(api: Api, email: str, role: str = "developer") -> int:
+    r = api.client.post(
+        "/api/v1/users",
+        json={"email": email, "name": email.split("@")[0], "role": role, "password": PASSWORD},
+        headers=api.as_("admin"),
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["user"]["id"])
+
+
+def test_a_deleted_users_token_never_acts_as_the_next_user(api: Api) -> None:
+    a = _user(api, "a@example.com")
+    token_a = api.auth(api.login("a@example.com", PASSWORD)["access_token"])
+    assert api.client.get("/api/v1/users/me", headers=token_a).json()["id"] == a
+    assert api.client.delete(f"/api/v1/users/{a}", headers=api.as_("admin")).status_code == 204
+    b = _user(api, "b@example.com", role="admin")
+    assert b != a  # ids are never reused, on SQLite too
+    for path in ("/api/v1/users/me", "/api/v1/users"):
+        r = api.client.get(path, headers=token_a)
+        assert r.status_code == 401, r.text
+    # A row that does get A's id (a database from before ids were kept unique): the token's
+    # stamp is not the new user's, so it is still refused.
+    with api.cp.db.session() as s:
+        s.add(User(id=a, email="c@example.com", name="C", role="admin", password_hash="x"))
+    r = api.client.get("/api/v1/users", headers=token_a)
+    assert r.status_code == 401
+    assert r.json()["error"]["message"] == (
+        "access token no longer valid: the account's password, role or status changed "
+        "after it was issued; log in again"
+    )
+
+
+def test_access_tokens_end_with_suspension_role_change_and_password_change(api: Api) -> None:
+    admin = api.as_("admin")
+    uid = _user(api, "d@example.com")
+
+    def token() -> dict[str, str]:
+        return api.auth(api.login("d@example.com", PASSWORD)["access_token"])
+
+    def refused(headers: dict[str, str]) -> None:
+        r = api.client.get("/api/v1/agents", headers=headers)
+        assert r.status_code == 401, r.text
+        assert "log in again" in r.json()["error"]["message"]
+
+    before = token()
+    api.client.post(f"/api/v1/users/{uid}/suspend", headers=admin)
+    assert api.client.post(f"/api/v1/users/{uid}/activate", headers=admin).status_code == 200
+    refused(before)  # activation does not bring back tokens issued before the suspension
+
+    before = token()
+    assert api.client.patch(f"/api/v1/users/{uid}", json={"name": "D"}, headers=admin).status_code == 200
+    assert api.client.get("/api/v1/agents", headers=before).status_code == 200  # a rename ends nothing
+    r = api.client.patch(f"/api/v1/users/{uid}", json={"role": "viewer"}, headers=admin)
+    assert r.status_code == 200
+    refused(before)  # not a developer's token acting as a viewer
+
+    before = token()
+    r = api.client.post(
+        "/api/v1/users/me/password",
+        json={"current_password": PASSWORD, "new_password": "a-new-password-2"},
+        headers=before,
+    )
+    assert r.status_code == 204
+    refused(before)
+    again = api.auth(api.login("d@example.com", "a-new-password-2")["access_token"])
+    assert api.client.post(f"/api/v1/users/{uid}/reset-password", headers=admin).status_code == 200
+    refused(again)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect, text
 
 from iron_cage.control_panel.db import alembic_config, make_engine, migrate
 from iron_cage.control_panel.models import Base
+
+NEVER_REUSED = ("users", "agents", "ic_tokens", "refresh_tokens", "limits", "alert_channels")
 
 
 def test_head_matches_the_models_and_downgrade_round_trips(database_url: str) -> None:
@@ -22,5 +26,76 @@ def test_head_matches_the_models_and_downgrade_round_trips(database_url: str) ->
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         migrate(engine)
         assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
+    finally:
+        engine.dispose()
+
+
+def _insert(engine: Engine, sql: str, **params: object) -> int:
+    with engine.begin() as conn:
+        return int(conn.execute(text(sql + " RETURNING id"), params).scalar_one())
+
+
+def test_0003_keeps_every_row_and_ids_are_never_reused_after_it(database_url: str) -> None:
+    """Upgrading a database with data from 0002: rows, foreign keys and cascades survive the
+    SQLite table rebuilds, every user gets a token stamp, and a deleted row's id stays unused."""
+    engine = make_engine(database_url)
+    try:
+        command.downgrade(alembic_config(engine), "0002")
+        now = "2026-12-01 00:00:00+00:00"
+        user = (
+            "INSERT INTO users (email, name, role, password_hash, status, failed_logins, created_at) "
+            "VALUES (:email, 'U', 'developer', 'x', 'active', 0, :now)"
+        )
+        u1 = _insert(engine, user, email="u1@example.com", now=now)
+        u2 = _insert(engine, user, email="u2@example.com", now=now)
+        _insert(
+            engine,
+            "INSERT INTO refresh_tokens (user_id, token_hash, family, created_at, expires_at) "
+            "VALUES (:u, 'h', 'f', :now, :now)",
+            u=u2,
+            now=now,
+        )
+        agent = _insert(
+            engine,
+            "INSERT INTO agents (name, owner_id, project, provider, status, created_at) "
+            "VALUES ('a', :u, 'p', 'openai', 'active', :now)",
+            u=u2,
+            now=now,
+        )
+        migrate(engine)
+        with engine.begin() as conn:
+            stamps = {int(r[0]): str(r[1]) for r in conn.execute(text("SELECT id, token_stamp FROM users"))}
+            assert set(stamps) == {u1, u2}
+            assert all(re.fullmatch(r"[0-9a-f]{32}", s) for s in stamps.values())
+            assert stamps[u1] != stamps[u2]
+            assert conn.execute(text("SELECT owner_id FROM agents")).scalar_one() == u2
+            # The cascade is still declared: deleting the user deletes its refresh tokens.
+            assert conn.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one() == 1
+            conn.execute(text("DELETE FROM agents"))
+            conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": u2})
+            assert conn.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one() == 0
+        u3 = _insert(engine, user, email="u3@example.com", now=now)
+        assert u3 > u2
+        a2 = _insert(
+            engine,
+            "INSERT INTO agents (name, owner_id, project, provider, status, created_at) "
+            "VALUES ('b', :u, 'p', 'openai', 'active', :now)",
+            u=u1,
+            now=now,
+        )
+        assert a2 > agent
+        channel = (
+            "INSERT INTO alert_channels (kind, target, enabled, created_at) "
+            "VALUES ('email', 'a@b', true, :now)"
+        )
+        c1 = _insert(engine, channel, now=now)
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM alert_channels"))
+        assert _insert(engine, channel, now=now) > c1
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+                ddl = {str(r[0]): str(r[1]) for r in rows}
+            assert all("AUTOINCREMENT" in ddl[t] for t in NEVER_REUSED), ddl
     finally:
         engine.dispose()

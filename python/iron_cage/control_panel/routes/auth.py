@@ -42,7 +42,7 @@ def issue_tokens(cp: ControlPanel, s: Session, user: User, family: str | None = 
             expires_at=datetime.now(UTC) + timedelta(seconds=cp.settings.refresh_token_ttl_s),
         )
     )
-    access, _ = access_token(cp.jwt_key, user.id, user.role, cp.settings.access_token_ttl_s)
+    access, _ = access_token(cp.jwt_key, user.id, user.role, user.token_stamp, cp.settings.access_token_ttl_s)
     return TokenPair(
         access_token=access,
         refresh_token=refresh,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.deps import CP, Admin, Caller, Db, Id, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, not_found, unauthorized
-from iron_cage.control_panel.models import Agent, RefreshToken, User
+from iron_cage.control_panel.models import Agent, RefreshToken, User, new_token_stamp
 from iron_cage.control_panel.routes.auth import user_out
 from iron_cage.control_panel.schemas import (
     PasswordChange,
@@ -36,12 +36,15 @@ def get_user(s: Session, user_id: int) -> User:
     return user
 
 
-def _revoke_sessions(s: Session, user_id: int) -> None:
+def _end_sessions(s: Session, user: User) -> None:
+    """Revokes the user's refresh tokens and changes their token stamp, so every access token
+    issued so far is refused from the next request on."""
     s.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
+    user.token_stamp = new_token_stamp()
 
 
 def _last_admin(s: Session, user: User) -> bool:
@@ -70,7 +73,7 @@ def change_password(body: PasswordChange, who: Caller, cp: CP, s: Db) -> Respons
     if problem := password_problem(body.new_password):
         raise bad_request(problem)
     user.password_hash = hash_password(body.new_password, cp.settings.bcrypt_rounds)
-    _revoke_sessions(s, user.id)
+    _end_sessions(s, user)
     return Response(status_code=204)
 
 
@@ -116,9 +119,9 @@ def patch_user(user_id: Id, body: UserPatch, _: Admin, s: Db) -> UserOut:
         raise conflict("cannot demote the last active admin: promote another user first")
     if body.name is not None:
         user.name = body.name
-    if body.role is not None:
+    if body.role is not None and body.role != user.role:
         user.role = body.role
-        _revoke_sessions(s, user.id)
+        _end_sessions(s, user)
     return user_out(user)
 
 
@@ -136,12 +139,13 @@ def delete_user(user_id: Id, _: Admin, s: Db) -> Response:
 
 @router.post("/{user_id}/suspend", responses={404: {}, 409: {}})
 def suspend_user(user_id: Id, _: Admin, s: Db) -> UserOut:
-    """Suspends the account and ends its sessions (access tokens stop working at once)."""
+    """Suspends the account and ends its sessions (access tokens stop working at once, and stay
+    refused after a later activation)."""
     user = get_user(s, user_id)
     if _last_admin(s, user):
         raise conflict("cannot suspend the last active admin")
     user.status = "suspended"
-    _revoke_sessions(s, user.id)
+    _end_sessions(s, user)
     return user_out(user)
 
 
@@ -162,5 +166,5 @@ def reset_password(user_id: Id, _: Admin, cp: CP, s: Db) -> PasswordOut:
     user.password_hash = hash_password(password, cp.settings.bcrypt_rounds)
     user.failed_logins = 0
     user.locked_until = None
-    _revoke_sessions(s, user.id)
+    _end_sessions(s, user)
     return PasswordOut(password=password)
