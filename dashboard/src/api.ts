@@ -128,7 +128,8 @@ export function logout(): void {
   }
 }
 
-async function refresh(): Promise<boolean> {
+/** Trades the refresh token for a new pair; false (and the session ends) when it is refused. */
+export async function refresh(): Promise<boolean> {
   if (!session) return false;
   const r = await fetch("/api/v1/auth/refresh", {
     method: "POST",

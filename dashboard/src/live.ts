@@ -1,6 +1,8 @@
 // The Control Panel's live events (WebSocket /ws), reconnecting with backoff.
+// The server closes the socket with 4401 once the access token expires (or the account
+// changed): the session is refreshed first, and the socket reopened with the new token.
 import { ref } from "vue";
-import { accessToken, type LiveEvent } from "./api";
+import { accessToken, refresh, type LiveEvent } from "./api";
 
 export const connected = ref(false);
 
@@ -18,12 +20,17 @@ export function subscribe(onEvent: (e: LiveEvent) => void): () => void {
       delay = 500;
     };
     socket.onmessage = (m) => onEvent(JSON.parse(m.data) as LiveEvent);
-    socket.onclose = () => {
+    socket.onclose = (e) => {
       connected.value = false;
-      if (!closed) {
-        setTimeout(open, delay);
-        delay = Math.min(delay * 2, 10_000);
+      if (closed) return;
+      if (e.code === 4401) {
+        void refresh().then((ok) => {
+          if (ok) setTimeout(open, 0);
+        });
+        return;
       }
+      setTimeout(open, delay);
+      delay = Math.min(delay * 2, 10_000);
     };
   };
   open();

@@ -39,6 +39,9 @@ class Settings:
     sweep_interval_s: float = 5.0
     max_usd: float = 1_000_000_000.0
     heartbeat_s: float = 15.0
+    # A live /ws connection re-checks its access token and user this often and closes when
+    # the token expired or the user was suspended, deleted, or had their role changed.
+    ws_recheck_s: float = 5.0
     # Request bodies larger than this are refused with 413 before they are read; the auth
     # endpoints (login, refresh, logout: a few hundred bytes each) accept much less.
     max_body_bytes: int = 1 << 20

@@ -5,6 +5,7 @@ budgets, and watch a runtime's usage report arrive live over the WebSocket."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,29 @@ def test_budgets_and_a_runtimes_usage_appear_live(browser: Browser, panel: Embed
     page.close()
     runtime.close()
     api.close()
+
+
+def test_the_live_feed_outlives_an_expired_access_token(browser: Browser, tmp_path: Path) -> None:
+    """The server closes /ws (4401) when the access token expires; the dashboard refreshes its
+    session and reconnects, so usage reported afterwards still arrives live."""
+    settings = make_settings(f"sqlite:///{tmp_path / 'cp.db'}", access_token_ttl_s=2, ws_recheck_s=0.2)
+    with EmbeddedControlPanel(settings) as panel:
+        api = admin(panel)
+        agent = api.post("/agents", json={"name": "night-shift", "budget_usd": 10}).json()
+        token = api.post(f"/agents/{agent['id']}/tokens", json={"name": "ci"}).json()["token"]
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        log_in(page, panel.url)
+        page.locator("[data-live].live").wait_for()
+        time.sleep(3)  # past the token's expiry: the server has closed the first socket
+        page.locator("[data-live].live").wait_for()
+        runtime = httpx.Client(base_url=f"{panel.url}/api/v1", headers={"authorization": f"Bearer {token}"})
+        lease = runtime.post("/budget/handshake", json={"requested_usd": 5}).json()
+        reports = [{"request_id": "late", "model": "gpt-4o-mini", "cost_usd": 1.25}]
+        assert runtime.post(
+            "/budget/report", json={"lease_id": lease["lease_id"], "reports": reports}
+        ).is_success
+        page.locator('tr[data-agent="night-shift"] [data-spent]:text-is("$1.25")').wait_for()
+        page.close()
+        runtime.close()
+        api.close()

@@ -15,11 +15,14 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+from websockets.sync.connection import Connection
 
+from iron_cage.control_panel.embedded import EmbeddedControlPanel
 from iron_cage.testing._postgres import PostgresServer, _free_port
 
-from .conftest import Api
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, Api, make_settings
 from .servers import ServerProcess
 
 
@@ -269,3 +272,70 @@ def test_an_idle_websocket_gets_heartbeats(api: Api) -> None:
         beats = [ws.receive_json() for _ in range(2)]
     assert [b["type"] for b in beats] == ["HEARTBEAT", "HEARTBEAT"]
     assert beats[0]["replica"] == api.cp.settings.replica_name and beats[0]["dropped"] == 0
+
+
+def _closed(ws: Connection, within_s: float = 10) -> tuple[int, str]:
+    """Reads until the server closes the connection; its close code and reason."""
+    deadline = time.monotonic() + within_s
+    with pytest.raises(ConnectionClosed) as closed:  # noqa: PT012 (reads until the close arrives)
+        while time.monotonic() < deadline:
+            ws.recv(timeout=deadline - time.monotonic())
+    assert closed.value.rcvd is not None, "closed without a close frame"
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def test_a_websocket_closes_once_its_user_loses_access(database_url: str) -> None:
+    """Suspension, deletion, a role change or a password reset close the user's live
+    connection within the re-check interval; an admin's stays open."""
+    settings = make_settings(database_url, ws_recheck_s=0.2, heartbeat_s=0.1)
+    with EmbeddedControlPanel(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        admin = {"Authorization": "Bearer " + _login(http, ADMIN_EMAIL, ADMIN_PASSWORD)}
+        ws_url = f"ws://127.0.0.1:{server.port}/ws?token="
+        with connect(ws_url + admin["Authorization"].split()[1], open_timeout=10) as admin_ws:
+            changes: list[tuple[str, dict[str, Any] | None]] = [
+                ("POST /suspend", None),
+                ("DELETE ", None),
+                ("PATCH ", {"role": "viewer"}),
+                ("POST /reset-password", None),
+            ]
+            for i, (change, body) in enumerate(changes):
+                email = f"live{i}@example.com"
+                created = http.post(
+                    "/api/v1/users",
+                    json={"email": email, "name": "L", "role": "developer", "password": PASSWORD},
+                    headers=admin,
+                )
+                uid = created.json()["user"]["id"]
+                with connect(ws_url + _login(http, email, PASSWORD), open_timeout=10) as ws:
+                    assert json.loads(ws.recv(timeout=10))["type"] == "HEARTBEAT"  # connected
+                    method, suffix = change.split(" ")
+                    r = http.request(method, f"/api/v1/users/{uid}{suffix}", json=body, headers=admin)
+                    assert r.status_code in (200, 204), r.text
+                    code, reason = _closed(ws)
+                assert code == 4401, (change, code, reason)
+                assert reason in (
+                    "this account is suspended or gone",
+                    "access token no longer valid: the account's password, role or status changed "
+                    "after it was issued; log in again",
+                ), (change, reason)
+            assert json.loads(admin_ws.recv(timeout=10))["type"] in ("HEARTBEAT", "STATE_UPDATE")
+
+
+def test_a_websocket_closes_when_its_access_token_expires(database_url: str) -> None:
+    settings = make_settings(database_url, ws_recheck_s=0.2, heartbeat_s=0.1, access_token_ttl_s=2)
+    with EmbeddedControlPanel(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        token = _login(http, ADMIN_EMAIL, ADMIN_PASSWORD)
+        with connect(f"ws://127.0.0.1:{server.port}/ws?token={token}", open_timeout=10) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "HEARTBEAT"
+            code, reason = _closed(ws)
+        # Reconnecting with the expired token: refused with a close code a browser can read.
+        with connect(f"ws://127.0.0.1:{server.port}/ws?token={token}", open_timeout=10) as ws:
+            assert _closed(ws) == (code, reason)
+    assert code == 4401
+    assert reason == "invalid or expired access token: log in again or use POST /api/v1/auth/refresh"
+
+
+def _login(http: httpx.Client, email: str, password: str) -> str:
+    r = http.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])

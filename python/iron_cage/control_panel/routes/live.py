@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import datetime, timezone
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from iron_cage.control_panel.routes.agents import budget_of, budget_out
 from iron_cage.control_panel.state import ControlPanel
 
 router = APIRouter()
+log = logging.getLogger("iron_cage.control_panel")
 UTC = timezone.utc
 
 
@@ -38,32 +41,80 @@ def _snapshot(cp: ControlPanel, role: str, user_id: int | None) -> list[dict[str
         ]
 
 
+def _close_reason(message: str) -> str:
+    """A WebSocket close reason is at most 123 bytes of UTF-8."""
+    return message.encode()[:123].decode(errors="ignore")
+
+
+def _refusal(exc: ApiError) -> tuple[int, str]:
+    return (4401 if exc.status == 401 else 4403), _close_reason(exc.message)
+
+
+def _recheck(cp: ControlPanel, token: str, role: str) -> tuple[int, str] | None:
+    """Why the connection must close now (close code, reason), or None while ``token`` still
+    stands for an active user of ``role``."""
+    try:
+        who = principal_for_token(cp, token)
+    except ApiError as exc:
+        return _refusal(exc)
+    if who.role != role:
+        return 4403, _close_reason(f"your role is now {who.role!r}: reconnect to get its events")
+    return None
+
+
 @router.websocket("/ws")
 async def live(websocket: WebSocket) -> None:
     """Authenticate with ``?token=<access token>`` (browsers cannot set headers on a
     WebSocket) or ``Authorization: Bearer``. First a STATE_UPDATE per visible agent,
-    then every event as it commits, and a HEARTBEAT when idle."""
+    then every event as it commits, and a HEARTBEAT when idle.
+
+    Every ``ws_recheck_s`` the token and its user are checked again: once the token has
+    expired, or the user was suspended, deleted, or had their role or password changed,
+    the server closes the connection (4401, or 4403, with the reason) and sends nothing more.
+    """
     cp: ControlPanel = websocket.app.state.control_panel
     header = websocket.headers.get("authorization", "")
     token = websocket.query_params.get("token") or header.removeprefix("Bearer ").strip()
+    # Accepted before the check, so that a refusal reaches browsers as a close code and reason
+    # (a refused handshake is only an opaque 1006 to them).
+    await websocket.accept()
     try:
         who = await asyncio.to_thread(principal_for_token, cp, token)
     except ApiError as exc:
-        await websocket.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:120])
+        code, reason = _refusal(exc)
+        await websocket.close(code=code, reason=reason)
         return
     if who.role == "agent":
         await websocket.close(code=4403, reason="agents do not receive live events; log in as a user")
         return
-    await websocket.accept()
     sub = cp.events.subscribe(who.role, who.user_id)
     receiver = asyncio.create_task(_drain(websocket))
+    clock = asyncio.get_running_loop().time
     try:
-        for event in await asyncio.to_thread(_snapshot, cp, who.role, who.user_id):
-            await websocket.send_json(event)
+        for state in await asyncio.to_thread(_snapshot, cp, who.role, who.user_id):
+            await websocket.send_json(state)
+        beat_at = clock() + cp.settings.heartbeat_s
+        check_at = clock() + cp.settings.ws_recheck_s
         while not receiver.done():
+            event: dict[str, Any] | None
             try:
-                event = await asyncio.wait_for(sub.queue.get(), timeout=cp.settings.heartbeat_s)
+                wait = max(0.0, min(beat_at, check_at) - clock())
+                event = await asyncio.wait_for(sub.queue.get(), timeout=wait)
             except asyncio.TimeoutError:
+                event = None
+            if clock() >= check_at:
+                try:
+                    refusal = await asyncio.to_thread(_recheck, cp, token, who.role)
+                except Exception:  # unable to check (a database blip): close rather than trust
+                    log.warning("could not re-check a live connection's access; closing it", exc_info=True)
+                    refusal = 1011, "could not re-check your access: reconnect"
+                if refusal is not None:
+                    await websocket.close(code=refusal[0], reason=refusal[1])
+                    return
+                check_at = clock() + cp.settings.ws_recheck_s
+            if event is None and clock() < beat_at:
+                continue
+            if event is None:
                 event = {
                     "type": "HEARTBEAT",
                     "at": datetime.now(UTC).isoformat(),
@@ -71,6 +122,7 @@ async def live(websocket: WebSocket) -> None:
                     "dropped": sub.dropped,
                 }
             await websocket.send_json(event)
+            beat_at = clock() + cp.settings.heartbeat_s
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
