@@ -91,6 +91,10 @@ pub struct Rates {
     pub cache_write_5m: u64,
     /// Input tokens written to a 1-hour cache.
     pub cache_write_1h: u64,
+    /// Audio input tokens (0: the model takes no audio).
+    pub audio_input: u64,
+    /// Audio output tokens (0: the model speaks no audio).
+    pub audio_output: u64,
 }
 
 impl Rates {
@@ -102,14 +106,20 @@ impl Rates {
             cached_input: s(self.cached_input),
             cache_write_5m: s(self.cache_write_5m),
             cache_write_1h: s(self.cache_write_1h),
+            audio_input: s(self.audio_input),
+            audio_output: s(self.audio_output),
         }
     }
 
     /// Exact cost in micro-USD times one million (so no rounding happens yet).
     fn cost_scaled(&self, usage: &Usage) -> u128 {
         let term = |tokens: u64, rate: u64| u128::from(tokens) * u128::from(rate);
+        // Audio a model has no audio rate for is priced as text (never as free).
+        let or_text = |audio: u64, text: u64| if audio == 0 { text } else { audio };
         term(usage.input, self.input)
-            + term(usage.output, self.output)
+            + term(usage.output - usage.audio_output, self.output)
+            + term(usage.audio_input, or_text(self.audio_input, self.input))
+            + term(usage.audio_output, or_text(self.audio_output, self.output))
             + term(usage.cached_input, self.cached_input)
             + term(usage.cache_write_5m, self.cache_write_5m)
             + term(usage.cache_write_1h, self.cache_write_1h)
@@ -163,6 +173,7 @@ impl ModelPrice {
                         cached_input: ratio(base.cached_input, long.input, self.standard.input),
                         cache_write_5m: ratio(base.cache_write_5m, long.input, self.standard.input),
                         cache_write_1h: ratio(base.cache_write_1h, long.input, self.standard.input),
+                        ..base
                     })
                 }
             }
@@ -248,6 +259,8 @@ struct RawModel {
     max_output_tokens: Option<u32>,
     context_window: Option<u32>,
     tokenizer: Option<String>,
+    audio_input: Option<f64>,
+    audio_output: Option<f64>,
 }
 
 fn rate(v: Option<f64>, field: &str, model: &str, source: &str) -> Result<Option<u64>, CostError> {
@@ -299,6 +312,8 @@ impl RawModel {
                 .unwrap_or(input * w5_num / den),
             cache_write_1h: r(self.cache_write_1h, "cache_write_1h")?
                 .unwrap_or(input * w1_num / den),
+            audio_input: r(self.audio_input, "audio_input")?.unwrap_or(0),
+            audio_output: r(self.audio_output, "audio_output")?.unwrap_or(0),
         };
         let half = standard.scaled(1, 2);
         let batch = Rates {
@@ -318,6 +333,7 @@ impl RawModel {
                     cached_input: pc,
                     cache_write_5m: pi,
                     cache_write_1h: pi,
+                    ..standard
                 })
             }
             (None, None) => None,
@@ -779,7 +795,7 @@ mod tests {
         );
         assert!(
             PriceTable::embedded()
-                .lookup("gpt-4o-audio-preview")
+                .lookup("gpt-4o-search-preview")
                 .is_err(),
             "no loose prefix matches"
         );

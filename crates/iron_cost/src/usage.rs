@@ -29,13 +29,21 @@ pub struct Usage {
     pub output: u64,
     /// Of `output`, the reasoning tokens (reported, priced as output).
     pub reasoning: u64,
+    /// Audio input tokens (apart from `input`), priced at the audio input rate.
+    pub audio_input: u64,
+    /// Of `output`, the audio tokens, priced at the audio output rate.
+    pub audio_output: u64,
 }
 
 impl Usage {
-    /// All input-side tokens: uncached, cached and cache writes.
+    /// All input-side tokens: uncached, cached, cache writes and audio.
     #[must_use]
     pub fn total_input(&self) -> u64 {
-        self.input + self.cached_input + self.cache_write_5m + self.cache_write_1h
+        self.input
+            + self.cached_input
+            + self.cache_write_5m
+            + self.cache_write_1h
+            + self.audio_input
     }
 
     /// Reads any of the three shapes. `provider` breaks the tie when an object
@@ -77,11 +85,11 @@ impl Usage {
             let cached = count(usage, &["prompt_tokens_details", "cached_tokens"])?;
             let output = count(usage, &["completion_tokens"])?;
             let reasoning = count(usage, &["completion_tokens_details", "reasoning_tokens"])?;
+            let audio_in = count(usage, &["prompt_tokens_details", "audio_tokens"])?;
+            let audio_out = count(usage, &["completion_tokens_details", "audio_tokens"])?;
             return openai(
-                prompt,
-                cached,
-                output,
-                reasoning,
+                [prompt, cached, audio_in],
+                [output, reasoning, audio_out],
                 "prompt_tokens",
                 "completion_tokens",
             )
@@ -100,11 +108,11 @@ impl Usage {
             let cached = count(usage, &["input_tokens_details", "cached_tokens"])?;
             let output = count(usage, &["output_tokens"])?;
             let reasoning = count(usage, &["output_tokens_details", "reasoning_tokens"])?;
+            let audio_in = count(usage, &["input_tokens_details", "audio_tokens"])?;
+            let audio_out = count(usage, &["output_tokens_details", "audio_tokens"])?;
             return openai(
-                input,
-                cached,
-                output,
-                reasoning,
+                [input, cached, audio_in],
+                [output, reasoning, audio_out],
                 "input_tokens",
                 "output_tokens",
             )
@@ -158,29 +166,38 @@ impl UsageFields for Map<String, Value> {
     }
 }
 
+/// OpenAI usage: `[input, cached, audio]` and `[output, reasoning, audio]`,
+/// where the details are parts of the totals.
 fn openai(
-    input: u64,
-    cached: u64,
-    output: u64,
-    reasoning: u64,
+    [input, cached, audio_in]: [u64; 3],
+    [output, reasoning, audio_out]: [u64; 3],
     in_name: &str,
     out_name: &str,
 ) -> Result<Usage, CostError> {
-    if cached > input {
-        return Err(CostError::InvalidUsage(format!(
-            "cached_tokens ({cached}) exceeds {in_name} ({input}); in OpenAI usage cached tokens are part of {in_name}"
-        )));
-    }
-    if reasoning > output {
-        return Err(CostError::InvalidUsage(format!(
-            "reasoning_tokens ({reasoning}) exceeds {out_name} ({output}); in OpenAI usage reasoning tokens are part of {out_name}"
-        )));
-    }
+    let part = |what: &str, part: u64, of: u64, name: &str| {
+        if part > of {
+            Err(CostError::InvalidUsage(format!(
+                "{what} ({part}) exceeds {name} ({of}); in OpenAI usage they are part of {name}"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    part(
+        "cached_tokens and audio_tokens",
+        cached.saturating_add(audio_in),
+        input,
+        in_name,
+    )?;
+    part("reasoning_tokens", reasoning, output, out_name)?;
+    part("audio_tokens", audio_out, output, out_name)?;
     Ok(Usage {
-        input: input - cached,
+        input: input - cached - audio_in,
         cached_input: cached,
         output,
         reasoning,
+        audio_input: audio_in,
+        audio_output: audio_out,
         ..Usage::default()
     })
 }
@@ -206,7 +223,7 @@ fn anthropic(usage: &impl UsageFields) -> Result<Usage, CostError> {
         cache_write_5m: w5,
         cache_write_1h: w1,
         output,
-        reasoning: 0,
+        ..Usage::default()
     })
 }
 
@@ -283,9 +300,25 @@ mod tests {
                 cache_write_5m: 100,
                 cache_write_1h: 200,
                 output: 80,
-                reasoning: 0
+                ..Usage::default()
             })
         );
+    }
+
+    #[test]
+    fn openai_audio_is_part_of_the_totals() {
+        let u = Usage::from_json(
+            &json!({"prompt_tokens": 1000, "completion_tokens": 500,
+                    "prompt_tokens_details": {"cached_tokens": 100, "audio_tokens": 600},
+                    "completion_tokens_details": {"audio_tokens": 450}}),
+            Provider::OpenAi,
+        )
+        .expect("reads");
+        assert_eq!((u.input, u.cached_input, u.audio_input), (300, 100, 600));
+        assert_eq!((u.output, u.audio_output), (500, 450));
+        assert_eq!(u.total_input(), 1000);
+        let over = json!({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 6, "audio_tokens": 6}});
+        assert!(Usage::from_json(&over, Provider::OpenAi).is_err());
     }
 
     #[test]
