@@ -161,7 +161,9 @@ pub fn pipeline_error(err: &iron_runtime::PipelineError) -> PyErr {
     Python::attach(|py| {
         let message = err.to_string();
         match err {
-            E::BudgetExceeded(_) => raise(budget_exceeded_error(py), message, None),
+            E::BudgetExceeded(_) | E::Unbounded(_) => {
+                raise(budget_exceeded_error(py), message, None)
+            }
             E::CircuitOpen { retry_after_s, .. } => {
                 let kwargs = PyDict::new(py);
                 match kwargs.set_item("retry_after_s", *retry_after_s) {

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use iron_cost::Money;
 use iron_llm::ApiFormat;
 use iron_reliability::{BreakerConfig, TripRule};
 use iron_runtime::{Call, Pipeline, PipelineConfig, StreamGuard};
@@ -13,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::budget::PyBudget;
-use crate::errors::pipeline_error;
+use crate::errors::{pipeline_error, IntoPy as _};
 use crate::pii::PyPiiScanner;
 
 /// Delivers every event of `bus` to a Python `callback(event_json: str)`;
@@ -49,13 +50,15 @@ impl PyGovernor {
 #[pymethods]
 impl PyGovernor {
     #[new]
-    #[pyo3(signature = (*, budget = None, scanner = None, circuit_breaker = true, failure_threshold = 5, cooldown_s = 60.0))]
+    #[pyo3(signature = (*, budget = None, scanner = None, circuit_breaker = true, failure_threshold = 5, cooldown_s = 60.0, unbounded_reserve_usd = None))]
     fn new(
+        py: Python<'_>,
         budget: Option<PyRef<'_, PyBudget>>,
         scanner: Option<PyRef<'_, PyPiiScanner>>,
         circuit_breaker: bool,
         failure_threshold: u32,
         cooldown_s: f64,
+        unbounded_reserve_usd: Option<f64>,
     ) -> PyResult<Self> {
         if !(cooldown_s.is_finite() && cooldown_s >= 0.0) {
             return Err(PyValueError::new_err(
@@ -69,6 +72,10 @@ impl PyGovernor {
                 cooldown: Duration::from_secs_f64(cooldown_s),
                 ..BreakerConfig::default()
             }),
+            unbounded_reserve: unbounded_reserve_usd
+                .map(|v| Money::from_usd_f64(v, "unbounded_reserve_usd"))
+                .transpose()
+                .py(py)?,
             ..PipelineConfig::default()
         };
         let pipeline = match budget {
@@ -92,6 +99,9 @@ impl PyGovernor {
         body: &[u8],
     ) -> PyResult<Option<(PyCall, Option<Bound<'py, PyBytes>>, bool)>> {
         let Some(format) = ApiFormat::from_path(path) else {
+            self.pipeline
+                .check_ungoverned(path)
+                .map_err(|e| pipeline_error(&e))?;
             return Ok(None);
         };
         // Small bodies are faster with the GIL held (a release and re-acquire

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use iron_cost::Money;
 use iron_reliability::{BreakerConfig, TripRule};
 use iron_runtime::{FakeProvider, Fault, Pipeline, PipelineConfig, Router, RouterConfig};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::budget::PyBudget;
+use crate::errors::IntoPy as _;
 use crate::pii::PyPiiScanner;
 
 fn pipeline_error(e: &iron_runtime::PipelineError) -> PyErr {
@@ -40,7 +42,8 @@ impl PyRouter {
     #[pyo3(signature = (*, api_key, budget = None, scanner = None, openai_upstream, anthropic_upstream,
                         openai_key = None, anthropic_key = None, circuit_breaker = true, failure_threshold = 5,
                         cooldown_s = 60.0, host = "127.0.0.1".to_owned(), port = 0, max_body_bytes = 8 << 20,
-                        upstream_timeout_s = 600.0, events_path = None, threads = 1))]
+                        upstream_timeout_s = 600.0, events_path = None, threads = 1,
+                        unbounded_reserve_usd = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -60,6 +63,7 @@ impl PyRouter {
         upstream_timeout_s: f64,
         events_path: Option<String>,
         threads: usize,
+        unbounded_reserve_usd: Option<f64>,
     ) -> PyResult<Self> {
         for (name, url) in [
             ("upstream", &openai_upstream),
@@ -91,6 +95,10 @@ impl PyRouter {
             scanner: scanner.map(|s| Arc::clone(&s.inner)),
             breaker,
             prices: None,
+            unbounded_reserve: unbounded_reserve_usd
+                .map(|v| Money::from_usd_f64(v, "unbounded_reserve_usd"))
+                .transpose()
+                .py(py)?,
         };
         let pipeline = match budget {
             Some(b) => Pipeline::with_ledger(config, Arc::clone(&b.ledger)),

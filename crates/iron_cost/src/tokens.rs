@@ -199,13 +199,21 @@ fn raw_value(value: &Value, raw: &dyn Fn(&str) -> usize) -> usize {
     match value {
         Value::String(s) => raw(s),
         Value::Array(items) => items.iter().map(|v| raw_value(v, raw)).sum(),
-        // Content parts, tool calls and function specs: count the text they carry.
+        // Content parts, tool calls and function specs: count the text they carry
+        // (media payloads are priced by their own rules, not as text).
         Value::Object(map) => map
             .iter()
             .filter(|(k, _)| {
                 !matches!(
                     k.as_str(),
-                    "type" | "id" | "cache_control" | "image_url" | "source"
+                    "type"
+                        | "id"
+                        | "cache_control"
+                        | "image_url"
+                        | "source"
+                        | "file"
+                        | "file_data"
+                        | "input_audio"
                 )
             })
             .map(|(_, v)| raw_value(v, raw))

@@ -29,6 +29,22 @@ impl ApiFormat {
         }
     }
 
+    /// Whether `path` is an endpoint the provider bills that iron-cage cannot
+    /// price (legacy completions, images, audio, batches, fine-tuning, video,
+    /// realtime): under a hard budget such requests are refused, not sent unmetered.
+    #[must_use]
+    pub fn is_unpriced_billable(path: &str) -> bool {
+        let p = path
+            .strip_prefix("/v1")
+            .unwrap_or(path)
+            .trim_end_matches('/');
+        let first = p.trim_start_matches('/').split('/').next().unwrap_or("");
+        matches!(
+            first,
+            "completions" | "images" | "audio" | "batches" | "fine_tuning" | "videos" | "realtime"
+        ) || p.starts_with("/messages/batches")
+    }
+
     /// The path below the API base (`/chat/completions`, …).
     #[must_use]
     pub fn path(self) -> &'static str {
@@ -57,6 +73,35 @@ impl ApiFormat {
             ApiFormat::Responses => "responses",
             ApiFormat::Messages => "messages",
             ApiFormat::Embeddings => "embeddings",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpriced_endpoints_are_known() {
+        for p in [
+            "/v1/images/generations",
+            "/v1/audio/speech",
+            "/v1/audio/transcriptions",
+            "/v1/completions",
+            "/v1/batches",
+            "/v1/messages/batches",
+            "/fine_tuning/jobs",
+        ] {
+            assert!(ApiFormat::is_unpriced_billable(p), "{p}");
+            assert!(ApiFormat::from_path(p).is_none(), "{p}");
+        }
+        for p in [
+            "/v1/chat/completions",
+            "/v1/models",
+            "/v1/files",
+            "/v1/messages",
+        ] {
+            assert!(!ApiFormat::is_unpriced_billable(p), "{p}");
         }
     }
 }

@@ -9,6 +9,8 @@
 
 pub mod error;
 pub mod format;
+pub mod inputs;
+pub mod media;
 pub mod request;
 pub mod response;
 mod skim;

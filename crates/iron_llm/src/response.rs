@@ -202,7 +202,7 @@ fn typed_text<'a>(
 
 /// A usage member read as a count (begun by `first`): a number, or what kind
 /// of value it is; an object's counts go to `nested`.
-fn count(t: &mut Tokens<'_>, first: Token, nested: &mut [Option<Field>; 4]) -> Option<Field> {
+fn count(t: &mut Tokens<'_>, first: Token, nested: &mut [Option<Field>; 5]) -> Option<Field> {
     match first {
         Token::Open(true) => {
             while let Some(key) = t.key()? {
@@ -237,7 +237,7 @@ fn read_usage(t: &mut Tokens<'_>) -> Option<Option<SkimmedUsage>> {
             t.skip()?;
             continue;
         };
-        let mut nested = [None; 4];
+        let mut nested = [None; 5];
         let first = t.next()?;
         u.top[i] = Some(count(t, first, &mut nested)?);
         if i >= FIRST_OBJECT {
@@ -264,11 +264,12 @@ const TOP: [&str; 12] = [
     "cache_creation",
 ];
 const FIRST_OBJECT: usize = 7;
-const NESTED: [&str; 4] = [
+const NESTED: [&str; 5] = [
     "cached_tokens",
     "reasoning_tokens",
     "ephemeral_5m_input_tokens",
     "ephemeral_1h_input_tokens",
+    "audio_tokens",
 ];
 
 /// The index of `key` in [`TOP`] (a `match` compiles to a length switch).
@@ -297,6 +298,7 @@ fn nested_index(key: &str) -> Option<usize> {
         "reasoning_tokens" => 1,
         "ephemeral_5m_input_tokens" => 2,
         "ephemeral_1h_input_tokens" => 3,
+        "audio_tokens" => 4,
         _ => return None,
     })
 }
@@ -306,7 +308,7 @@ fn nested_index(key: &str) -> Option<usize> {
 #[derive(Debug, Default)]
 pub struct SkimmedUsage {
     top: [Option<Field>; 12],
-    nested: [[Option<Field>; 4]; 5],
+    nested: [[Option<Field>; 5]; 5],
     /// Set when `usage` is not an object: what it is instead.
     not_object: Option<&'static str>,
 }

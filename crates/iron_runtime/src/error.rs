@@ -16,6 +16,9 @@ pub enum PipelineError {
     /// The call could cost more than the budget has left.
     #[error("{0}")]
     BudgetExceeded(String),
+    /// The call's cost has no upper bound, so a hard budget cannot admit it.
+    #[error("{0}")]
+    Unbounded(String),
     /// The provider's breaker is open.
     #[error("{message}")]
     CircuitOpen {
@@ -62,7 +65,7 @@ impl PipelineError {
         match self {
             PipelineError::BadRequest(_) | PipelineError::UnknownModel(_) => 400,
             PipelineError::Unauthorized(_) => 401,
-            PipelineError::BudgetExceeded(_) => 402,
+            PipelineError::BudgetExceeded(_) | PipelineError::Unbounded(_) => 402,
             PipelineError::LimitExceeded(_) => 403,
             PipelineError::RateLimited { .. } => 429,
             PipelineError::NotFound(_) => 404,
@@ -80,6 +83,7 @@ impl PipelineError {
             PipelineError::BadRequest(_) => "invalid_request",
             PipelineError::UnknownModel(_) => "unknown_model",
             PipelineError::BudgetExceeded(_) => "budget_exceeded",
+            PipelineError::Unbounded(_) => "cost_unbounded",
             PipelineError::CircuitOpen { .. } => "circuit_open",
             PipelineError::PiiBlocked(_) => "pii_blocked",
             PipelineError::Unauthorized(_) => "invalid_api_key",

@@ -2,10 +2,12 @@
 //! tests, examples, benchmarks and the demo.
 //!
 //! Replies are deterministic; usage is reported exactly in each API's shape
-//! (OpenAI `prompt_tokens_details.cached_tokens` and
-//! `completion_tokens_details.reasoning_tokens`, Responses `*_tokens_details`,
-//! Anthropic `cache_read_input_tokens`/`cache_creation_input_tokens`), counted
-//! with the same tokenizers iron-cage prices with. Streams are split into small
+//! (OpenAI `prompt_tokens_details.cached_tokens`/`audio_tokens` and
+//! `completion_tokens_details.reasoning_tokens`/`audio_tokens`, Responses
+//! `*_tokens_details`, Anthropic `cache_read_input_tokens`/`cache_creation_input_tokens`),
+//! text counted with the same tokenizers iron-cage prices with, and images,
+//! PDFs, audio and referenced context billed by the providers' published rules
+//! (see `fake_billing`). Streams are split into small
 //! pieces so values cross chunk boundaries. Faults and reply contents can be
 //! scripted per request.
 
@@ -370,6 +372,9 @@ struct Reply {
     cached: u64,
     output: u64,
     reasoning: u64,
+    /// Audio input tokens (apart from `input`) and audio output tokens (part of `output`).
+    audio_in: u64,
+    audio_out: u64,
     truncated: bool,
     include_usage: bool,
     embeddings: Vec<Vec<f64>>,
@@ -444,19 +449,38 @@ impl Reply {
         let max = ["max_completion_tokens", "max_tokens", "max_output_tokens"]
             .iter()
             .find_map(|k| req.get(*k).and_then(Value::as_u64));
+        // Reasoning tokens count against the output cap, as the real APIs bill them.
+        let reasoning = if is_reasoning(model) {
+            max.map_or(8, |m| m.min(8))
+        } else {
+            0
+        };
         let mut truncated = false;
         if let Some(max) = max {
-            while count(&text) > max && !text.is_empty() {
+            while count(&text) + reasoning > max && !text.is_empty() {
                 truncated = true;
                 let cut = text.trim_end().rfind(' ').unwrap_or(0);
                 text.truncate(cut);
             }
         }
-        let reasoning = if is_reasoning(model) { 8 } else { 0 };
+        let billed = crate::fake_billing::bill(format, req, model, tok);
+        let input = input + billed.input;
+        let speaks = req
+            .get("modalities")
+            .and_then(Value::as_array)
+            .is_some_and(|m| m.iter().any(|x| x.as_str() == Some("audio")));
+        let text_out = count(&text) + reasoning;
+        // Speech takes about three audio tokens per text token, within the cap.
+        let audio_out = if speaks {
+            let room = max.map_or(u64::MAX, |m| m.saturating_sub(text_out));
+            (3 * count(&text)).min(room)
+        } else {
+            0
+        };
         let output = if format == ApiFormat::Embeddings {
             0
         } else {
-            count(&text) + reasoning
+            text_out + audio_out
         };
         let cached = cached_tokens.min(input);
         let include_usage = req
@@ -474,6 +498,8 @@ impl Reply {
             cached,
             output,
             reasoning,
+            audio_in: billed.audio,
+            audio_out,
             truncated,
             include_usage,
             embeddings,
@@ -490,11 +516,12 @@ impl Reply {
     fn usage(&self) -> Value {
         match self.format {
             ApiFormat::ChatCompletions => json!({
-                "prompt_tokens": self.input,
+                "prompt_tokens": self.input + self.audio_in,
                 "completion_tokens": self.output * self.choices,
-                "total_tokens": self.input + self.output * self.choices,
-                "prompt_tokens_details": {"cached_tokens": self.cached, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": self.reasoning * self.choices, "audio_tokens": 0,
+                "total_tokens": self.input + self.audio_in + self.output * self.choices,
+                "prompt_tokens_details": {"cached_tokens": self.cached, "audio_tokens": self.audio_in},
+                "completion_tokens_details": {"reasoning_tokens": self.reasoning * self.choices,
+                    "audio_tokens": self.audio_out * self.choices,
                     "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
             }),
             ApiFormat::Embeddings => {
@@ -542,8 +569,14 @@ impl Reply {
         match self.format {
             ApiFormat::ChatCompletions => {
                 let choices: Vec<Value> = (0..self.choices)
-                    .map(|i| json!({"index": i, "message": {"role": "assistant", "content": self.text, "refusal": null},
-                                    "finish_reason": self.finish_reason(), "logprobs": null}))
+                    .map(|i| {
+                        let mut message = json!({"role": "assistant", "content": self.text, "refusal": null});
+                        if self.audio_out > 0 {
+                            message["audio"] = json!({"id": self.id("audio_"), "data": "UklGRiQAAABXQVZF",
+                                                      "expires_at": now_s() + 3600, "transcript": self.text});
+                        }
+                        json!({"index": i, "message": message, "finish_reason": self.finish_reason(), "logprobs": null})
+                    })
                     .collect();
                 json!({"id": self.id("chatcmpl-"), "object": "chat.completion", "created": now_s(), "model": self.model,
                        "choices": choices, "usage": self.usage(), "system_fingerprint": "fp_fake"})

@@ -21,6 +21,7 @@ pub use limits::RequestLimits;
 pub use pipeline::{Call, Charge, Pipeline, PipelineConfig};
 pub use stream_guard::StreamGuard;
 pub mod fake;
+mod fake_billing;
 pub mod http;
 pub mod lease_client;
 pub mod outbox;

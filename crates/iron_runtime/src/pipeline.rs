@@ -44,6 +44,10 @@ pub struct PipelineConfig {
     pub breaker: Option<BreakerConfig>,
     /// Price table (`None`: the process-wide active table).
     pub prices: Option<Arc<PriceTable>>,
+    /// A stated amount reserved for a request whose cost has no bound
+    /// (server-side tools, input kinds iron-cage cannot price). `None`: under
+    /// a limit such requests are refused.
+    pub unbounded_reserve: Option<Money>,
 }
 
 /// Counters kept by the pipeline.
@@ -83,6 +87,7 @@ pub struct Pipeline {
     events: EventBus,
     stats: Stats,
     limiter: Limiter,
+    unbounded_reserve: Option<Money>,
     /// Our threshold subscription on the ledger (which may outlive us when shared).
     ledger_subscription: u64,
 }
@@ -158,6 +163,7 @@ impl Pipeline {
             events,
             stats: Stats::default(),
             limiter: Limiter::default(),
+            unbounded_reserve: config.unbounded_reserve,
             ledger_subscription,
         }))
     }
@@ -242,6 +248,24 @@ impl Pipeline {
         })
     }
 
+    /// Refuses a request to an endpoint the provider bills but iron-cage
+    /// cannot price, when a limit is set (library mode sends every other
+    /// ungoverned request as it is; the router serves only the priced ones).
+    ///
+    /// # Errors
+    /// [`PipelineError::Unbounded`] for such an endpoint under a limit.
+    pub fn check_ungoverned(&self, path: &str) -> Result<(), PipelineError> {
+        if ApiFormat::is_unpriced_billable(path) && self.ledger.limit() < UNLIMITED {
+            return Err(self.refuse(
+                None,
+                PipelineError::Unbounded(format!(
+                    "POST {path} is billed by the provider but iron-cage cannot price it, so under a hard budget it is not sent; make the call outside the runtime, or in a runtime without a limit"
+                )),
+            ));
+        }
+        Ok(())
+    }
+
     /// Parses, prices and admits a call. On success the worst case is reserved
     /// and a breaker permit is held until the call is finished.
     ///
@@ -262,6 +286,12 @@ impl Pipeline {
             .model_info(provider, &parsed.model)
             .map_err(|e| self.refuse(Some(&parsed.model), e))?;
         let (price_name, price) = (&model.price_name, &model.price);
+        // Without a limit nothing can be overspent: unbounded requests pass (and are charged).
+        parsed.set_unbounded_reserve(if self.ledger.limit() >= UNLIMITED {
+            Some(self.unbounded_reserve.unwrap_or(Money::ZERO))
+        } else {
+            self.unbounded_reserve
+        });
         // With room to spare and no per-request limit to compare against, reserve on
         // the input's byte bound and skip tokenizing (the commit uses the provider's
         // usage anyway); otherwise count exactly.
@@ -282,10 +312,14 @@ impl Pipeline {
             let estimate = parsed.plan_priced(price_name, price, available).map_err(|e| {
                 let err = match e {
                     PlanError::Budget { .. } => PipelineError::BudgetExceeded(format!(
-                        "{e}; budget {} spent of {}. Raise the budget or wait for running calls to finish.",
+                        "{e}; budget {} spent of {}. Raise the budget or wait for running calls to finish.{}",
                         self.ledger.spent(),
-                        self.ledger.limit()
+                        self.ledger.limit(),
+                        parsed.inputs.pulls_context.as_ref().map_or(String::new(), |field| format!(
+                            " The call reserves the model's whole context window because {field} adds context of unknown size; send that context in the request instead to reserve only what it holds."
+                        ))
                     )),
+                    PlanError::Unbounded { .. } => PipelineError::Unbounded(e.to_string()),
                     PlanError::Llm(l) => llm_error(l),
                 };
                 self.refuse(Some(&parsed.model), err)
@@ -570,7 +604,8 @@ impl Call {
             // Not JSON: nothing to count, so the worst case is charged.
             (None, None) => (
                 Usage {
-                    input: self.parsed.reserved_input(),
+                    input: self.estimate.input_tokens,
+                    audio_input: self.parsed.inputs.audio_tokens,
                     output: self.estimate.output_tokens,
                     ..Usage::default()
                 },
@@ -632,9 +667,20 @@ impl Call {
         let _ = self.reservation.release();
     }
 
+    /// The input to charge when the provider reported none: the count, or the
+    /// reserved bound when the provider adds context by reference.
+    pub(crate) fn counted_input(&self) -> u64 {
+        if self.parsed.inputs.pulls_context.is_some() {
+            self.estimate.input_tokens
+        } else {
+            self.parsed.input_tokens()
+        }
+    }
+
     pub(crate) fn estimated_usage(&self, emitted: &str) -> Usage {
         Usage {
-            input: self.parsed.input_tokens(),
+            input: self.counted_input(),
+            audio_input: self.parsed.inputs.audio_tokens,
             output: u64::try_from(self.model.tokenizer.count_text(emitted)).unwrap_or(u64::MAX),
             ..Usage::default()
         }
@@ -685,6 +731,8 @@ impl Call {
                 "cached_input_tokens": usage.cached_input,
                 "output_tokens": usage.output,
                 "reasoning_tokens": usage.reasoning,
+                "audio_input_tokens": usage.audio_input,
+                "audio_output_tokens": usage.audio_output,
                 "provider": self.model.price.provider.as_str(),
                 "cost_usd": cost.to_usd_f64(),
                 "cost_micros": cost.micros(),

@@ -87,7 +87,7 @@ impl StreamGuard {
         }
         let (usage, exact) = self
             .usage
-            .usage(self.call.request().input_tokens(), self.call.tokenizer())
+            .usage(self.call.counted_input(), self.call.tokenizer())
             .unwrap_or_else(|_| (self.call.estimated_usage(self.usage.emitted_text()), false));
         let blocked = self.blocked;
         let findings = std::mem::take(&mut self.findings);
