@@ -19,7 +19,10 @@ from alembic.config import Config
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
 from iron_cage._exceptions import ConfigError
 from iron_cage.control_panel.models import Setting
@@ -79,6 +82,28 @@ def migrate(engine: Engine) -> None:
             command.upgrade(cfg, "head")
     else:
         command.upgrade(cfg, "head")
+
+
+class SafeSum(GenericFunction[Any]):
+    """``SUM`` that never overflows and is 0 over no rows (read the result with ``int()``).
+
+    PostgreSQL sums BIGINT into NUMERIC. SQLite's ``sum()`` of integers raises "integer
+    overflow" past 2^63, so SQLite uses ``total()``, a float sum: exact below 2^53
+    (9e15 micro-USD, $9e9), approximate beyond, never an error.
+    """
+
+    inherit_cache = True
+    name = "safe_sum"
+
+
+@compiles(SafeSum)
+def _safe_sum(element: SafeSum, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"coalesce(sum({compiler.process(element.clauses, **kw)}), 0)"
+
+
+@compiles(SafeSum, "sqlite")
+def _safe_sum_sqlite(element: SafeSum, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"total({compiler.process(element.clauses, **kw)})"
 
 
 def updated(s: Session, stmt: Executable) -> int:

@@ -15,16 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from iron_cage.control_panel.db import Database
+from iron_cage.control_panel.db import Database, SafeSum, updated
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.events import EventHub, emit, run_after_commit
 from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, UsageRecord
-from iron_cage.control_panel.schemas import UsageIn, micros, usd
+from iron_cage.control_panel.schemas import MAX_USD, UsageIn, micros, usd
 
 LEASE_PREFIX = "lse_"
+# The most spend one agent's budget records ($1e12): a thousand times the largest allocation
+# (late reports on closed leases can pass the allocation), far inside 64-bit micro-dollars.
+MAX_SPENT_MICROS = 1000 * micros(MAX_USD)
 
 UTC = timezone.utc
 
@@ -85,7 +88,7 @@ def daily_room(s: Session, agent_id: int) -> int | None:
         return None
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     today = s.scalar(
-        select(func.coalesce(func.sum(UsageRecord.cost_micros), 0)).where(
+        select(SafeSum(UsageRecord.cost_micros)).where(
             UsageRecord.agent_id == agent_id, UsageRecord.occurred_at >= midnight
         )
     )
@@ -141,15 +144,36 @@ class ReportResult:
 def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[UsageIn]) -> ReportResult:
     """Stores each report once (``request_id`` is unique) and moves its cost from leased to spent.
 
-    Cost reported beyond what the lease still held, or on a lease already returned or
-    expired (a late replay from an outbox), is added to spent without touching leased,
-    which no longer holds it.
+    What a lease's reports add up to never exceeds what it was granted: a batch that would
+    pass it (or holds one report costing more than the whole grant) is refused with 409
+    ``lease_exceeded`` and records nothing. Reports on a lease already returned or expired
+    (a late replay from an outbox) count as spent only, since ``leased`` no longer holds them.
     """
     ids = [r.request_id for r in reports]
     if len(set(ids)) != len(ids):
         raise ApiError(
             400, "invalid_request", "duplicate request_id inside one batch: each call reports once"
         )
+    # The lease row first (as everywhere): concurrent batches on one lease take turns here,
+    # and each sees what the ones before it recorded.
+    locked = s.execute(
+        select(Lease.granted_micros, Lease.spent_micros, Lease.status)
+        .where(Lease.id == lease.id)
+        .with_for_update()
+    ).one()
+    granted, spent, status = int(locked[0]), int(locked[1]), str(locked[2])
+    cost = {r.request_id: micros(r.cost_usd) for r in reports}
+    for r in reports:
+        if cost[r.request_id] > granted:
+            raise _exceeded(
+                f"report {r.request_id!r} costs ${usd(cost[r.request_id]):.6f}, more than lease "
+                f"{lease.id!r} was granted in all (${usd(granted):.6f})",
+                lease.id,
+                granted,
+                spent,
+                request_id=r.request_id,
+                cost_usd=usd(cost[r.request_id]),
+            )
     now = datetime.now(UTC)
     rows = [
         {
@@ -161,7 +185,7 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             "input_tokens": r.input_tokens,
             "output_tokens": r.output_tokens,
             "cached_tokens": r.cached_tokens,
-            "cost_micros": micros(r.cost_usd),
+            "cost_micros": cost[r.request_id],
             "latency_ms": r.latency_ms,
             "pii_findings": r.pii_findings,
             "breaker_state": r.breaker_state,
@@ -169,7 +193,8 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             "occurred_at": r.occurred_at.astimezone(UTC) if r.occurred_at and r.occurred_at.tzinfo else now,
             "received_at": now,
         }
-        for r in reports
+        # In request_id order, so two batches sharing ids lock their index entries in one order.
+        for r in sorted(reports, key=lambda r: r.request_id)
     ]
     # One multi-row INSERT; RETURNING lists only the rows that were new.
     inserted = s.execute(
@@ -180,32 +205,58 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
     ).all()
     accepted = len(inserted)
     total = sum(int(row[1]) for row in inserted)
-    if total:
-        row = s.execute(
-            update(Lease)
-            .where(Lease.id == lease.id)
-            .values(spent_micros=Lease.spent_micros + total)
-            .returning(Lease.spent_micros, Lease.granted_micros, Lease.status)
-        ).one()
-        new_spent, granted, status = int(row[0]), int(row[1]), row[2]
-        within = (
-            max(0, min(granted, new_spent) - min(granted, new_spent - total)) if status == "active" else 0
+    if total > granted - spent:
+        # Raising rolls back the INSERT above: the batch records nothing.
+        raise _exceeded(
+            f"these reports add ${usd(total):.6f} to lease {lease.id!r}, which has "
+            f"${usd(granted - spent):.6f} of its ${usd(granted):.6f} left",
+            lease.id,
+            granted,
+            spent,
+            batch_usd=usd(total),
         )
-        s.execute(
+    if total:
+        s.execute(update(Lease).where(Lease.id == lease.id).values(spent_micros=Lease.spent_micros + total))
+        counted = updated(
+            s,
             update(Budget)
-            .where(Budget.agent_id == lease.agent_id)
+            .where(Budget.agent_id == lease.agent_id, Budget.spent_micros <= MAX_SPENT_MICROS - total)
             .values(
                 spent_micros=Budget.spent_micros + total,
-                leased_micros=Budget.leased_micros - within,
+                # A live lease still holds this cost in leased; a closed one gave it back already.
+                leased_micros=Budget.leased_micros - (total if status == "active" else 0),
                 updated_at=now,
-            )
+            ),
         )
-        s.refresh(lease)
+        if counted != 1:
+            raise ApiError(
+                409,
+                "spend_ceiling",
+                f"these reports would bring the agent's recorded spend past ${usd(MAX_SPENT_MICROS):,.0f}, "
+                "the most the Control Panel counts for one agent: nothing in this batch was recorded; "
+                "an admin should look at what this agent's runtime reports",
+                batch_usd=usd(total),
+            )
+    s.refresh(lease)
     return ReportResult(
         accepted=accepted,
         duplicates=len(reports) - accepted,
         new_ids={str(r[0]) for r in inserted},
         cost=total,
+    )
+
+
+def _exceeded(what: str, lease_id: str, granted: int, spent: int, **details: object) -> ApiError:
+    return ApiError(
+        409,
+        "lease_exceeded",
+        f"{what}: a lease's reports never add up to more than it was granted, so nothing in this "
+        "batch was recorded; report each call on the lease it was spent under, and refresh the "
+        "lease (POST /api/v1/budget/refresh) before spending beyond it",
+        lease_id=lease_id,
+        granted_usd=usd(granted),
+        spent_usd=usd(spent),
+        **details,
     )
 
 

@@ -39,12 +39,12 @@ def test_websocket_gets_state_then_events_scoped_by_role(api: Api) -> None:
         first = ws.receive_json()
         assert first["type"] == "STATE_UPDATE" and first["agent_id"] == mine["id"]  # not `theirs`
         lease = api.client.post(
-            "/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 5}
+            "/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 6}
         ).json()
         api.client.post(
             "/api/v1/budget/handshake", json={"ic_token": api.ic_token(theirs["id"]), "requested_usd": 1}
         )
-        api.client.post(
+        reported = api.client.post(
             "/api/v1/budget/report",
             json={
                 "lease_id": lease["lease_id"],
@@ -52,6 +52,7 @@ def test_websocket_gets_state_then_events_scoped_by_role(api: Api) -> None:
             },
             headers=api.auth(token),
         )
+        assert reported.status_code == 200, reported.text
         seen = [ws.receive_json() for _ in range(7)]
     kinds = [(e["type"], e.get("event")) for e in seen]
     assert kinds == [

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import insert, select, text, update
 
 from iron_cage.control_panel import leasing
-from iron_cage.control_panel.models import Lease
+from iron_cage.control_panel.models import Budget, Lease, UsageRecord
 
 from .conftest import Api
 
@@ -330,3 +331,119 @@ def test_refresh_with_nothing_left_still_restarts_the_clock(api: Api) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["granted_usd"] == 1.0 and r.json()["ttl_s"] > 0
     assert r.json()["expires_at"] >= lease["expires_at"]
+
+
+def report(api: Api, token: str, lease_id: str, rows: list[dict[str, Any]]) -> Any:
+    return api.client.post(
+        "/api/v1/budget/report", json={"lease_id": lease_id, "reports": rows}, headers=api.auth(token)
+    )
+
+
+def test_a_leases_reports_never_add_up_to_more_than_its_grant(api: Api) -> None:
+    agent = api.agent(budget_usd=10)
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, 4).json()["lease_id"]
+    assert report(api, token, lease, [usage("r1", 3)]).status_code == 200
+    over = report(api, token, lease, [usage("r2", "0.5"), usage("r3", 1)])
+    assert over.status_code == 409, over.text
+    err = over.json()["error"]
+    assert err["code"] == "lease_exceeded"
+    assert err["message"].startswith(
+        f"these reports add $1.500000 to lease {lease!r}, which has $1.000000 of its $4.000000 left: "
+        "a lease's reports never add up to more than it was granted, so nothing in this batch was recorded"
+    )
+    assert err["details"] == {"lease_id": lease, "granted_usd": 4.0, "spent_usd": 3.0, "batch_usd": 1.5}
+    single = report(api, token, lease, [usage("r4", 5)])
+    assert single.status_code == 409
+    assert single.json()["error"]["message"].startswith(
+        f"report 'r4' costs $5.000000, more than lease {lease!r} was granted in all ($4.000000)"
+    )
+    b = api.budget(agent["id"])
+    assert (b["spent_usd"], b["leased_usd"]) == (3.0, 1.0)  # the refused batches recorded nothing
+    # Idempotency holds: a replayed report is a duplicate and does not count against the lease.
+    ok = report(api, token, lease, [usage("r1", 3), usage("r2", "0.5")]).json()
+    assert (ok["accepted"], ok["duplicates"], ok["lease"]["lease_remaining_usd"]) == (1, 1, 0.5)
+    api.client.post(
+        "/api/v1/budget/refresh", json={"lease_id": lease, "requested_usd": 2}, headers=api.auth(token)
+    )
+    assert report(api, token, lease, [usage("r3", 1), usage("r5", "1.5")]).json()["accepted"] == 2
+    api.client.post("/api/v1/budget/return", json={"lease_id": lease}, headers=api.auth(token))
+    late = report(api, token, lease, [usage("r6", "0.01")])  # a closed lease is no different
+    assert late.status_code == 409 and late.json()["error"]["code"] == "lease_exceeded"
+    b = api.budget(agent["id"])
+    assert (b["spent_usd"], b["leased_usd"], b["available_usd"]) == (6.0, 0.0, 4.0)
+    traces = api.client.get("/api/v1/traces", headers=api.as_("admin")).json()
+    assert sorted(t["request_id"] for t in traces) == ["r1", "r2", "r3", "r5"]
+
+
+def _integer_column(api: Api, sql: str) -> None:
+    """On SQLite an integer overflow silently becomes REAL; the column must still hold integers."""
+    if api.cp.db.dialect == "sqlite":
+        with api.cp.db.session() as s:
+            assert set(s.scalars(text(sql))) <= {"integer"}
+
+
+def test_huge_reports_cannot_overflow_spend_or_the_usage_totals(api: Api) -> None:
+    agent = api.agent(budget_usd="1000000000")
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, "1000000000").json()["lease_id"]
+    # 10 batches of 1000 reports of $1e9 each: 1e19 micro-USD in all, past 2^63.
+    for n in range(10):
+        batch = [usage(f"huge-{n}-{i}", "1000000000") for i in range(1000)]
+        r = report(api, token, lease, batch)
+        assert r.status_code == 409, r.text
+        assert r.json()["error"]["code"] == "lease_exceeded"
+    assert report(api, token, lease, [usage("whole", "1000000000")]).status_code == 200
+    assert report(api, token, lease, [usage("more", "0.000001")]).status_code == 409
+    assert api.budget(agent["id"])["spent_usd"] == 1e9
+    _integer_column(api, "SELECT typeof(spent_micros) FROM budgets")
+    _integer_column(api, "SELECT typeof(spent_micros) FROM leases")
+
+    # Late reports on returned leases count as spent only; an agent's spend still stops at the
+    # ceiling, far inside 64 bits.
+    other = api.agent(budget_usd="1000000000")
+    other_token = api.ic_token(other["id"])
+    returned = handshake(api, other_token, "1000000000").json()["lease_id"]
+    api.client.post("/api/v1/budget/return", json={"lease_id": returned}, headers=api.auth(other_token))
+    with api.cp.db.session() as s:
+        s.execute(
+            update(Budget)
+            .where(Budget.agent_id == other["id"])
+            .values(spent_micros=leasing.MAX_SPENT_MICROS - 10)
+        )
+    ceiling = report(api, other_token, returned, [usage("late", 1)])
+    assert ceiling.status_code == 409, ceiling.text
+    assert ceiling.json()["error"]["code"] == "spend_ceiling"
+    assert "past $1,000,000,000,000" in ceiling.json()["error"]["message"]
+    with api.cp.db.session() as s:
+        spent = s.scalar(select(Budget.spent_micros).where(Budget.agent_id == other["id"]))
+    assert spent == leasing.MAX_SPENT_MICROS - 10
+    _integer_column(api, "SELECT typeof(spent_micros) FROM budgets")
+
+    # Usage totals past 2^63 (9,300 calls of $1e9, each within what a lease allows) still answer.
+    with api.cp.db.session() as s:
+        s.execute(
+            insert(UsageRecord),
+            [
+                {
+                    "request_id": f"big-{i}",
+                    "lease_id": lease,
+                    "agent_id": agent["id"],
+                    "model": "gpt-4o-mini",
+                    "cost_micros": 10**15,
+                    "input_tokens": 10**15,
+                }
+                for i in range(9300)
+            ],
+        )
+    admin = api.as_("admin")
+    summary = api.client.get("/api/v1/usage/summary", headers=admin)
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["requests"] == 9301
+    assert summary.json()["cost_usd"] == pytest.approx(9301e9)
+    assert summary.json()["input_tokens"] == pytest.approx(9300e15 + 100, rel=1e-12)
+    for by in ("agent", "model", "developer"):
+        r = api.client.get(f"/api/v1/usage/breakdown?by={by}", headers=admin)
+        assert r.status_code == 200, r.text
+        assert r.json()[0]["cost_usd"] == pytest.approx(9301e9)
+    assert api.client.get("/api/v1/usage/timeseries", headers=admin).status_code == 200

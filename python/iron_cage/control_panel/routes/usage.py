@@ -9,6 +9,7 @@ from fastapi import Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel.db import SafeSum
 from iron_cage.control_panel.deps import Db, Principal, Reader, TxRouter
 from iron_cage.control_panel.errors import bad_request
 from iron_cage.control_panel.models import Agent, UsageRecord, User
@@ -21,12 +22,13 @@ Since = Annotated[datetime | None, Query(description="inclusive, ISO 8601; defau
 Until = Annotated[datetime | None, Query(description="exclusive, ISO 8601; default: now")]
 AgentFilter = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
+# Sums that cannot overflow: a total past 2^63 is still an answer, not an error.
 _TOTALS = (
     func.count(UsageRecord.id),
-    func.coalesce(func.sum(UsageRecord.input_tokens), 0),
-    func.coalesce(func.sum(UsageRecord.output_tokens), 0),
-    func.coalesce(func.sum(UsageRecord.cost_micros), 0),
-    func.coalesce(func.sum(UsageRecord.pii_findings), 0),
+    SafeSum(UsageRecord.input_tokens),
+    SafeSum(UsageRecord.output_tokens),
+    SafeSum(UsageRecord.cost_micros),
+    SafeSum(UsageRecord.pii_findings),
 )
 
 UTC = timezone.utc
@@ -99,7 +101,7 @@ def usage_breakdown(
     q = (
         _scoped(q, s, who, agent_id, start, end)
         .group_by(key)
-        .order_by(func.sum(UsageRecord.cost_micros).desc())
+        .order_by(SafeSum(UsageRecord.cost_micros).desc())
     )
     return [UsageGroup(key=str(row[0]), **_totals(row[1:])) for row in s.execute(q)]
 
