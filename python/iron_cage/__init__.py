@@ -34,6 +34,7 @@ from iron_cage._exceptions import (
     RateLimitedError,
     ReservationError,
     SecretError,
+    UngovernedRequestError,
 )
 from iron_cage._pii import PiiScanner
 from iron_cage._reliability import CircuitBreaker, FallbackChain, retry
@@ -67,6 +68,7 @@ __all__ = [
     "SecretError",
     "SecretVault",
     "ThresholdEvent",
+    "UngovernedRequestError",
     "active_price_table",
     "cost_of",
     "count_tokens",

@@ -318,6 +318,7 @@ class RouterCore:
         upstream_timeout_s: float = 600.0,
         events_path: str | None = None,
         threads: int = 1,
+        unbounded_reserve_usd: float | None = None,
     ) -> RouterCore: ...
     @property
     def base_url(self) -> str: ...
@@ -368,6 +369,7 @@ class GovernorCore:
         circuit_breaker: bool = True,
         failure_threshold: int = 5,
         cooldown_s: float = 60.0,
+        unbounded_reserve_usd: float | None = None,
     ) -> GovernorCore: ...
     def begin(self, path: str, body: bytes) -> tuple[CallCore, bytes | None, bool] | None: ...
     @property

@@ -8,6 +8,7 @@
     ├── RateLimitedError         over the calls-per-minute limit; retry after ``retry_after_s``
     ├── PiiBlockedError          safety_mode="block" found PII; nothing was returned
     ├── CircuitOpenError         a circuit breaker is open; retry after ``retry_after_s``
+    ├── UngovernedRequestError   inside a runtime, a provider request that cannot be governed; not sent
     ├── FallbackExhaustedError   every tier of a FallbackChain failed; ``errors`` has each one
     ├── ConfigError (ValueError) bad configuration or argument: amount, model, price table, usage
     ├── SecretError              the vault cannot be unlocked, or a secret is tampered with
@@ -38,6 +39,7 @@ __all__ = [
     "RateLimitedError",
     "ReservationError",
     "SecretError",
+    "UngovernedRequestError",
 ]
 
 
@@ -96,6 +98,12 @@ class CircuitOpenError(IronCageError):
         self.breaker = breaker
         self.state = state
         self.retry_after_s = retry_after_s
+
+
+class UngovernedRequestError(IronCageError):
+    """Inside a runtime scope, a request to a provider that iron-cage cannot meter (an
+    HTTP library or client it does not govern) was refused instead of being sent unmetered.
+    The message names the client and the fix (``rt.instrument(client)`` or router mode)."""
 
 
 class LimitExceededError(BudgetExceededError):

@@ -48,6 +48,11 @@ class LlmRouter(LoopbackServer):
     the budget from the Control Panel (``budget`` is then the USD leased at a time,
     default 10), take the provider key it releases, and report every call; clients
     present the IC token as their API key.
+
+    A request whose cost has no upper bound (server-side tools such as web search,
+    an input kind iron-cage cannot price) is refused with 402 ``cost_unbounded``
+    under a budget; ``unbounded_reserve_usd`` admits such requests with that amount
+    reserved on top of what can be bounded (the stated bound is the caller's promise).
     """
 
     def __init__(
@@ -72,6 +77,7 @@ class LlmRouter(LoopbackServer):
         host: str = "127.0.0.1",
         threads: int = 1,
         outbox_path: str | os.PathLike[str] | None = None,
+        unbounded_reserve_usd: float | None = None,
     ) -> None:
         scanner = scanner_for(safety_mode, pii)
         remote = _lease.resolve(server_url, api_key, "server_url= and api_key= (an IC token)")
@@ -118,6 +124,7 @@ class LlmRouter(LoopbackServer):
             port=port,
             max_body_bytes=max_body_bytes,
             upstream_timeout_s=upstream_timeout_s,
+            unbounded_reserve_usd=unbounded_reserve_usd,
             events_path=os.fspath(events_path) if events_path is not None else None,
             threads=threads,
         )

@@ -50,9 +50,14 @@ class AgentRuntime:
     request without ``max_tokens`` is capped at what the budget pays for),
     charged from the provider's usage, their replies scanned for PII
     (``safety_mode``), and guarded by a breaker per model
-    (:class:`CircuitOpenError`). With ``auto_instrument=True`` (default) clients
-    created while a runtime is entered are governed by the runtime current at
-    each call; ``rt.instrument(client)`` binds a client to this runtime.
+    (:class:`CircuitOpenError`). With ``auto_instrument=True`` (default) every
+    request sent in the scope is governed, whenever and however its client was
+    made (before the scope, with its own ``http_client``, by a framework); one
+    that cannot be governed raises :class:`UngovernedRequestError` unsent.
+    ``rt.instrument(client)`` binds a client to this runtime, in or out of a scope.
+    Images, documents and audio are reserved at their worst case; a request
+    whose cost has no bound (server-side tools) is refused under a budget unless
+    ``unbounded_reserve_usd`` states an amount to reserve for it.
     The budget lives in a context variable: nested and concurrent runtimes
     (threads, asyncio tasks) each keep their own.
     """
@@ -71,6 +76,7 @@ class AgentRuntime:
         control_panel: str | None = None,
         ic_token: str | None = None,
         outbox_path: str | os.PathLike[str] | None = None,
+        unbounded_reserve_usd: float | None = None,
     ) -> None:
         scanner = scanner_for(safety_mode, pii)
         self._remote = _lease.resolve(control_panel, ic_token, "control_panel= and ic_token=")
@@ -92,6 +98,7 @@ class AgentRuntime:
             circuit_breaker=circuit_breaker,
             failure_threshold=failure_threshold,
             cooldown_s=cooldown_s,
+            unbounded_reserve_usd=unbounded_reserve_usd,
         )
         # Entered once per thread / asyncio task at a time; each needs its own reset token.
         self._tokens: dict[tuple[int, int], list[Token[AgentRuntime | None]]] = {}
