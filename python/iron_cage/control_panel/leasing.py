@@ -77,7 +77,10 @@ def _release(s: Session, agent_id: int, amount: int) -> None:
 
 
 def daily_room(s: Session, agent_id: int) -> int | None:
-    """What a ``daily_usd`` limit still allows today (UTC), counting live leases as spent; None: no limit."""
+    """What a ``daily_usd`` limit still allows today (UTC), counting live leases as spent; None: no limit.
+
+    Today's spend is what the server received today: a report's ``occurred_at`` is the
+    runtime's word and cannot move spend out of the day."""
     value = s.scalar(
         select(Limit.value)
         .where(Limit.kind == "daily_usd", (Limit.agent_id == agent_id) | Limit.agent_id.is_(None))
@@ -89,7 +92,7 @@ def daily_room(s: Session, agent_id: int) -> int | None:
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     today = s.scalar(
         select(SafeSum(UsageRecord.cost_micros)).where(
-            UsageRecord.agent_id == agent_id, UsageRecord.occurred_at >= midnight
+            UsageRecord.agent_id == agent_id, UsageRecord.received_at >= midnight
         )
     )
     leased = s.scalar(select(Budget.leased_micros).where(Budget.agent_id == agent_id)) or 0

@@ -172,8 +172,9 @@ class UsageRecord(Base):
     pii_findings: Mapped[int] = mapped_column(Integer, default=0)
     breaker_state: Mapped[str] = mapped_column(String(16), default="closed")
     status: Mapped[str] = mapped_column(String(16), default="ok")
-    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    # The runtime's claim, shown in traces; every aggregate uses received_at (migration 0004).
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
 
 
 class BudgetRequest(Base):

@@ -261,7 +261,8 @@ class TraceOut(BaseModel):
     pii_findings: int
     breaker_state: str
     status: str
-    occurred_at: datetime
+    occurred_at: datetime = Field(description="when the runtime says the call happened")
+    received_at: datetime = Field(description="when the server recorded it; usage windows use this")
 
 
 # --- provider keys and secrets ------------------------------------------------------------------

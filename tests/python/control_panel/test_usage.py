@@ -96,10 +96,14 @@ def test_summary_breakdowns_timeseries_and_traces(api: Api) -> None:
         g["key"] for g in api.client.get("/api/v1/usage/breakdown?by=provider", headers=admin).json()
     }
     assert by_provider == {"openai", "anthropic"}
+    # Usage is placed by when the server received it: "b", which says it happened a day ago,
+    # is in today's bucket; its trace keeps the runtime's occurred_at.
     series = api.client.get("/api/v1/usage/timeseries?bucket=day", headers=admin).json()
-    assert [p["requests"] for p in series] == [1, 2]
+    assert [p["requests"] for p in series] == [3]
     traces = api.client.get("/api/v1/traces", headers=admin).json()
     assert [t["request_id"] for t in traces] == ["c", "b", "a"]
+    assert datetime.fromisoformat(traces[1]["occurred_at"]) < datetime.now(UTC) - timedelta(hours=23)
+    assert datetime.fromisoformat(traces[1]["received_at"]) > datetime.now(UTC) - timedelta(minutes=5)
     assert traces[0]["breaker_state"] == "half_open" and traces[0]["status"] == "error"
     assert traces[2]["latency_ms"] == 120.5 and traces[2]["pii_findings"] == 2
     page = api.client.get(f"/api/v1/traces?limit=1&before_id={traces[0]['id']}", headers=admin).json()
@@ -116,7 +120,7 @@ def test_summary_breakdowns_timeseries_and_traces(api: Api) -> None:
         params={"since": (datetime.now(UTC) - timedelta(hours=1)).isoformat()},
         headers=admin,
     ).json()
-    assert recent["requests"] == 2
+    assert recent["requests"] == 3
 
 
 def test_bad_windows_and_groupings_are_clear_errors(api: Api) -> None:
@@ -129,3 +133,38 @@ def test_bad_windows_and_groupings_are_clear_errors(api: Api) -> None:
     assert r.status_code == 400 and "since must be before until" in r.json()["error"]["message"]
     r = api.client.get("/api/v1/usage/breakdown?by=color", headers=admin)
     assert r.status_code == 422 and "by" in r.json()["error"]["message"]
+
+
+def test_a_back_dated_report_counts_today_and_the_daily_cap_bites(api: Api) -> None:
+    """$3 reported as having happened in 2020, against a $1 daily cap: it is today's spend, in
+    the usage reports and for the cap."""
+    agent = api.agent(budget_usd=10)
+    token = api.ic_token(agent["id"])
+    lease = api.client.post("/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 3}).json()
+    admin = api.as_("admin")
+    cap = api.client.post(
+        "/api/v1/limits", json={"agent_id": agent["id"], "kind": "daily_usd", "value": 1}, headers=admin
+    )
+    assert cap.status_code == 201, cap.text
+    back_dated = {
+        "request_id": "old",
+        "model": "gpt-4o",
+        "cost_usd": 3,
+        "occurred_at": "2020-01-01T00:00:00Z",
+    }
+    report(api, token, lease["lease_id"], [back_dated])
+    r = api.client.post("/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 1})
+    assert r.status_code == 402, r.text
+    assert "daily limit is used up" in r.json()["error"]["message"]
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for params in ({}, {"since": midnight.isoformat()}):
+        summary = api.client.get("/api/v1/usage/summary", params=params, headers=admin).json()
+        assert summary["cost_usd"] == 3.0, params
+    series = api.client.get("/api/v1/usage/timeseries?bucket=day", headers=admin).json()
+    assert [(datetime.fromisoformat(p["bucket"]), p["cost_usd"]) for p in series] == [(midnight, 3.0)]
+    old = api.client.get(
+        "/api/v1/usage/summary",
+        params={"since": "2019-12-31T00:00:00Z", "until": "2020-01-02T00:00:00Z"},
+        headers=admin,
+    ).json()
+    assert old["requests"] == 0

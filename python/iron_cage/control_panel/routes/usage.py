@@ -1,4 +1,9 @@
-"""Usage analytics (totals, breakdowns, time series) and per-request traces."""
+"""Usage analytics (totals, breakdowns, time series) and per-request traces.
+
+Everything is placed in time by when the server received the report (``received_at``), not
+by the runtime's ``occurred_at``: a reporter cannot move spend out of a window by
+back-dating it (or into the future). Traces show both.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,10 @@ from iron_cage.control_panel.schemas import TraceOut, UsageGroup, UsagePoint, Us
 
 router = TxRouter(tags=["usage"])
 
-Since = Annotated[datetime | None, Query(description="inclusive, ISO 8601; default: 30 days ago")]
+Since = Annotated[
+    datetime | None,
+    Query(description="inclusive, ISO 8601, of when reports were received; default: 30 days ago"),
+]
 Until = Annotated[datetime | None, Query(description="exclusive, ISO 8601; default: now")]
 AgentFilter = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
@@ -56,7 +64,7 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
 
 
 def _scoped(q: Any, s: Session, who: Principal, agent_id: int | None, start: datetime, end: datetime) -> Any:
-    q = q.where(UsageRecord.occurred_at >= start, UsageRecord.occurred_at < end)
+    q = q.where(UsageRecord.received_at >= start, UsageRecord.received_at < end)
     if agent_id is not None:
         visible_agent(s, who, agent_id)
         q = q.where(UsageRecord.agent_id == agent_id)
@@ -115,12 +123,12 @@ def usage_timeseries(
     until: Until = None,
     agent_id: AgentFilter = None,
 ) -> list[UsagePoint]:
-    """Totals per hour or day (UTC), oldest first; empty buckets are left out."""
+    """Totals per hour or day (UTC) of receipt, oldest first; empty buckets are left out."""
     start, end = _window(since, until)
     rows = s.execute(
         _scoped(
             select(
-                UsageRecord.occurred_at,
+                UsageRecord.received_at,
                 UsageRecord.input_tokens,
                 UsageRecord.output_tokens,
                 UsageRecord.cost_micros,
@@ -131,7 +139,7 @@ def usage_timeseries(
             agent_id,
             start,
             end,
-        ).order_by(UsageRecord.occurred_at)
+        ).order_by(UsageRecord.received_at)
     )
     # Bucketing in Python keeps one query for both backends (no date_trunc vs strftime).
     points: dict[datetime, list[int]] = {}
@@ -189,6 +197,7 @@ def traces(
             breaker_state=r.breaker_state,
             status=r.status,
             occurred_at=r.occurred_at,
+            received_at=r.received_at,
         )
         for r in s.scalars(q)
     ]
