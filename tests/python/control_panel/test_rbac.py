@@ -76,6 +76,20 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/api/v1/secrets/{secret_id}"): {A},
 }
 
+# Calls whose answer depends on whose object it is or what the body asks for, beyond the route:
+# (what, method, path, body) -> roles allowed. {own} is the developer's agent, {other} another
+# developer's; {own_limit} and {other_limit} are limits of those agents. {provider} is a new
+# provider name each time, so every call really switches the provider.
+SCOPED: dict[tuple[str, str, str, str | None], set[str]] = {
+    ("switch own agent's provider", "PATCH", "/api/v1/agents/{own}", "provider"): {A},
+    ("rename own agent's project", "PATCH", "/api/v1/agents/{own}", "project"): {A, D},
+    ("limits of own agent", "GET", "/api/v1/limits?agent_id={own}", None): PEOPLE,
+    ("a limit of own agent", "GET", "/api/v1/limits/{own_limit}", None): PEOPLE,
+    ("limits of another developer's agent", "GET", "/api/v1/limits?agent_id={other}", None): {A, V},
+    ("a limit of another developer's agent", "GET", "/api/v1/limits/{other_limit}", None): {A, V},
+    ("another developer's agent", "GET", "/api/v1/agents/{other}", None): {A, V},
+}
+
 
 class World:
     """Objects the calls act on; destructive calls get a fresh target each time."""
@@ -216,6 +230,51 @@ def test_every_endpoint_refuses_every_role_outside_the_matrix(api: Api) -> None:
             if refused == (role in allowed) or r.status_code >= 500:
                 wrong.append(f"{method} {path} as {role}: {r.status_code} {r.text[:120]}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_scoped_calls_refuse_every_role_outside_the_matrix(api: Api) -> None:
+    world = World(api)
+    admin = world.admin
+    other_dev = world.post(
+        "/api/v1/users",
+        {"email": "other@example.com", "name": "O", "role": "developer", "password": "developer-password-1"},
+    )["user"]["id"]
+    other = world.post("/api/v1/agents", {"name": "theirs", "owner_id": other_dev})["id"]
+    own = world.agent["id"]
+    ids = {
+        "own": own,
+        "other": other,
+        "own_limit": world.post("/api/v1/limits", {"agent_id": own, "kind": "daily_usd", "value": 5})["id"],
+        "other_limit": world.post("/api/v1/limits", {"agent_id": other, "kind": "daily_usd", "value": 5})[
+            "id"
+        ],
+    }
+    wrong: list[str] = []
+    for (what, method, path, field), allowed in SCOPED.items():
+        for role in ROLES:
+            body = {field: f"p{next(_n)}"} if field else None
+            r = api.client.request(method, path.format(**ids), json=body, headers=world.headers(role))
+            refused = r.status_code in (401, 403)
+            if refused == (role in allowed) or r.status_code >= 500:
+                wrong.append(f"{what} as {role}: {r.status_code} {r.text[:120]}")
+    assert not wrong, "\n".join(wrong)
+    same = api.client.get(f"/api/v1/agents/{own}", headers=admin).json()["provider"]
+    r = api.client.patch(f"/api/v1/agents/{own}", json={"provider": "mistral"}, headers=world.headers(D))
+    assert r.json()["error"]["message"] == (
+        "only admins change an agent's provider (it decides which provider key the runtime receives): "
+        f"agent {own} stays on {same!r}; ask an admin to switch it"
+    )
+    assert (
+        api.client.patch(
+            f"/api/v1/agents/{own}", json={"provider": same, "name": "kept"}, headers=world.headers(D)
+        ).json()["name"]
+        == "kept"
+    )  # sending the provider it already has is not a switch
+    listed = api.client.get("/api/v1/limits", headers=world.headers(D)).json()
+    assert {x["agent_id"] for x in listed} <= {None, own}
+    assert ids["own_limit"] in {x["id"] for x in listed}
+    everything = {x["id"] for x in api.client.get("/api/v1/limits", headers=world.headers(V)).json()}
+    assert {ids["own_limit"], ids["other_limit"]} <= everything
 
 
 def test_developers_only_reach_their_own_agents(api: Api) -> None:

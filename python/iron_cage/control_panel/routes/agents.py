@@ -125,7 +125,14 @@ def read_agent(agent_id: Id, who: Caller, s: Db) -> AgentOut:
 
 @router.patch("/agents/{agent_id}", responses={403: {}, 404: {}})
 def patch_agent(agent_id: Id, body: AgentPatch, who: Staff, s: Db) -> AgentOut:
+    """Renames or moves an agent; only admins switch its provider, which decides the provider
+    key its runtime receives at handshake."""
     a = visible_agent(s, who, agent_id, write=True)
+    if body.provider is not None and body.provider != a.provider and who.role != "admin":
+        raise forbidden(
+            f"only admins change an agent's provider (it decides which provider key the runtime "
+            f"receives): agent {agent_id} stays on {a.provider!r}; ask an admin to switch it"
+        )
     for field in ("name", "project", "provider"):
         value = getattr(body, field)
         if value is not None:

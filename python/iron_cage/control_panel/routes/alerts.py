@@ -124,13 +124,19 @@ def _limit(s: Session, limit_id: int) -> Limit:
     return x
 
 
-@router.get("/limits")
+@router.get("/limits", responses={403: {}, 404: {}})
 def list_limits(
-    _: Reader, s: Db, agent_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
+    who: Reader, s: Db, agent_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
 ) -> list[LimitOut]:
+    """Global limits and agents' own; an agent's (``agent_id``) are its own and the global ones.
+    Developers see the global limits and their own agents' only."""
     q = select(Limit).order_by(Limit.id)
     if agent_id is not None:
+        visible_agent(s, who, agent_id)
         q = q.where((Limit.agent_id == agent_id) | Limit.agent_id.is_(None))
+    elif who.role == "developer":
+        mine = select(Agent.id).where(Agent.owner_id == who.user_id)
+        q = q.where(Limit.agent_id.is_(None) | Limit.agent_id.in_(mine))
     return [LimitOut.model_validate(x, from_attributes=True) for x in s.scalars(q)]
 
 
@@ -149,9 +155,12 @@ def create_limit(body: LimitIn, _: Admin, s: Db) -> LimitOut:
     return LimitOut.model_validate(x, from_attributes=True)
 
 
-@router.get("/limits/{limit_id}", responses={404: {}})
-def read_limit(limit_id: Id, _: Reader, s: Db) -> LimitOut:
-    return LimitOut.model_validate(_limit(s, limit_id), from_attributes=True)
+@router.get("/limits/{limit_id}", responses={403: {}, 404: {}})
+def read_limit(limit_id: Id, who: Reader, s: Db) -> LimitOut:
+    x = _limit(s, limit_id)
+    if x.agent_id is not None:
+        visible_agent(s, who, x.agent_id)
+    return LimitOut.model_validate(x, from_attributes=True)
 
 
 @router.patch("/limits/{limit_id}", responses={404: {}})
