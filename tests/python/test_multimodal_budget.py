@@ -344,3 +344,131 @@ def test_media_generators_make_real_files() -> None:
     assert base64.b64decode(media.openai_audio(wav)["input_audio"]["data"]) == wav
     with pytest.raises(ValueError, match="positive size"):
         media.png(0, 5)
+
+
+def _kinds() -> list[tuple[str, str, dict[str, Any]]]:
+    """One request per input kind: (name, path, body)."""
+    chat = "/chat/completions"
+    return [
+        (
+            "openai image",
+            chat,
+            {
+                "model": "gpt-4.1-mini",
+                "max_tokens": 8,
+                "messages": user(media.openai_image(media.png(3000, 2000))),
+            },
+        ),
+        (
+            "openai image by url",
+            chat,
+            {
+                "model": "gpt-5",
+                "max_tokens": 8,
+                "messages": user({"type": "image_url", "image_url": {"url": "https://x/y.png"}}),
+            },
+        ),
+        (
+            "openai pdf",
+            chat,
+            {"model": "gpt-4o", "max_tokens": 8, "messages": user(media.openai_file(media.pdf(6)))},
+        ),
+        (
+            "audio in and out",
+            chat,
+            {
+                "model": "gpt-audio",
+                "max_tokens": 60,
+                "modalities": ["text", "audio"],
+                "audio": {"voice": "alloy", "format": "wav"},
+                "messages": user(media.openai_audio(media.wav(12.0))),
+            },
+        ),
+        (
+            "responses image",
+            "/responses",
+            {
+                "model": "o3",
+                "max_output_tokens": 16,
+                "input": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "input_image",
+                                "image_url": media.data_url("image/png", media.png(1500, 900)),
+                            }
+                        ],
+                    }
+                ],
+            },
+        ),
+        (
+            "stored response",
+            "/responses",
+            {"model": "gpt-4.1", "max_output_tokens": 8, "input": "more", "previous_response_id": "resp_7"},
+        ),
+        (
+            "anthropic image",
+            "/messages",
+            {
+                "model": "claude-haiku-4-5",
+                "max_tokens": 8,
+                "messages": user(media.anthropic_image(media.png(2500, 2500))),
+            },
+        ),
+        (
+            "anthropic pdf",
+            "/messages",
+            {
+                "model": "claude-opus-4-1",
+                "max_tokens": 8,
+                "messages": user(media.anthropic_pdf(media.pdf(2)), {"type": "text", "text": "sum up"}),
+            },
+        ),
+        (
+            "anthropic tools",
+            "/messages",
+            {
+                "model": "claude-haiku-4-5",
+                "max_tokens": 8,
+                "tools": [
+                    {"name": "f", "input_schema": {"type": "object"}},
+                    {"type": "bash_20250124", "name": "bash"},
+                ],
+                "messages": user({"type": "text", "text": "hi"}),
+            },
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("name", "path", "body"), _kinds(), ids=[k[0] for k in _kinds()])
+def test_every_kind_in_both_modes(fake: FakeProvider, name: str, path: str, body: dict[str, Any]) -> None:
+    # Library mode: charged what FakeProvider billed, never more than reserved.
+    with ic.AgentRuntime(budget=100.0) as rt:
+        seen = calls(rt)
+        with httpx2.Client(base_url=fake.base_url, timeout=30) as http:
+            r = http.post(path, json=body)
+        assert r.status_code == 200, r.text
+        billed = ic.cost_of(body["model"], r.json()["usage"])
+        assert seen[0]["cost_usd"] == pytest.approx(billed, abs=1e-6)
+        assert billed <= seen[0]["reserved_usd"], (name, seen[0])
+    # Router mode: the same, and a budget just under the bill (where the input is counted
+    # exactly, not bounded) refuses the call unsent, in both modes.
+    with ic.LlmRouter(budget=100.0, provider_key="k", upstream=fake.base_url) as router:
+        events: list[dict[str, Any]] = []
+        router.on_event(events.append)
+        headers = {"authorization": f"Bearer {router.api_key}"}
+        r = httpx2.post(f"{router.base_url}{path}", json=body, timeout=30, headers=headers)
+        assert r.status_code == 200, (name, r.text)
+        call = next(e for e in events if e["type"] == "llm_call")
+        assert router.total_spent() == pytest.approx(billed, abs=1e-6)
+        assert billed <= call["reserved_usd"], (name, call)
+    before = fake.request_count
+    with ic.LlmRouter(budget=billed * 0.99, provider_key="k", upstream=fake.base_url) as router:
+        headers = {"authorization": f"Bearer {router.api_key}"}
+        r = httpx2.post(f"{router.base_url}{path}", json=body, timeout=30, headers=headers)
+        assert r.status_code == 402, (name, r.text)
+    with ic.AgentRuntime(budget=billed * 0.99), httpx2.Client(base_url=fake.base_url, timeout=30) as http:
+        assert http.post(path, json=body).status_code == 402
+    assert fake.request_count == before
