@@ -99,7 +99,8 @@ test-crewai: setup $(CREW)/.deps
 	cd tests/crewai && $(abspath $(CREW))/bin/python -m pytest -c pytest.ini -q || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no CrewAI tests: failing" >&2; exit $$rc; }
 
 # What a user gets from `pip install .`: a fresh venv, the wheel built by pip
-# through maturin, and a governed reservation from the installed package.
+# through maturin, a governed reservation from the installed package, and its
+# Control Panel serving /ws to a real WebSocket client.
 install-check:
 	rm -rf .venv-install
 	$(PYTHON) -m venv .venv-install
@@ -113,6 +114,7 @@ install-check:
 		cp = ControlPanel(Settings(database_url='sqlite:////tmp/iron-cage-install-check.db')); \
 		assert cp.bootstrap_admin(); print('control panel migrations packaged OK')"
 	rm -f /tmp/iron-cage-install-check.db*
+	cd / && $(abspath .venv-install)/bin/python $(abspath tests/python/install_check_ws.py)
 
 bench: bench-rust bench-python bench-router bench-control-panel
 
