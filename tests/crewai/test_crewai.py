@@ -85,3 +85,13 @@ def test_crewai_examples_run() -> None:
         )
         assert out.returncode == 0, out.stderr[-3000:]
         assert "[EMAIL_REDACTED]" in out.stdout and "initech-private" not in out.stdout
+
+
+def test_a_crew_made_before_a_plain_runtime_scope_is_governed(fake: FakeProvider) -> None:
+    # No govern(): the crew, its LLM and its OpenAI client exist before the scope,
+    # and the scope alone meters every call.
+    crew = crew_for(fake, tasks=2)
+    with ic.AgentRuntime(budget=1.0) as rt:
+        crew.kickoff()
+        assert rt.metrics()["calls"] == fake.request_count == 2
+        assert rt.spent_usd > 0
