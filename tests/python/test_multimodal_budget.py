@@ -472,3 +472,9 @@ def test_every_kind_in_both_modes(fake: FakeProvider, name: str, path: str, body
     with ic.AgentRuntime(budget=billed * 0.99), httpx2.Client(base_url=fake.base_url, timeout=30) as http:
         assert http.post(path, json=body).status_code == 402
     assert fake.request_count == before
+
+
+def test_anthropic_web_searches_are_charged_per_use() -> None:
+    usage = {"input_tokens": 1_000, "output_tokens": 100, "server_tool_use": {"web_search_requests": 3}}
+    tokens = ic.cost_of("claude-haiku-4-5", {"input_tokens": 1_000, "output_tokens": 100})
+    assert ic.cost_of("claude-haiku-4-5", usage) == pytest.approx(tokens + 3 * 0.01, abs=1e-9)

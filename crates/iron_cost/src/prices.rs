@@ -95,6 +95,8 @@ pub struct Rates {
     pub audio_input: u64,
     /// Audio output tokens (0: the model speaks no audio).
     pub audio_output: u64,
+    /// Micro-USD per server-side web search (Anthropic: $10 per 1,000).
+    pub web_search: u64,
 }
 
 impl Rates {
@@ -108,6 +110,7 @@ impl Rates {
             cache_write_1h: s(self.cache_write_1h),
             audio_input: s(self.audio_input),
             audio_output: s(self.audio_output),
+            web_search: self.web_search,
         }
     }
 
@@ -120,6 +123,7 @@ impl Rates {
             + term(usage.output - usage.audio_output, self.output)
             + term(usage.audio_input, or_text(self.audio_input, self.input))
             + term(usage.audio_output, or_text(self.audio_output, self.output))
+            + term(usage.web_searches, self.web_search) * 1_000_000
             + term(usage.cached_input, self.cached_input)
             + term(usage.cache_write_5m, self.cache_write_5m)
             + term(usage.cache_write_1h, self.cache_write_1h)
@@ -261,6 +265,8 @@ struct RawModel {
     tokenizer: Option<String>,
     audio_input: Option<f64>,
     audio_output: Option<f64>,
+    /// USD per server-side web search.
+    web_search: Option<f64>,
 }
 
 fn rate(v: Option<f64>, field: &str, model: &str, source: &str) -> Result<Option<u64>, CostError> {
@@ -314,6 +320,14 @@ impl RawModel {
                 .unwrap_or(input * w1_num / den),
             audio_input: r(self.audio_input, "audio_input")?.unwrap_or(0),
             audio_output: r(self.audio_output, "audio_output")?.unwrap_or(0),
+            web_search: match (self.web_search, provider) {
+                (Some(v), _) => Money::parse_usd(&format!("{v}"), &format!("{model}.web_search"))
+                    .map_err(|e| bad(e.to_string()))?
+                    .micros(),
+                // Anthropic's published price: $10 per 1,000 searches.
+                (None, Provider::Anthropic) => 10_000,
+                (None, _) => 0,
+            },
         };
         let half = standard.scaled(1, 2);
         let batch = Rates {

@@ -33,6 +33,9 @@ pub struct Usage {
     pub audio_input: u64,
     /// Of `output`, the audio tokens, priced at the audio output rate.
     pub audio_output: u64,
+    /// Server-side web searches the provider ran and bills per use
+    /// (Anthropic `server_tool_use.web_search_requests`).
+    pub web_searches: u64,
 }
 
 impl Usage {
@@ -217,12 +220,14 @@ fn anthropic(usage: &impl UsageFields) -> Result<Usage, CostError> {
         (w5 + (creation - split), w1)
     };
     let output = count(usage, &["output_tokens"])?;
+    let web_searches = count(usage, &["server_tool_use", "web_search_requests"])?;
     Ok(Usage {
         input,
         cached_input: read,
         cache_write_5m: w5,
         cache_write_1h: w1,
         output,
+        web_searches,
         ..Usage::default()
     })
 }
@@ -319,6 +324,16 @@ mod tests {
         assert_eq!(u.total_input(), 1000);
         let over = json!({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 6, "audio_tokens": 6}});
         assert!(Usage::from_json(&over, Provider::OpenAi).is_err());
+    }
+
+    #[test]
+    fn anthropic_web_searches_are_read() {
+        let u = Usage::from_json(
+            &json!({"input_tokens": 10, "output_tokens": 5, "server_tool_use": {"web_search_requests": 3}}),
+            Provider::Anthropic,
+        )
+        .expect("reads");
+        assert_eq!(u.web_searches, 3);
     }
 
     #[test]

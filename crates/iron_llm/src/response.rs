@@ -202,7 +202,7 @@ fn typed_text<'a>(
 
 /// A usage member read as a count (begun by `first`): a number, or what kind
 /// of value it is; an object's counts go to `nested`.
-fn count(t: &mut Tokens<'_>, first: Token, nested: &mut [Option<Field>; 5]) -> Option<Field> {
+fn count(t: &mut Tokens<'_>, first: Token, nested: &mut [Option<Field>; 6]) -> Option<Field> {
     match first {
         Token::Open(true) => {
             while let Some(key) = t.key()? {
@@ -237,7 +237,7 @@ fn read_usage(t: &mut Tokens<'_>) -> Option<Option<SkimmedUsage>> {
             t.skip()?;
             continue;
         };
-        let mut nested = [None; 5];
+        let mut nested = [None; 6];
         let first = t.next()?;
         u.top[i] = Some(count(t, first, &mut nested)?);
         if i >= FIRST_OBJECT {
@@ -248,7 +248,7 @@ fn read_usage(t: &mut Tokens<'_>) -> Option<Option<SkimmedUsage>> {
 }
 
 /// Members of a usage object a price can depend on.
-const TOP: [&str; 12] = [
+const TOP: [&str; 13] = [
     "prompt_tokens",
     "completion_tokens",
     "input_tokens",
@@ -262,14 +262,16 @@ const TOP: [&str; 12] = [
     "input_tokens_details",
     "output_tokens_details",
     "cache_creation",
+    "server_tool_use",
 ];
 const FIRST_OBJECT: usize = 7;
-const NESTED: [&str; 5] = [
+const NESTED: [&str; 6] = [
     "cached_tokens",
     "reasoning_tokens",
     "ephemeral_5m_input_tokens",
     "ephemeral_1h_input_tokens",
     "audio_tokens",
+    "web_search_requests",
 ];
 
 /// The index of `key` in [`TOP`] (a `match` compiles to a length switch).
@@ -287,6 +289,7 @@ fn top_index(key: &str) -> Option<usize> {
         "input_tokens_details" => 9,
         "output_tokens_details" => 10,
         "cache_creation" => 11,
+        "server_tool_use" => 12,
         _ => return None,
     })
 }
@@ -299,6 +302,7 @@ fn nested_index(key: &str) -> Option<usize> {
         "ephemeral_5m_input_tokens" => 2,
         "ephemeral_1h_input_tokens" => 3,
         "audio_tokens" => 4,
+        "web_search_requests" => 5,
         _ => return None,
     })
 }
@@ -307,8 +311,8 @@ fn nested_index(key: &str) -> Option<usize> {
 /// as in a parsed tree.
 #[derive(Debug, Default)]
 pub struct SkimmedUsage {
-    top: [Option<Field>; 12],
-    nested: [[Option<Field>; 5]; 5],
+    top: [Option<Field>; 13],
+    nested: [[Option<Field>; 6]; 6],
     /// Set when `usage` is not an object: what it is instead.
     not_object: Option<&'static str>,
 }
