@@ -1,4 +1,4 @@
-//! The runtime side of budget leasing (ARCHITECTURE §5, docs/protocol.md).
+//! The runtime side of budget leasing (docs/architecture.md §5, docs/protocol.md).
 //!
 //! `LeaseClient::start` handshakes with the Control Panel and turns the lease
 //! into the limit of a local [`Ledger`], so every LLM call is checked locally

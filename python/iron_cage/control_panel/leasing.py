@@ -1,4 +1,4 @@
-"""Budget leasing (ARCHITECTURE §5, docs/protocol.md): grant, report, refresh, return, expire.
+"""Budget leasing (docs/architecture.md §5, docs/protocol.md): grant, report, refresh, return, expire.
 
 Invariant: for every budget, ``spent + leased <= limit`` after every grant. Grants are
 one conditional UPDATE whose SET and RETURNING compute ``min(requested, available)`` on
