@@ -152,13 +152,14 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run pii_scan -- -max_total_time=$(FUZZ_SECONDS)
 
-lint: setup
+lint: setup dashboard/node_modules/.installed
 	$(BIN)/ruff check python tests/python tests/crewai benches/python examples
 	$(BIN)/ruff format --check python tests/python tests/crewai benches/python examples
 	$(BIN)/mypy
 	$(PY) -m mypy.stubtest iron_cage._core --allowlist stubtest-allowlist.txt
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	cd dashboard && npm run --silent lint
 
 fmt: | $(BIN)/activate
 	cargo fmt --all
