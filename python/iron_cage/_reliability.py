@@ -73,11 +73,28 @@ def default_is_failure(exc: BaseException) -> bool | None:
         return None
     status = _status_of(exc)
     if status is not None:
-        return status in (408, 429) or status >= 500
+        return _core.status_is_failure(status)
     return True
 
 
 _Classifier = Callable[[BaseException], "bool | None"]
+
+
+# Set by a supervised agent's bootstrap (iron_cage.supervisor): state changes of every breaker
+# made in this process are reported, and breakers named in the configuration take its settings.
+_state_observers: list[Callable[[str, str, str], object]] = []
+_configured: dict[str, dict[str, float]] = {}
+
+
+def observe_breakers(callback: Callable[[str, str, str], object]) -> None:
+    """``callback(name, from_state, to_state)`` for every :class:`CircuitBreaker` made from now on."""
+    _state_observers.append(callback)
+
+
+def configure_breakers(settings: dict[str, dict[str, float]]) -> None:
+    """``{"linkedin": {"failure_threshold": 3, "cooldown_s": 30}}``: breakers made from now on
+    with one of these names use these settings over their arguments."""
+    _configured.update(settings)
 
 
 class CircuitBreaker:
@@ -106,6 +123,10 @@ class CircuitBreaker:
         cost_estimate_usd: float = 0.0,
         clock: _core.ManualClock | None = None,
     ) -> None:
+        configured = _configured.get(name)
+        if configured:
+            failure_threshold = int(configured.get("failure_threshold", failure_threshold))
+            cooldown_s = float(configured.get("cooldown_s", cooldown_s))
         self._core = _core.BreakerCore(
             name,
             failure_threshold=failure_threshold,
@@ -126,6 +147,8 @@ class CircuitBreaker:
         self._entered: contextvars.ContextVar[tuple[_core.BreakerPermit, ...]] = contextvars.ContextVar(
             f"iron_cage_breaker_{name}", default=()
         )
+        for observer in _state_observers:
+            self._core.on_state_change(observer)
 
     @property
     def state(self) -> str:

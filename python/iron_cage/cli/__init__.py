@@ -12,7 +12,7 @@ from pathlib import Path
 
 import iron_cage as ic
 from iron_cage import SecretVault
-from iron_cage.cli import admin, control_panel
+from iron_cage.cli import admin, agents, control_panel
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -216,11 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_commands(sub)
     control_panel.add_commands(sub)
     admin.add_commands(sub)
+    agents.add_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "start":
+        agents.split_start_args(args, extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         code: int = args.func(args)
     except ic.IronCageError as exc:
