@@ -44,7 +44,16 @@ __all__ = [
 
 
 class IronCageError(Exception):
-    """Base class of every error iron-cage raises on purpose."""
+    """Base class of every error iron-cage raises on purpose.
+
+    A refused LLM call also carries ``status`` (the HTTP status router mode answers
+    with: 402, 403, 422, 429, 503, ...) and ``code`` (``budget_exceeded``,
+    ``cost_unbounded``, ``limit_exceeded``, ``pii_blocked``, ``circuit_open``,
+    ``rate_limited``, ...), set by the Rust core; they are ``0`` and ``""`` otherwise.
+    """
+
+    status: int = 0
+    code: str = ""
 
 
 class BudgetExceededError(IronCageError):

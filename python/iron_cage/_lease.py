@@ -46,6 +46,14 @@ def resolve(server_url: str | None, ic_token: str | None, what: str) -> tuple[st
     return server_url, ic_token
 
 
+def leased_budget(budget: object, arg: str, name: str) -> _core.Budget:
+    """The local budget a lease drives (its limit follows the lease). In Control Panel
+    mode ``budget=`` is the USD to lease at a time, so it must be a number."""
+    if isinstance(budget, (_core.Budget, bool)) or not isinstance(budget, (int, float, str, Decimal)):
+        raise ConfigError(f"with {arg}, budget= is the USD to lease at a time (a number)")
+    return _core.Budget(0, name=name)
+
+
 class ControlPanelLease:
     """The lease behind a runtime's budget. ``budget`` is the ``ic.Budget`` whose limit it drives."""
 

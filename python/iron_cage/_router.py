@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from iron_cage import _core, _lease
+from iron_cage._events import Events
 from iron_cage._exceptions import ConfigError
 from iron_cage._pii import PiiScanner
 from iron_cage._policy import budget_for, scanner_for
@@ -19,7 +19,7 @@ OPENAI_UPSTREAM = "https://api.openai.com/v1"
 ANTHROPIC_UPSTREAM = "https://api.anthropic.com/v1"
 
 
-class LlmRouter(LoopbackServer):
+class LlmRouter(Events, LoopbackServer):
     """A local proxy that governs every call made through it.
 
     Point any OpenAI or Anthropic client (or framework) at it::
@@ -90,14 +90,13 @@ class LlmRouter(LoopbackServer):
         else:
             # The Control Panel's lease drives the budget and supplies the provider key;
             # clients present the IC token. `budget` is the most one lease asks for.
-            if isinstance(budget, _core.Budget):
-                raise ConfigError("with server_url=..., budget= is the USD to lease at a time (a number)")
-            self._budget = _core.Budget(0, name="router")
+            slice_usd = 10.0 if budget is None else budget
+            self._budget = _lease.leased_budget(slice_usd, "server_url=...", "router")
             self._lease = _lease.ControlPanelLease(
                 self._budget,
                 remote[0],
                 remote[1],
-                slice_usd=10.0 if budget is None else budget,
+                slice_usd=slice_usd,  # type: ignore[arg-type]  # checked by leased_budget
                 outbox_path=outbox_path,
                 runtime="router",
             )
@@ -171,15 +170,6 @@ class LlmRouter(LoopbackServer):
         """Calls, refusals, failures, tokens, PII findings, spend, and calls and cost by model."""
         result: dict[str, Any] = json.loads(self._core.metrics_json())
         return result
-
-    def on_event(self, callback: Callable[[dict[str, Any]], None]) -> int:
-        """Calls ``callback(event)`` for every event (``llm_call``, ``llm_refused``,
-        ``llm_error``, ``pii_detected``, ``budget_threshold``, ``breaker_state``),
-        on the router's threads. Returns an id for :meth:`remove_callback`."""
-        return self._core.subscribe(lambda text: callback(json.loads(text)))
-
-    def remove_callback(self, callback_id: int) -> bool:
-        return self._core.unsubscribe(callback_id)
 
     def __repr__(self) -> str:
         state = "running" if self.is_running else "stopped"

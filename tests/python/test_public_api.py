@@ -48,6 +48,7 @@ CORE_INTERNALS = {
     "parse_retry_after",
     "pii_patterns",
     "render_fake_reply",
+    "status_is_failure",
 }
 
 

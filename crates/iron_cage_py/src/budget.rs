@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 use crate::convert::money_arg;
-use crate::errors::IntoPy;
+use crate::errors::Result;
 
 #[allow(clippy::cast_precision_loss)]
 fn ppm_to_fraction(ppm: u64) -> f64 {
@@ -27,10 +27,9 @@ impl PyBudget {
         thresholds: &[f64],
         name: String,
         parent: Option<&Arc<Ledger>>,
-    ) -> PyResult<Self> {
-        let py = limit_usd.py();
+    ) -> Result<Self> {
         let limit = money_arg(limit_usd, "limit_usd")?;
-        let ppm = thresholds_ppm(thresholds).py(py)?;
+        let ppm = thresholds_ppm(thresholds)?;
         let ledger = match parent {
             Some(p) => Ledger::child(p, name, limit, &ppm),
             None => Ledger::new(name, limit, &ppm),
@@ -48,7 +47,7 @@ impl PyBudget {
         thresholds: Vec<f64>,
         name: String,
         parent: Option<PyRef<'_, PyBudget>>,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         Self::make(
             limit_usd,
             &thresholds,
@@ -64,19 +63,19 @@ impl PyBudget {
         limit_usd: &Bound<'_, PyAny>,
         name: String,
         thresholds: Vec<f64>,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         Self::make(limit_usd, &thresholds, name, Some(&self.ledger))
     }
 
     /// Holds `amount_usd` for a call in flight, or raises BudgetExceededError.
-    fn reserve(&self, py: Python<'_>, amount_usd: &Bound<'_, PyAny>) -> PyResult<PyReservation> {
+    fn reserve(&self, amount_usd: &Bound<'_, PyAny>) -> Result<PyReservation> {
         let amount = money_arg(amount_usd, "amount_usd")?;
-        let inner = self.ledger.reserve_shared(amount).py(py)?;
+        let inner = self.ledger.reserve_shared(amount)?;
         Ok(PyReservation { inner })
     }
 
     /// Changes the limit; spend already committed stays.
-    fn set_limit(&self, limit_usd: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_limit(&self, limit_usd: &Bound<'_, PyAny>) -> Result<()> {
         let limit = money_arg(limit_usd, "limit_usd")?;
         self.ledger.set_limit(limit);
         Ok(())
@@ -194,14 +193,14 @@ pub struct PyReservation {
 impl PyReservation {
     /// Records the call's actual cost and frees the rest. An actual cost above the
     /// reservation is recorded in full (and blocks further reservations).
-    fn commit(&self, py: Python<'_>, actual_usd: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn commit(&self, actual_usd: &Bound<'_, PyAny>) -> Result<()> {
         let actual = money_arg(actual_usd, "actual_usd")?;
-        self.inner.commit(actual).py(py)
+        self.inner.commit(actual).map_err(Into::into)
     }
 
     /// Frees the whole reservation.
-    fn release(&self, py: Python<'_>) -> PyResult<()> {
-        self.inner.release().py(py)
+    fn release(&self) -> Result<()> {
+        self.inner.release().map_err(Into::into)
     }
 
     #[getter]

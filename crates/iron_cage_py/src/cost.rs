@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::convert::{json_arg, money_arg};
-use crate::errors::{type_error, IntoPy};
+use crate::errors::{type_error, Result};
 
 /// A price table: the embedded one, or it with overrides on top.
 #[derive(Debug)]
@@ -17,7 +17,7 @@ pub struct PyPriceTable {
     table: Arc<PriceTable>,
 }
 
-fn rates_dict<'py>(py: Python<'py>, r: &Rates) -> PyResult<Bound<'py, PyDict>> {
+fn rates_dict<'py>(py: Python<'py>, r: &Rates) -> Result<Bound<'py, PyDict>> {
     // Rates are micro-USD per 1M tokens, i.e. numerically USD per 1M tokens * 1e6.
     #[allow(clippy::cast_precision_loss)]
     let usd = |v: u64| v as f64 / 1e6;
@@ -44,17 +44,17 @@ impl PyPriceTable {
     /// on top of the embedded table.
     #[staticmethod]
     #[pyo3(signature = (path, *, merge_embedded = true))]
-    fn from_file(py: Python<'_>, path: PathBuf, merge_embedded: bool) -> PyResult<Self> {
-        let t = PriceTable::from_path(&path).py(py)?;
+    fn from_file(path: PathBuf, merge_embedded: bool) -> Result<Self> {
+        let t = PriceTable::from_path(&path)?;
         Ok(Self::finish(t, merge_embedded))
     }
 
     /// A dict of the file's shape (`{"models": {name: {"input": .., "output": ..}}, "default": ..}`).
     #[staticmethod]
     #[pyo3(signature = (table, *, merge_embedded = true))]
-    fn from_dict(py: Python<'_>, table: &Bound<'_, PyAny>, merge_embedded: bool) -> PyResult<Self> {
+    fn from_dict(table: &Bound<'_, PyAny>, merge_embedded: bool) -> Result<Self> {
         let json = json_arg(table, "table")?;
-        let t = PriceTable::from_json_str(&json.to_string(), "<dict>").py(py)?;
+        let t = PriceTable::from_json_str(&json.to_string(), "<dict>")?;
         Ok(Self::finish(t, merge_embedded))
     }
 
@@ -62,11 +62,10 @@ impl PyPriceTable {
     #[pyo3(signature = (input, output, *, cached_input = None))]
     fn with_default(
         &self,
-        py: Python<'_>,
         input: &Bound<'_, PyAny>,
         output: &Bound<'_, PyAny>,
         cached_input: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         let mut spec = serde_json::json!({
             "input": money_arg(input, "input")?.to_usd_f64(),
             "output": money_arg(output, "output")?.to_usd_f64(),
@@ -77,8 +76,7 @@ impl PyPriceTable {
         let overrides = PriceTable::from_json_str(
             &serde_json::json!({"version": "default", "default": spec}).to_string(),
             "<default>",
-        )
-        .py(py)?;
+        )?;
         Ok(PyPriceTable {
             table: Arc::new(self.table.merged(&overrides)),
         })
@@ -99,8 +97,8 @@ impl PyPriceTable {
     }
 
     /// What the table knows about `model` after name resolution, prices in USD per 1M tokens.
-    fn price<'py>(&self, py: Python<'py>, model: &str) -> PyResult<Bound<'py, PyDict>> {
-        let r = self.table.lookup(model).py(py)?;
+    fn price<'py>(&self, py: Python<'py>, model: &str) -> Result<Bound<'py, PyDict>> {
+        let r = self.table.lookup(model)?;
         let d = PyDict::new(py);
         d.set_item("model", r.name)?;
         d.set_item("provider", r.price.provider.as_str())?;
@@ -121,14 +119,8 @@ impl PyPriceTable {
 
     /// The cost in USD of a provider usage object.
     #[pyo3(signature = (model, usage, *, tier = "standard"))]
-    fn cost_of(
-        &self,
-        py: Python<'_>,
-        model: &str,
-        usage: &Bound<'_, PyAny>,
-        tier: &str,
-    ) -> PyResult<f64> {
-        cost_with(py, &self.table, model, usage, tier)
+    fn cost_of(&self, model: &str, usage: &Bound<'_, PyAny>, tier: &str) -> Result<f64> {
+        cost_with(&self.table, model, usage, tier)
     }
 
     fn __repr__(&self) -> String {
@@ -153,18 +145,12 @@ impl PyPriceTable {
     }
 }
 
-fn cost_with(
-    py: Python<'_>,
-    table: &PriceTable,
-    model: &str,
-    usage: &Bound<'_, PyAny>,
-    tier: &str,
-) -> PyResult<f64> {
+fn cost_with(table: &PriceTable, model: &str, usage: &Bound<'_, PyAny>, tier: &str) -> Result<f64> {
     let usage = json_arg(usage, "usage")?;
-    let tier = Tier::parse(tier).py(py)?;
+    let tier = Tier::parse(tier)?;
     table
         .cost_of_json(model, &usage, tier)
-        .py(py)
+        .map_err(Into::into)
         .map(iron_cost::Money::to_usd_f64)
 }
 
@@ -172,15 +158,14 @@ fn cost_with(
 #[pyfunction]
 #[pyo3(signature = (model, usage, *, tier = "standard", prices = None))]
 pub fn cost_of(
-    py: Python<'_>,
     model: &str,
     usage: &Bound<'_, PyAny>,
     tier: &str,
     prices: Option<PyRef<'_, PyPriceTable>>,
-) -> PyResult<f64> {
+) -> Result<f64> {
     match prices {
-        Some(p) => cost_with(py, &p.table, model, usage, tier),
-        None => cost_with(py, &*active_prices().py(py)?, model, usage, tier),
+        Some(p) => cost_with(&p.table, model, usage, tier),
+        None => cost_with(&*active_prices()?, model, usage, tier),
     }
 }
 
@@ -190,11 +175,11 @@ pub fn count_tokens(
     py: Python<'_>,
     model: &str,
     text_or_messages: &Bound<'_, PyAny>,
-) -> PyResult<usize> {
-    let table = active_prices().py(py)?;
+) -> Result<usize> {
+    let table = active_prices()?;
     let tokenizer = match table.lookup(model).ok().and_then(|r| r.price.tokenizer) {
         Some(t) => t,
-        None => tokenizer_for(model).py(py)?,
+        None => tokenizer_for(model)?,
     };
     if let Ok(s) = text_or_messages.cast::<PyString>() {
         let text = s.to_cow()?;
@@ -210,7 +195,7 @@ pub fn count_tokens(
         || text_or_messages.is_instance_of::<pyo3::types::PyTuple>()
     {
         let messages = json_arg(text_or_messages, "messages")?;
-        return tokenizer.count_messages(&messages).py(py);
+        return tokenizer.count_messages(&messages).map_err(Into::into);
     }
     Err(type_error(
         "text_or_messages",
@@ -221,9 +206,9 @@ pub fn count_tokens(
 
 /// Whether `count_tokens` is exact for `model` (False: a documented estimate, e.g. Claude).
 #[pyfunction]
-pub fn token_count_is_exact(py: Python<'_>, model: &str) -> PyResult<bool> {
+pub fn token_count_is_exact(model: &str) -> Result<bool> {
     tokenizer_for(model)
-        .py(py)
+        .map_err(Into::into)
         .map(iron_cost::Tokenizer::is_exact)
 }
 
@@ -236,8 +221,8 @@ pub fn use_prices(table: Option<PyRef<'_, PyPriceTable>>) {
 
 /// The process-wide price table.
 #[pyfunction]
-pub fn active_price_table(py: Python<'_>) -> PyResult<PyPriceTable> {
+pub fn active_price_table() -> Result<PyPriceTable> {
     Ok(PyPriceTable {
-        table: active_prices().py(py)?,
+        table: active_prices()?,
     })
 }

@@ -3,18 +3,17 @@
 //! `stream` on its reply — the same Rust pipeline the router runs.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use iron_cost::Money;
 use iron_llm::ApiFormat;
 use iron_reliability::{BreakerConfig, TripRule};
 use iron_runtime::{Call, Pipeline, PipelineConfig, StreamGuard};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::budget::PyBudget;
-use crate::errors::{pipeline_error, IntoPy as _};
+use crate::errors::{seconds, Error, Result};
 use crate::pii::PyPiiScanner;
 
 /// Delivers every event of `bus` to a Python `callback(event_json: str)`;
@@ -40,6 +39,37 @@ pub struct PyGovernor {
     pipeline: Arc<Pipeline>,
 }
 
+/// The policy pipeline of one runtime, library mode or router mode alike:
+/// spending from `budget`'s ledger (or its own, unlimited), scanning with
+/// `scanner`, a breaker per model with `(failure_threshold, cooldown_s)`.
+pub(crate) fn build_pipeline(
+    budget: Option<PyRef<'_, PyBudget>>,
+    scanner: Option<PyRef<'_, PyPiiScanner>>,
+    breaker: Option<(u32, f64)>,
+    unbounded_reserve_usd: Option<f64>,
+) -> Result<Arc<Pipeline>> {
+    let breaker = match breaker {
+        Some((failures, cooldown_s)) => Some(BreakerConfig {
+            trip: TripRule::Consecutive(failures),
+            cooldown: seconds(cooldown_s, "cooldown_s", true)?,
+            ..BreakerConfig::default()
+        }),
+        None => None,
+    };
+    let config = PipelineConfig {
+        scanner: scanner.map(|s| Arc::clone(&s.inner)),
+        breaker,
+        unbounded_reserve: unbounded_reserve_usd
+            .map(|v| Money::from_usd_f64(v, "unbounded_reserve_usd"))
+            .transpose()?,
+        ..PipelineConfig::default()
+    };
+    Ok(match budget {
+        Some(b) => Pipeline::with_ledger(config, Arc::clone(&b.ledger)),
+        None => Pipeline::new(config),
+    }?)
+}
+
 impl PyGovernor {
     /// The pipeline (for the lease client to subscribe to its events).
     pub(crate) fn pipeline(&self) -> &Arc<Pipeline> {
@@ -52,37 +82,19 @@ impl PyGovernor {
     #[new]
     #[pyo3(signature = (*, budget = None, scanner = None, circuit_breaker = true, failure_threshold = 5, cooldown_s = 60.0, unbounded_reserve_usd = None))]
     fn new(
-        py: Python<'_>,
         budget: Option<PyRef<'_, PyBudget>>,
         scanner: Option<PyRef<'_, PyPiiScanner>>,
         circuit_breaker: bool,
         failure_threshold: u32,
         cooldown_s: f64,
         unbounded_reserve_usd: Option<f64>,
-    ) -> PyResult<Self> {
-        if !(cooldown_s.is_finite() && cooldown_s >= 0.0) {
-            return Err(PyValueError::new_err(
-                "cooldown_s must be a non-negative number of seconds",
-            ));
-        }
-        let config = PipelineConfig {
-            scanner: scanner.map(|s| Arc::clone(&s.inner)),
-            breaker: circuit_breaker.then(|| BreakerConfig {
-                trip: TripRule::Consecutive(failure_threshold),
-                cooldown: Duration::from_secs_f64(cooldown_s),
-                ..BreakerConfig::default()
-            }),
-            unbounded_reserve: unbounded_reserve_usd
-                .map(|v| Money::from_usd_f64(v, "unbounded_reserve_usd"))
-                .transpose()
-                .py(py)?,
-            ..PipelineConfig::default()
-        };
-        let pipeline = match budget {
-            Some(b) => Pipeline::with_ledger(config, Arc::clone(&b.ledger)),
-            None => Pipeline::new(config),
-        }
-        .map_err(|e| pipeline_error(&e))?;
+    ) -> Result<Self> {
+        let pipeline = build_pipeline(
+            budget,
+            scanner,
+            circuit_breaker.then_some((failure_threshold, cooldown_s)),
+            unbounded_reserve_usd,
+        )?;
         Ok(PyGovernor { pipeline })
     }
 
@@ -97,11 +109,9 @@ impl PyGovernor {
         py: Python<'py>,
         path: &str,
         body: &[u8],
-    ) -> PyResult<Option<(PyCall, Option<Bound<'py, PyBytes>>, bool)>> {
+    ) -> Result<Option<(PyCall, Option<Bound<'py, PyBytes>>, bool)>> {
         let Some(format) = ApiFormat::from_path(path) else {
-            self.pipeline
-                .check_ungoverned(path)
-                .map_err(|e| pipeline_error(&e))?;
+            self.pipeline.check_ungoverned(path)?;
             return Ok(None);
         };
         // Small bodies are faster with the GIL held (a release and re-acquire
@@ -111,8 +121,7 @@ impl PyGovernor {
             py.detach(move || pipeline.begin(format, body))
         } else {
             self.pipeline.begin(format, body)
-        }
-        .map_err(|e| pipeline_error(&e))?;
+        }?;
         let upstream = call.modified_body().map(|b| PyBytes::new(py, &b));
         let stream = call.is_stream();
         Ok(Some((
@@ -160,12 +169,12 @@ pub struct PyCall {
 }
 
 impl PyCall {
-    fn take(&self) -> PyResult<Call> {
+    fn take(&self) -> Result<Call> {
         self.call
             .lock()
             .ok()
             .and_then(|mut c| c.take())
-            .ok_or_else(|| PyRuntimeError::new_err("this call was already finished"))
+            .ok_or_else(|| Error::Py(PyRuntimeError::new_err("this call was already finished")))
     }
 }
 
@@ -186,26 +195,25 @@ impl PyCall {
         status: u16,
         body: &[u8],
         retry_after: Option<String>,
-    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    ) -> Result<Option<Bound<'py, PyBytes>>> {
         let call = self.take()?;
         let run = || call.complete(status, retry_after.as_deref(), body);
         let out = if body.len() > DETACH_ABOVE {
             py.detach(run)
         } else {
             run()
-        }
-        .map_err(|e| pipeline_error(&e))?;
+        }?;
         Ok(out.map(|b| PyBytes::new(py, &b)))
     }
 
     /// The transport failed (no reply): a breaker failure, nothing charged.
-    fn fail(&self, reason: &str) -> PyResult<()> {
+    fn fail(&self, reason: &str) -> Result<()> {
         self.take()?.fail(reason);
         Ok(())
     }
 
     /// Starts governing a streamed (SSE) reply.
-    fn stream(&self) -> PyResult<PyStream> {
+    fn stream(&self) -> Result<PyStream> {
         Ok(PyStream {
             guard: Mutex::new(Some(self.take()?.stream())),
         })
@@ -221,8 +229,9 @@ pub struct PyStream {
 
 #[pymethods]
 impl PyStream {
-    /// Upstream bytes in; the bytes to hand on now.
-    fn feed<'py>(&self, py: Python<'py>, chunk: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    /// Upstream bytes in; the bytes to hand on now. Raises `PiiBlockedError`
+    /// (with its findings) once block mode stops the stream; finish it then.
+    fn feed<'py>(&self, py: Python<'py>, chunk: &[u8]) -> Result<Bound<'py, PyBytes>> {
         let mut g = self
             .guard
             .lock()
@@ -231,6 +240,10 @@ impl PyStream {
             Some(guard) => guard.feed(chunk),
             None => Vec::new(),
         };
+        // Block mode stopped the stream: the refusal, with its findings.
+        if let Some(err) = g.as_ref().and_then(StreamGuard::blocked_error) {
+            return Err(err.into());
+        }
         Ok(PyBytes::new(py, &out))
     }
 
@@ -247,7 +260,7 @@ impl PyStream {
     /// Ends the stream (`complete=False`: the upstream broke off); returns the
     /// last bytes. Charges the call. Idempotent.
     #[pyo3(signature = (complete = true))]
-    fn finish<'py>(&self, py: Python<'py>, complete: bool) -> PyResult<Bound<'py, PyBytes>> {
+    fn finish<'py>(&self, py: Python<'py>, complete: bool) -> Result<Bound<'py, PyBytes>> {
         let guard = self
             .guard
             .lock()

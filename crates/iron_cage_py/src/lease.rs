@@ -4,31 +4,15 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use iron_runtime::{LeaseClient, LeaseConfig, LeaseError};
-use pyo3::exceptions::PyValueError;
+use iron_runtime::{LeaseClient, LeaseConfig};
 use pyo3::prelude::*;
 
 use crate::budget::PyBudget;
 use crate::convert::money_arg;
-use crate::errors::control_panel_error;
+use crate::errors::{config, seconds, Result};
 use crate::governor::PyGovernor;
 use crate::router::PyRouter;
-
-fn lease_err(e: &LeaseError) -> PyErr {
-    Python::attach(|py| control_panel_error(py, e.to_string()))
-}
-
-fn seconds(value: f64, what: &str) -> PyResult<Duration> {
-    if value.is_finite() && value > 0.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(PyValueError::new_err(format!(
-            "{what} must be a positive number of seconds"
-        )))
-    }
-}
 
 /// A live lease from the Control Panel, enforced through `budget`'s limit.
 #[derive(Debug)]
@@ -55,47 +39,39 @@ impl PyLeaseClient {
         batch_size: usize,
         timeout_s: f64,
         runtime: String,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         if !(0.0..1.0).contains(&refresh_below) {
-            return Err(PyValueError::new_err(
-                "refresh_below must be a fraction in [0, 1)",
-            ));
+            return Err(config("refresh_below must be a fraction in [0, 1)"));
         }
         if batch_size == 0 || batch_size > 1000 {
-            return Err(PyValueError::new_err(
-                "batch_size must be between 1 and 1000",
-            ));
+            return Err(config("batch_size must be between 1 and 1000"));
         }
         let cfg = LeaseConfig {
             server_url,
             ic_token,
             slice: money_arg(slice_usd, "slice_usd")?,
             refresh_below,
-            flush_interval: seconds(flush_interval_s, "flush_interval_s")?,
+            flush_interval: seconds(flush_interval_s, "flush_interval_s", false)?,
             batch_size,
             outbox_path,
-            timeout: seconds(timeout_s, "timeout_s")?,
+            timeout: seconds(timeout_s, "timeout_s", false)?,
             runtime,
         };
         let ledger = Arc::clone(&budget.ledger);
-        let client = py
-            .detach(|| LeaseClient::start(cfg, ledger))
-            .map_err(|e| lease_err(&e))?;
+        let client = py.detach(|| LeaseClient::start(cfg, ledger))?;
         Ok(PyLeaseClient {
             inner: Arc::new(client),
         })
     }
 
     /// Reports every governed call of a `GovernorCore` or `RouterCore`.
-    fn attach(&self, core: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn attach(&self, core: &Bound<'_, PyAny>) -> Result<()> {
         if let Ok(g) = core.cast::<PyGovernor>() {
             self.inner.attach(g.get().pipeline());
         } else if let Ok(r) = core.cast::<PyRouter>() {
             self.inner.attach(r.get().pipeline());
         } else {
-            return Err(PyValueError::new_err(
-                "attach() takes a GovernorCore or a RouterCore",
-            ));
+            return Err(config("attach() takes a GovernorCore or a RouterCore"));
         }
         Ok(())
     }

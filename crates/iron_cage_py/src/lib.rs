@@ -31,6 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reliability::PyRetryPolicy>()?;
     m.add_class::<reliability::PyFallbackStats>()?;
     m.add_function(wrap_pyfunction!(reliability::parse_retry_after, m)?)?;
+    m.add_function(wrap_pyfunction!(reliability::status_is_failure, m)?)?;
     m.add_class::<pii::PyPiiScanner>()?;
     m.add_class::<pii::PyPiiStream>()?;
     m.add_class::<pii::PyScanResult>()?;

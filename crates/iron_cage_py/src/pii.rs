@@ -8,7 +8,7 @@ use iron_safety::{
 };
 use pyo3::prelude::*;
 
-use crate::errors::safety_error;
+use crate::errors::{Error, Result};
 
 /// One detected value: entity, `str` offsets, severity and a keyed HMAC (never the value).
 #[derive(Debug, Clone)]
@@ -19,6 +19,19 @@ pub struct PyFinding {
     end: usize,
     severity: &'static str,
     value_hmac: String,
+}
+
+impl PyFinding {
+    /// A finding as the scanner reported it (byte offsets in the text it scanned).
+    pub(crate) fn from_finding(f: &Finding) -> Self {
+        PyFinding {
+            entity: f.entity.clone(),
+            start: f.start,
+            end: f.end,
+            severity: f.severity.as_str(),
+            value_hmac: f.value_hmac.clone(),
+        }
+    }
 }
 
 #[pymethods]
@@ -96,8 +109,8 @@ impl PyPiiScanner {
         allow_domains: Vec<String>,
         allow_values: Vec<String>,
         custom_patterns: Vec<(String, String, String)>,
-    ) -> PyResult<Self> {
-        let mode = Mode::parse(mode).map_err(safety_error)?;
+    ) -> Result<Self> {
+        let mode = Mode::parse(mode)?;
         let entities = entities
             .map(|names| {
                 names
@@ -105,20 +118,20 @@ impl PyPiiScanner {
                     .map(|n| {
                         Entity::parse(n).ok_or_else(|| {
                             let known: Vec<&str> = Entity::ALL.iter().map(|e| e.name()).collect();
-                            safety_error(iron_safety::SafetyError::Config(format!(
+                            Error::from(iron_safety::SafetyError::Config(format!(
                                 "unknown entity {n:?}; known: {}",
                                 known.join(", ")
                             )))
                         })
                     })
-                    .collect::<PyResult<Vec<_>>>()
+                    .collect::<Result<Vec<_>>>()
             })
             .transpose()?;
         let custom = custom_patterns
             .into_iter()
             .map(|(name, pattern, severity)| {
                 let severity = Severity::parse(&severity).ok_or_else(|| {
-                    safety_error(iron_safety::SafetyError::Config(format!(
+                    Error::from(iron_safety::SafetyError::Config(format!(
                         "severity {severity:?} must be low, medium, high or critical"
                     )))
                 })?;
@@ -128,7 +141,7 @@ impl PyPiiScanner {
                     severity,
                 })
             })
-            .collect::<PyResult<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let inner = Scanner::new(ScannerConfig {
             mode,
             entities,
@@ -136,8 +149,7 @@ impl PyPiiScanner {
             allow_values,
             custom,
             hmac_key,
-        })
-        .map_err(safety_error)?;
+        })?;
         Ok(PyPiiScanner {
             inner: Arc::new(inner),
         })

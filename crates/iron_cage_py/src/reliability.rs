@@ -13,19 +13,10 @@ use iron_reliability::{
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::errors::reliability_error;
+use crate::errors::{seconds, Result};
 
-fn duration(seconds: f64, what: &'static str) -> PyResult<Duration> {
-    if seconds.is_finite() && seconds >= 0.0 {
-        Ok(Duration::from_secs_f64(seconds))
-    } else {
-        Err(reliability_error(
-            iron_reliability::ReliabilityError::InvalidConfig {
-                what,
-                reason: format!("{seconds} is not a finite number of seconds >= 0"),
-            },
-        ))
-    }
+fn duration(value: f64, what: &'static str) -> Result<Duration> {
+    seconds(value, what, true)
 }
 
 /// A clock that moves only when told to, for tests of time-dependent behaviour.
@@ -45,7 +36,7 @@ impl PyManualClock {
     }
 
     /// Moves the clock forward by `seconds`.
-    fn advance(&self, seconds: f64) -> PyResult<()> {
+    fn advance(&self, seconds: f64) -> Result<()> {
         let d = duration(seconds, "seconds")?;
         self.ns.fetch_add(
             u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
@@ -87,7 +78,7 @@ impl PyBreakerCore {
         cooldown_multiplier: f64,
         max_cooldown_s: Option<f64>,
         clock: Option<PyRef<'_, PyManualClock>>,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         let cooldown = duration(cooldown_s, "cooldown_s")?;
         let max_cooldown = match max_cooldown_s {
             Some(s) => duration(s, "max_cooldown_s")?,
@@ -110,21 +101,21 @@ impl PyBreakerCore {
             success_threshold,
         };
         let clock = clock.map_or_else(Clock::monotonic, |c| Clock::Manual(Arc::clone(&c.ns)));
-        let inner = CircuitBreaker::new(name, config, clock).map_err(reliability_error)?;
+        let inner = CircuitBreaker::new(name, config, clock)?;
         Ok(PyBreakerCore { inner })
     }
 
     /// A permit for one call, or CircuitOpenError. `cost_estimate_usd` counts as
     /// saved when the call is rejected.
     #[pyo3(signature = (cost_estimate_usd = 0.0))]
-    fn admit(&self, cost_estimate_usd: f64) -> PyResult<PyPermit> {
+    fn admit(&self, cost_estimate_usd: f64) -> Result<PyPermit> {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let micros = if cost_estimate_usd.is_finite() && cost_estimate_usd > 0.0 {
             (cost_estimate_usd * 1e6).round() as u64
         } else {
             0
         };
-        let permit = self.inner.admit(micros).map_err(reliability_error)?;
+        let permit = self.inner.admit(micros)?;
         Ok(PyPermit { inner: permit })
     }
 
@@ -140,7 +131,7 @@ impl PyBreakerCore {
     }
 
     /// Counters: calls, successes, failures, rejected, cost_saved_usd, trips, seconds in each state.
-    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn metrics<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
         let m = self.inner.metrics();
         let d = PyDict::new(py);
         d.set_item("name", self.inner.name())?;
@@ -207,7 +198,7 @@ impl PyPermit {
 
     /// The call failed; `retry_after_s` is the service's Retry-After, if any.
     #[pyo3(signature = (retry_after_s = None))]
-    fn failure(&self, retry_after_s: Option<f64>) -> PyResult<bool> {
+    fn failure(&self, retry_after_s: Option<f64>) -> Result<bool> {
         let retry_after = retry_after_s
             .map(|s| duration(s, "retry_after_s"))
             .transpose()?;
@@ -244,7 +235,7 @@ impl PyRetryPolicy {
         multiplier: f64,
         max_elapsed_s: Option<f64>,
         seed: Option<u64>,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         let policy = RetryPolicy {
             max_attempts,
             base_delay: duration(base_delay_s, "base_delay_s")?,
@@ -254,7 +245,7 @@ impl PyRetryPolicy {
                 .map(|s| duration(s, "max_elapsed_s"))
                 .transpose()?,
         };
-        policy.validate().map_err(reliability_error)?;
+        policy.validate()?;
         let seed = seed.unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -270,7 +261,7 @@ impl PyRetryPolicy {
 
     /// Seconds to wait after failed attempt `attempt` (1-based).
     #[pyo3(signature = (attempt, retry_after_s = None))]
-    fn delay(&self, attempt: u32, retry_after_s: Option<f64>) -> PyResult<f64> {
+    fn delay(&self, attempt: u32, retry_after_s: Option<f64>) -> Result<f64> {
         let retry_after = retry_after_s
             .map(|s| duration(s, "retry_after_s"))
             .transpose()?;
@@ -283,7 +274,7 @@ impl PyRetryPolicy {
     }
 
     /// Whether another attempt may follow failed attempt `attempt`.
-    fn should_retry(&self, attempt: u32, elapsed_s: f64, delay_s: f64) -> PyResult<bool> {
+    fn should_retry(&self, attempt: u32, elapsed_s: f64, delay_s: f64) -> Result<bool> {
         Ok(self.policy.should_retry(
             attempt,
             duration(elapsed_s, "elapsed_s")?,
@@ -344,4 +335,11 @@ impl PyFallbackStats {
 #[pyfunction]
 pub fn parse_retry_after(value: &str) -> Option<f64> {
     parse(value, SystemTime::now()).map(|d| d.as_secs_f64())
+}
+
+/// Whether an HTTP status counts against a breaker (408, 429 and 5xx): the
+/// one classification library mode, router mode and `CircuitBreaker` share.
+#[pyfunction]
+pub fn status_is_failure(status: u16) -> bool {
+    iron_reliability::classify_status(status) == iron_reliability::StatusClass::Failure
 }

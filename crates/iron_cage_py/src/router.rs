@@ -1,22 +1,15 @@
 //! `RouterCore` and `FakeProviderCore`: the router and the fake provider, each
 //! serving on its own tokio runtime in background threads.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use iron_cost::Money;
-use iron_reliability::{BreakerConfig, TripRule};
-use iron_runtime::{FakeProvider, Fault, Pipeline, PipelineConfig, Router, RouterConfig};
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use iron_runtime::{FakeProvider, Fault, Pipeline, Router, RouterConfig};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use std::sync::Arc;
 
 use crate::budget::PyBudget;
-use crate::errors::IntoPy as _;
+use crate::errors::{config, os_error, seconds, Result};
+use crate::governor::build_pipeline;
 use crate::pii::PyPiiScanner;
-
-fn pipeline_error(e: &iron_runtime::PipelineError) -> PyErr {
-    PyValueError::new_err(e.to_string())
-}
 
 /// The governed loopback proxy (the Python `LlmRouter` wraps it).
 #[derive(Debug)]
@@ -64,54 +57,29 @@ impl PyRouter {
         events_path: Option<String>,
         threads: usize,
         unbounded_reserve_usd: Option<f64>,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         for (name, url) in [
             ("upstream", &openai_upstream),
             ("anthropic_upstream", &anthropic_upstream),
         ] {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(PyValueError::new_err(format!(
+                return Err(config(format!(
                     "{name} must be an http:// or https:// base URL like https://api.openai.com/v1, got {url:?}"
                 )));
             }
         }
-        let seconds_ok = cooldown_s.is_finite()
-            && cooldown_s >= 0.0
-            && upstream_timeout_s.is_finite()
-            && upstream_timeout_s > 0.0;
-        if !seconds_ok {
-            return Err(PyValueError::new_err(
-                "cooldown_s and upstream_timeout_s must be positive numbers of seconds",
-            ));
-        }
-        let breaker = circuit_breaker.then(|| BreakerConfig {
-            trip: TripRule::Consecutive(failure_threshold),
-            cooldown: Duration::from_secs_f64(cooldown_s),
-            ..BreakerConfig::default()
-        });
-        let config = PipelineConfig {
-            budget: None,
-            thresholds_ppm: None,
-            scanner: scanner.map(|s| Arc::clone(&s.inner)),
-            breaker,
-            prices: None,
-            unbounded_reserve: unbounded_reserve_usd
-                .map(|v| Money::from_usd_f64(v, "unbounded_reserve_usd"))
-                .transpose()
-                .py(py)?,
-        };
-        let pipeline = match budget {
-            Some(b) => Pipeline::with_ledger(config, Arc::clone(&b.ledger)),
-            None => Pipeline::new(config),
-        }
-        .map_err(|e| pipeline_error(&e))?;
+        let upstream_timeout = seconds(upstream_timeout_s, "upstream_timeout_s", false)?;
+        let pipeline = build_pipeline(
+            budget,
+            scanner,
+            circuit_breaker.then_some((failure_threshold, cooldown_s)),
+            unbounded_reserve_usd,
+        )?;
         if let Some(path) = events_path {
             pipeline
                 .events()
                 .log_to(std::path::Path::new(&path))
-                .map_err(|e| {
-                    PyOSError::new_err(format!("cannot open the events file {path}: {e}"))
-                })?;
+                .map_err(|e| os_error(format!("cannot open the events file {path}: {e}")))?;
         }
         let rc = RouterConfig {
             host,
@@ -122,13 +90,13 @@ impl PyRouter {
             openai_key,
             anthropic_key,
             max_body_bytes,
-            upstream_timeout: Duration::from_secs_f64(upstream_timeout_s),
+            upstream_timeout,
             threads: threads.clamp(1, 64),
         };
         let p2 = Arc::clone(&pipeline);
         let router = py
             .detach(move || Router::start(rc, p2))
-            .map_err(|e| PyOSError::new_err(format!("the router could not start: {e}")))?;
+            .map_err(|e| os_error(format!("the router could not start: {e}")))?;
         Ok(PyRouter {
             base_url: router.base_url(),
             port: router.port(),
@@ -162,7 +130,7 @@ impl PyRouter {
     fn limit_usd(&self) -> f64 {
         self.pipeline.ledger().limit().to_usd_f64()
     }
-    fn set_limit(&self, limit: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_limit(&self, limit: &Bound<'_, PyAny>) -> Result<()> {
         let m = crate::convert::money_arg(limit, "budget")?;
         self.pipeline.ledger().set_limit(m);
         Ok(())
@@ -201,11 +169,11 @@ pub struct PyFakeProvider {
 impl PyFakeProvider {
     #[new]
     #[pyo3(signature = (*, port = 0, api_key = None, host = "127.0.0.1".to_owned()))]
-    fn new(py: Python<'_>, port: u16, api_key: Option<String>, host: String) -> PyResult<Self> {
+    fn new(py: Python<'_>, port: u16, api_key: Option<String>, host: String) -> Result<Self> {
         let fp = py
             .detach(|| FakeProvider::start_on(&host, port, api_key))
             .map_err(|e| {
-                PyOSError::new_err(format!(
+                os_error(format!(
                     "the fake provider could not start on port {port}: {e}"
                 ))
             })?;
@@ -233,9 +201,9 @@ impl PyFakeProvider {
         self.inner.lock().is_ok_and(|f| f.is_running())
     }
     #[pyo3(signature = (status, times = 1, retry_after = None))]
-    fn fail_next(&self, status: u16, times: u64, retry_after: Option<u64>) -> PyResult<()> {
+    fn fail_next(&self, status: u16, times: u64, retry_after: Option<u64>) -> Result<()> {
         if !(400..=599).contains(&status) {
-            return Err(PyValueError::new_err(format!(
+            return Err(config(format!(
                 "status must be an HTTP error status (400-599), got {status}"
             )));
         }
@@ -256,13 +224,9 @@ impl PyFakeProvider {
     fn clear_faults(&self) {
         self.state.clear_faults();
     }
-    fn set_latency(&self, seconds: f64) -> PyResult<()> {
-        if !(seconds.is_finite() && seconds >= 0.0) {
-            return Err(PyValueError::new_err(
-                "latency must be a non-negative number of seconds",
-            ));
-        }
-        self.state.set_latency(Duration::from_secs_f64(seconds));
+    fn set_latency(&self, seconds: f64) -> Result<()> {
+        let latency = crate::errors::seconds(seconds, "latency", true)?;
+        self.state.set_latency(latency);
         Ok(())
     }
     fn set_cached_tokens(&self, tokens: u64) {
@@ -279,14 +243,12 @@ impl PyFakeProvider {
     fn requests_json(&self) -> String {
         serde_json::Value::Array(self.state.requests()).to_string()
     }
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+    fn stop(&self, py: Python<'_>) -> Result<()> {
         let ok = py.detach(|| self.inner.lock().map(|mut f| f.stop()).is_ok());
         if ok {
             Ok(())
         } else {
-            Err(PyRuntimeError::new_err(
-                "the fake provider's lock is poisoned",
-            ))
+            Err(PyRuntimeError::new_err("the fake provider's lock is poisoned").into())
         }
     }
 }

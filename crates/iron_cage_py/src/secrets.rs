@@ -10,7 +10,7 @@ use iron_secrets::{
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::errors::secret_error;
+use crate::errors::{Error, Result};
 
 /// Salt for ciphers made without one: standalone ciphers (no vault header) need
 /// a stable salt; master keys are 256-bit random, so a fixed salt costs nothing.
@@ -28,11 +28,11 @@ impl std::fmt::Debug for PySecretCipher {
     }
 }
 
-fn salt_arg(kdf_salt: Option<&[u8]>) -> PyResult<[u8; 16]> {
+fn salt_arg(kdf_salt: Option<&[u8]>) -> Result<[u8; 16]> {
     match kdf_salt {
         None => Ok(STANDALONE_SALT),
         Some(s) => <[u8; 16]>::try_from(s).map_err(|_| {
-            secret_error(iron_secrets::SecretError::InvalidArgument {
+            Error::from(iron_secrets::SecretError::InvalidArgument {
                 what: "kdf_salt",
                 reason: format!("must be 16 bytes, got {}", s.len()),
             })
@@ -45,12 +45,10 @@ impl PySecretCipher {
     /// Derives the key-encryption key from `master_key` (Argon2id; slow on purpose, once).
     #[new]
     #[pyo3(signature = (master_key, *, kdf_salt = None))]
-    fn new(py: Python<'_>, master_key: &str, kdf_salt: Option<&[u8]>) -> PyResult<Self> {
+    fn new(py: Python<'_>, master_key: &str, kdf_salt: Option<&[u8]>) -> Result<Self> {
         let salt = salt_arg(kdf_salt)?;
         let key = zeroize::Zeroizing::new(master_key.as_bytes().to_vec());
-        let inner = py
-            .detach(move || SecretCipher::unlock(&key, KdfParams::recommended(salt)))
-            .map_err(secret_error)?;
+        let inner = py.detach(move || SecretCipher::unlock(&key, KdfParams::recommended(salt)))?;
         Ok(PySecretCipher { inner })
     }
 
@@ -63,7 +61,7 @@ impl PySecretCipher {
         environment: &str,
         version: u32,
         secret_id: &str,
-    ) -> PyResult<String> {
+    ) -> Result<String> {
         self.inner
             .encrypt(
                 &Binding {
@@ -74,7 +72,7 @@ impl PySecretCipher {
                 },
                 value.as_bytes(),
             )
-            .map_err(secret_error)
+            .map_err(Into::into)
     }
 
     /// Decrypts a blob with the same binding it was encrypted with.
@@ -86,21 +84,18 @@ impl PySecretCipher {
         environment: &str,
         version: u32,
         secret_id: &str,
-    ) -> PyResult<String> {
-        let plain = self
-            .inner
-            .decrypt(
-                &Binding {
-                    id: secret_id,
-                    name,
-                    environment,
-                    version,
-                },
-                blob,
-            )
-            .map_err(secret_error)?;
+    ) -> Result<String> {
+        let plain = self.inner.decrypt(
+            &Binding {
+                id: secret_id,
+                name,
+                environment,
+                version,
+            },
+            blob,
+        )?;
         String::from_utf8(plain.to_vec()).map_err(|_| {
-            secret_error(iron_secrets::SecretError::Malformed {
+            Error::from(iron_secrets::SecretError::Malformed {
                 name: name.to_owned(),
                 reason: "the value is not UTF-8".into(),
             })
@@ -136,20 +131,19 @@ impl PySecretVault {
         role: String,
         agent_id: Option<String>,
         keep_versions: u32,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         let key = zeroize::Zeroizing::new(master_key.as_bytes().to_vec());
         let p = path.clone();
         let inner = py
-            .detach(move || Vault::open(&p, &key, Requester { role, agent_id }))
-            .map_err(secret_error)?
+            .detach(move || Vault::open(&p, &key, Requester { role, agent_id }))?
             .with_keep_versions(keep_versions);
         Ok(PySecretVault { inner, path })
     }
 
     #[pyo3(signature = (name, value, *, environment = "production"))]
-    fn put(&self, py: Python<'_>, name: &str, value: &str, environment: &str) -> PyResult<u32> {
+    fn put(&self, py: Python<'_>, name: &str, value: &str, environment: &str) -> Result<u32> {
         py.detach(|| self.inner.put(name, environment, value))
-            .map_err(secret_error)
+            .map_err(Into::into)
     }
 
     #[pyo3(signature = (name, *, environment = "production", version = None))]
@@ -159,10 +153,8 @@ impl PySecretVault {
         name: &str,
         environment: &str,
         version: Option<u32>,
-    ) -> PyResult<String> {
-        let value = py
-            .detach(|| self.inner.get(name, environment, version))
-            .map_err(secret_error)?;
+    ) -> Result<String> {
+        let value = py.detach(|| self.inner.get(name, environment, version))?;
         Ok(value.as_str().to_owned())
     }
 
@@ -172,10 +164,8 @@ impl PySecretVault {
         py: Python<'py>,
         environment: Option<&str>,
         include_deleted: bool,
-    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let infos = py
-            .detach(|| self.inner.list(environment, include_deleted))
-            .map_err(secret_error)?;
+    ) -> Result<Vec<Bound<'py, PyDict>>> {
+        let infos = py.detach(|| self.inner.list(environment, include_deleted))?;
         infos
             .into_iter()
             .map(|i| {
@@ -192,21 +182,21 @@ impl PySecretVault {
     }
 
     #[pyo3(signature = (name, *, environment = "production"))]
-    fn delete(&self, py: Python<'_>, name: &str, environment: &str) -> PyResult<()> {
+    fn delete(&self, py: Python<'_>, name: &str, environment: &str) -> Result<()> {
         py.detach(|| self.inner.delete(name, environment))
-            .map_err(secret_error)
+            .map_err(Into::into)
     }
 
     #[pyo3(signature = (name, *, environment = "production"))]
-    fn undelete(&self, py: Python<'_>, name: &str, environment: &str) -> PyResult<()> {
+    fn undelete(&self, py: Python<'_>, name: &str, environment: &str) -> Result<()> {
         py.detach(|| self.inner.undelete(name, environment))
-            .map_err(secret_error)
+            .map_err(Into::into)
     }
 
     #[pyo3(signature = (name, *, environment = "production"))]
-    fn destroy(&self, py: Python<'_>, name: &str, environment: &str) -> PyResult<()> {
+    fn destroy(&self, py: Python<'_>, name: &str, environment: &str) -> Result<()> {
         py.detach(|| self.inner.destroy(name, environment))
-            .map_err(secret_error)
+            .map_err(Into::into)
     }
 
     #[pyo3(signature = (name, *, environment = "production"))]
@@ -215,10 +205,8 @@ impl PySecretVault {
         py: Python<'_>,
         name: &str,
         environment: &str,
-    ) -> PyResult<Vec<(u32, String, bool)>> {
-        let h = py
-            .detach(|| self.inner.history(name, environment))
-            .map_err(secret_error)?;
+    ) -> Result<Vec<(u32, String, bool)>> {
+        let h = py.detach(|| self.inner.history(name, environment))?;
         Ok(h.into_iter()
             .map(|v| (v.version, v.created_at, v.deleted))
             .collect())
@@ -229,10 +217,8 @@ impl PySecretVault {
         &self,
         py: Python<'py>,
         secret_name: Option<&str>,
-    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let rows = py
-            .detach(|| self.inner.audit(secret_name))
-            .map_err(secret_error)?;
+    ) -> Result<Vec<Bound<'py, PyDict>>> {
+        let rows = py.detach(|| self.inner.audit(secret_name))?;
         rows.into_iter()
             .map(|r| {
                 let d = PyDict::new(py);
@@ -249,15 +235,15 @@ impl PySecretVault {
             .collect()
     }
 
-    fn rotate_master_key(&self, py: Python<'_>, new_master_key: &str) -> PyResult<usize> {
+    fn rotate_master_key(&self, py: Python<'_>, new_master_key: &str) -> Result<usize> {
         let key = zeroize::Zeroizing::new(new_master_key.as_bytes().to_vec());
         py.detach(|| self.inner.rotate_master_key(&key))
-            .map_err(secret_error)
+            .map_err(Into::into)
     }
 
     /// (name, environment, version, error) for every stored version that fails to decrypt.
-    fn verify(&self, py: Python<'_>) -> PyResult<Vec<(String, String, u32, String)>> {
-        let f = py.detach(|| self.inner.verify()).map_err(secret_error)?;
+    fn verify(&self, py: Python<'_>) -> Result<Vec<(String, String, u32, String)>> {
+        let f = py.detach(|| self.inner.verify())?;
         Ok(f.into_iter()
             .map(|v| (v.name, v.environment, v.version, v.error))
             .collect())
@@ -271,8 +257,8 @@ impl PySecretVault {
 
 /// A new random master key (32 bytes, base64url).
 #[pyfunction]
-pub fn generate_master_key() -> PyResult<String> {
-    generate().map_err(secret_error)
+pub fn generate_master_key() -> Result<String> {
+    generate().map_err(Into::into)
 }
 
 /// `sk-proj-abc...xyz`.

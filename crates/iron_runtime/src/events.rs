@@ -10,7 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
+use crate::record::CallRecord;
+
 type Subscriber = Arc<dyn Fn(&Value) + Send + Sync>;
+type CallSubscriber = Arc<dyn Fn(&CallRecord) + Send + Sync>;
 
 /// Fan-out of events. Cheap to clone (shared).
 #[derive(Clone, Default)]
@@ -21,6 +24,8 @@ pub struct EventBus {
 #[derive(Default)]
 struct Inner {
     subscribers: RwLock<Vec<(u64, Subscriber)>>,
+    /// Subscribers to the typed records of charged calls.
+    calls: RwLock<Vec<(u64, CallSubscriber)>>,
     next_id: AtomicU64,
     file: Mutex<Option<File>>,
     /// Subscribers plus an open file: zero means nobody listens.
@@ -70,20 +75,60 @@ impl EventBus {
         id
     }
 
-    /// Removes a subscriber; false if it was not there.
-    pub fn unsubscribe(&self, id: u64) -> bool {
-        let mut subs = self
-            .inner
-            .subscribers
+    /// Calls `f` with the record of every charged call; returns an id for
+    /// [`EventBus::unsubscribe`].
+    pub fn subscribe_calls(&self, f: impl Fn(&CallRecord) + Send + Sync + 'static) -> u64 {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner.listeners.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .calls
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let before = subs.len();
-        subs.retain(|(i, _)| *i != id);
-        let removed = subs.len() != before;
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((id, Arc::new(f)));
+        id
+    }
+
+    /// Removes a subscriber (of events or of call records); false if it was not there.
+    pub fn unsubscribe(&self, id: u64) -> bool {
+        let removed = remove(&self.inner.subscribers, id) || remove(&self.inner.calls, id);
         if removed {
             self.inner.listeners.fetch_sub(1, Ordering::Relaxed);
         }
         removed
+    }
+
+    /// Delivers a charged call: the record to typed subscribers, and the
+    /// `llm_call` event (serialised once) to event subscribers and the file.
+    pub fn emit_call(&self, record: &CallRecord) {
+        if !self.is_active() {
+            return;
+        }
+        let typed: Vec<CallSubscriber> = self
+            .inner
+            .calls
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(_, f)| Arc::clone(f))
+            .collect();
+        for f in typed {
+            f(record);
+        }
+        let untyped = !self
+            .inner
+            .subscribers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty();
+        let file = self
+            .inner
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some();
+        if untyped || file {
+            self.emit("llm_call", record.to_json());
+        }
     }
 
     /// Whether anybody listens (callers skip building events otherwise).
@@ -134,6 +179,15 @@ impl EventBus {
             let _ = f.write_all(line.as_bytes());
         }
     }
+}
+
+fn remove<T>(list: &RwLock<Vec<(u64, T)>>, id: u64) -> bool {
+    let mut subs = list
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let before = subs.len();
+    subs.retain(|(i, _)| *i != id);
+    subs.len() != before
 }
 
 #[cfg(test)]

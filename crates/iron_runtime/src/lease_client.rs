@@ -35,6 +35,7 @@ use serde_json::{json, Value};
 use crate::limits::RequestLimits;
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
+use crate::record::CallRecord;
 
 /// How a runtime talks to the Control Panel.
 #[derive(Debug, Clone)]
@@ -296,11 +297,9 @@ impl LeaseClient {
         pipeline.set_limits(lock(&self.inner.state).limits);
         lock(&self.inner.pipelines).push(Arc::downgrade(pipeline));
         let inner = Arc::clone(&self.inner);
-        pipeline.events().subscribe(move |event| {
-            if event["type"] == "llm_call" {
-                inner.enqueue(event);
-            }
-        })
+        pipeline
+            .events()
+            .subscribe_calls(move |call| inner.enqueue(call))
     }
 
     /// A copy of the lease as last seen.
@@ -384,6 +383,23 @@ fn rfc3339(since_epoch: Duration) -> String {
     )
 }
 
+/// One usage report as the Control Panel takes it (`POST /api/v1/budget/report`).
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    request_id: String,
+    model: &'a str,
+    provider: &'static str,
+    input_tokens: u64,
+    output_tokens: u64,
+    cached_tokens: u64,
+    /// Decimal USD, exact to the micro-dollar.
+    cost_usd: String,
+    latency_ms: f64,
+    pii_findings: usize,
+    status: &'static str,
+    occurred_at: String,
+}
+
 fn request_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).unwrap_or_default();
@@ -403,27 +419,27 @@ impl Inner {
         *lock(&self.last_error) = e.to_string();
     }
 
-    fn enqueue(&self, event: &Value) {
+    fn enqueue(&self, call: &CallRecord) {
         let lease_id = lock(&self.state).lease_id.clone();
-        let micros = event["cost_micros"].as_u64().unwrap_or(0);
-        let status = if event["blocked"].as_bool() == Some(true) {
-            "blocked"
-        } else {
-            "ok"
+        let micros = call.cost.micros();
+        let report = Report {
+            request_id: request_id(),
+            model: &call.model,
+            provider: call.provider,
+            input_tokens: call.input_tokens,
+            output_tokens: call.output_tokens,
+            cached_tokens: call.cached_input_tokens,
+            cost_usd: format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000),
+            latency_ms: call.latency_ms,
+            pii_findings: call.pii_findings,
+            status: if call.blocked { "blocked" } else { "ok" },
+            occurred_at: rfc3339(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default(),
+            ),
         };
-        let report = json!({
-            "request_id": request_id(),
-            "model": event["model"],
-            "provider": event["provider"].as_str().unwrap_or(""),
-            "input_tokens": event["input_tokens"],
-            "output_tokens": event["output_tokens"],
-            "cached_tokens": event["cached_input_tokens"],
-            "cost_usd": format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000),
-            "latency_ms": event["latency_ms"],
-            "pii_findings": event["pii_findings"],
-            "status": status,
-            "occurred_at": rfc3339(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()),
-        });
+        let report = serde_json::to_value(&report).unwrap_or_default();
         if let Err(e) = self.outbox.push(&lease_id, &report) {
             self.note_error(&LeaseError::Outbox(e));
         }

@@ -13,18 +13,22 @@ pub mod error;
 pub mod events;
 pub mod limits;
 pub mod pipeline;
+pub mod record;
 pub mod stream_guard;
 
-pub use error::PipelineError;
+pub use error::{PipelineError, Refusal};
 pub use events::EventBus;
 pub use limits::RequestLimits;
 pub use pipeline::{Call, Charge, Pipeline, PipelineConfig};
+pub use record::CallRecord;
 pub use stream_guard::StreamGuard;
 pub mod fake;
 mod fake_billing;
 pub mod http;
 pub mod lease_client;
 pub mod outbox;
+#[cfg(test)]
+mod pipeline_tests;
 pub mod router;
 
 pub use fake::{FakeProvider, FakeState, Fault};

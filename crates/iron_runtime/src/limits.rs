@@ -11,7 +11,7 @@ use iron_cost::Money;
 use iron_llm::Estimate;
 use serde_json::Value;
 
-use crate::error::PipelineError;
+use crate::error::{PipelineError, Refusal};
 
 /// The limits; `None` means no limit of that kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,21 +82,34 @@ impl Limiter {
         let limits = self.get();
         if let Some(max) = limits.max_cost_per_request {
             if estimate.cost > max {
-                return Err(PipelineError::LimitExceeded(format!(
-                    "this call may cost up to {}, over the per-request limit of {max}: lower max_tokens \
-                     or shorten the prompt (the limit is set on the Control Panel)",
-                    estimate.cost
-                )));
+                return Err(PipelineError::LimitExceeded {
+                    message: format!(
+                        "this call may cost up to {}, over the per-request limit of {max}: lower max_tokens \
+                         or shorten the prompt (the limit is set on the Control Panel)",
+                        estimate.cost
+                    ),
+                    refusal: Box::new(Refusal {
+                        limit: max,
+                        requested: estimate.cost,
+                        ..Refusal::default()
+                    }),
+                });
             }
         }
         if let Some(max) = limits.max_tokens_per_request {
             let tokens = estimate.input_tokens + estimate.output_tokens;
             if tokens > max {
-                return Err(PipelineError::LimitExceeded(format!(
-                    "this call may use up to {tokens} tokens ({} in, {} out), over the per-request \
-                     limit of {max}: lower max_tokens or shorten the prompt",
-                    estimate.input_tokens, estimate.output_tokens
-                )));
+                return Err(PipelineError::LimitExceeded {
+                    message: format!(
+                        "this call may use up to {tokens} tokens ({} in, {} out), over the per-request \
+                         limit of {max}: lower max_tokens or shorten the prompt",
+                        estimate.input_tokens, estimate.output_tokens
+                    ),
+                    refusal: Box::new(Refusal {
+                        requested: estimate.cost,
+                        ..Refusal::default()
+                    }),
+                });
             }
         }
         if let Some(rpm) = limits.max_requests_per_minute {
@@ -150,11 +163,11 @@ mod tests {
         })));
         assert!(matches!(
             l.check(&est(600_000, 10, 10)),
-            Err(PipelineError::LimitExceeded(_))
+            Err(PipelineError::LimitExceeded { .. })
         ));
         assert!(matches!(
             l.check(&est(1, 60, 41)),
-            Err(PipelineError::LimitExceeded(_))
+            Err(PipelineError::LimitExceeded { .. })
         ));
         assert!(l.check(&est(1, 60, 40)).is_ok());
         assert!(l.check(&est(1, 1, 1)).is_ok());

@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use crate::error::PipelineError;
 use crate::events::EventBus;
 use crate::limits::{Limiter, RequestLimits};
+use crate::record::CallRecord;
 use crate::stream_guard::StreamGuard;
 
 /// A budget large enough to mean "no limit" without overflowing sums ($1 billion).
@@ -258,9 +259,12 @@ impl Pipeline {
         if ApiFormat::is_unpriced_billable(path) && self.ledger.limit() < UNLIMITED {
             return Err(self.refuse(
                 None,
-                PipelineError::Unbounded(format!(
-                    "POST {path} is billed by the provider but iron-cage cannot price it, so under a hard budget it is not sent; make the call outside the runtime, or in a runtime without a limit"
-                )),
+                PipelineError::Unbounded {
+                    message: format!(
+                        "POST {path} is billed by the provider but iron-cage cannot price it, so under a hard budget it is not sent; make the call outside the runtime, or in a runtime without a limit"
+                    ),
+                    refusal: self.refusal(Money::ZERO),
+                },
             ));
         }
         Ok(())
@@ -311,15 +315,21 @@ impl Pipeline {
             }
             let estimate = parsed.plan_priced(price_name, price, available).map_err(|e| {
                 let err = match e {
-                    PlanError::Budget { .. } => PipelineError::BudgetExceeded(format!(
-                        "{e}; budget {} spent of {}. Raise the budget or wait for running calls to finish.{}",
-                        self.ledger.spent(),
-                        self.ledger.limit(),
-                        parsed.inputs.pulls_context.as_ref().map_or(String::new(), |field| format!(
-                            " The call reserves the model's whole context window because {field} adds context of unknown size; send that context in the request instead to reserve only what it holds."
-                        ))
-                    )),
-                    PlanError::Unbounded { .. } => PipelineError::Unbounded(e.to_string()),
+                    PlanError::Budget { needed, .. } => PipelineError::BudgetExceeded {
+                        message: format!(
+                            "{e}; budget {} spent of {}. Raise the budget or wait for running calls to finish.{}",
+                            self.ledger.spent(),
+                            self.ledger.limit(),
+                            parsed.inputs.pulls_context.as_ref().map_or(String::new(), |field| format!(
+                                " The call reserves the model's whole context window because {field} adds context of unknown size; send that context in the request instead to reserve only what it holds."
+                            ))
+                        ),
+                        refusal: self.refusal(needed),
+                    },
+                    PlanError::Unbounded { .. } => PipelineError::Unbounded {
+                        message: e.to_string(),
+                        refusal: self.refusal(Money::ZERO),
+                    },
                     PlanError::Llm(l) => llm_error(l),
                 };
                 self.refuse(Some(&parsed.model), err)
@@ -331,13 +341,21 @@ impl Pipeline {
                 Err(e) => {
                     return Err(self.refuse(
                         Some(&parsed.model),
-                        PipelineError::BudgetExceeded(e.to_string()),
+                        PipelineError::BudgetExceeded {
+                            message: e.to_string(),
+                            refusal: self.refusal(estimate.cost),
+                        },
                     ));
                 }
             }
         };
-        if let Err(e) = self.limiter.check(&estimate) {
+        if let Err(mut e) = self.limiter.check(&estimate) {
             drop(reservation);
+            if let PipelineError::LimitExceeded { refusal, .. } = &mut e {
+                let limit = refusal.limit;
+                *refusal = self.refusal(estimate.cost);
+                refusal.limit = limit;
+            }
             return Err(self.refuse(Some(&parsed.model), e));
         }
         let permit = match &model.breaker {
@@ -353,6 +371,8 @@ impl Pipeline {
                         Some(&parsed.model),
                         PipelineError::CircuitOpen {
                             message: format!("circuit breaker {breaker:?} is {state}: the upstream was not called; retry after {retry_after_s:.1}s"),
+                            breaker,
+                            state,
                             retry_after_s,
                         },
                     ));
@@ -402,6 +422,11 @@ impl Pipeline {
             map.insert(model.to_owned(), Arc::clone(&info));
         }
         Ok(info)
+    }
+
+    /// The ledger's numbers for a refusal of a call that asked for `requested`.
+    fn refusal(&self, requested: Money) -> Box<crate::error::Refusal> {
+        crate::error::Refusal::of(self.ledger.name(), &self.ledger.snapshot(), requested)
     }
 
     fn refuse(&self, model: Option<&str>, err: PipelineError) -> PipelineError {
@@ -720,31 +745,27 @@ impl Call {
             return Charge { usage, cost, exact };
         }
         let snap = p.ledger.snapshot();
-        p.events.emit(
-            "llm_call",
-            json!({
-                "model": self.parsed.model,
-                "format": self.parsed.format.as_str(),
-                "stream": self.parsed.stream,
-                "status": status,
-                "input_tokens": usage.total_input(),
-                "cached_input_tokens": usage.cached_input,
-                "output_tokens": usage.output,
-                "reasoning_tokens": usage.reasoning,
-                "audio_input_tokens": usage.audio_input,
-                "audio_output_tokens": usage.audio_output,
-                "provider": self.model.price.provider.as_str(),
-                "cost_usd": cost.to_usd_f64(),
-                "cost_micros": cost.micros(),
-                "reserved_usd": self.estimate.cost.to_usd_f64(),
-                "exact_usage": exact,
-                "latency_ms": ms(self.started.elapsed()),
-                "pii_findings": findings.len(),
-                "blocked": blocked,
-                "spent_usd": snap.spent.to_usd_f64(),
-                "limit_usd": snap.limit.to_usd_f64(),
-            }),
-        );
+        p.events.emit_call(&CallRecord {
+            model: self.parsed.model.clone(),
+            format: self.parsed.format.as_str(),
+            stream: self.parsed.stream,
+            status,
+            input_tokens: usage.total_input(),
+            cached_input_tokens: usage.cached_input,
+            output_tokens: usage.output,
+            reasoning_tokens: usage.reasoning,
+            audio_input_tokens: usage.audio_input,
+            audio_output_tokens: usage.audio_output,
+            provider: self.model.price.provider.as_str(),
+            cost,
+            reserved: self.estimate.cost,
+            exact_usage: exact,
+            latency_ms: ms(self.started.elapsed()),
+            pii_findings: findings.len(),
+            blocked,
+            spent: snap.spent,
+            limit: snap.limit,
+        });
         Charge { usage, cost, exact }
     }
 }
@@ -753,11 +774,14 @@ pub(crate) fn pii_blocked(findings: &[Finding]) -> PipelineError {
     let mut kinds: Vec<&str> = findings.iter().map(|f| f.entity.as_str()).collect();
     kinds.sort_unstable();
     kinds.dedup();
-    PipelineError::PiiBlocked(format!(
-        "the reply contained {} ({} finding(s)) and the safety mode is block: nothing was returned",
-        kinds.join(", "),
-        findings.len()
-    ))
+    PipelineError::PiiBlocked {
+        message: format!(
+            "the reply contained {} ({} finding(s)) and the safety mode is block: nothing was returned",
+            kinds.join(", "),
+            findings.len()
+        ),
+        findings: findings.to_vec(),
+    }
 }
 
 fn mode_name(m: Mode) -> &'static str {

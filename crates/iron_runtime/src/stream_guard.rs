@@ -16,6 +16,7 @@ use iron_llm::{ApiFormat, SseEvent, SseParser};
 use iron_safety::{Finding, Mode, StreamScanner};
 use serde_json::{json, Value};
 
+use crate::error::PipelineError;
 use crate::pipeline::{pii_blocked, Call, Charge};
 
 /// Rewrites one streamed reply. Feed it upstream bytes; send what it returns.
@@ -369,6 +370,12 @@ impl StreamGuard {
         }
         *text = result.text;
         true
+    }
+
+    /// The refusal of a stream that block mode stopped (`None` while it runs).
+    #[must_use]
+    pub fn blocked_error(&self) -> Option<PipelineError> {
+        self.is_blocked().then(|| pii_blocked(&self.findings))
     }
 
     fn block_event(&self) -> String {

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
 from iron_cage import _core, _lease
-from iron_cage._exceptions import ConfigError
+from iron_cage._events import Events
 from iron_cage._pii import PiiScanner
 from iron_cage._policy import budget_for, scanner_for
 from iron_cage.sdk import _instrument
@@ -40,7 +40,7 @@ def current_runtime() -> AgentRuntime | None:
     return CURRENT.get()
 
 
-class AgentRuntime:
+class AgentRuntime(Events):
     """Governs every LLM call made in its scope, in-process.
 
     ``with AgentRuntime(budget=10.0) as rt:`` — calls of openai and anthropic
@@ -84,10 +84,8 @@ class AgentRuntime:
         self._outbox_path = outbox_path
         if self._remote is not None:
             # The budget follows the lease; `budget` is the most one lease asks for.
-            if budget is None or isinstance(budget, _core.Budget):
-                raise ConfigError("with control_panel=..., budget= is the USD to lease at a time (a number)")
-            self._slice = budget
-            self.budget: _core.Budget | None = _core.Budget(0, name=name)
+            self.budget: _core.Budget | None = _lease.leased_budget(budget, "control_panel=...", name)
+            self._slice = cast("float | int | str | Decimal", budget)
         else:
             self.budget = budget_for(budget, name)
         self.name = name
@@ -208,14 +206,6 @@ class AgentRuntime:
         if self._lease is not None:
             result["control_panel"] = self._lease.status()
         return result
-
-    def on_event(self, callback: Callable[[dict[str, Any]], None]) -> int:
-        """``callback(event)`` for each ``llm_call``, ``llm_refused``, ``llm_error``,
-        ``pii_detected``, ``budget_threshold`` and ``breaker_state`` event."""
-        return self._core.subscribe(lambda text: callback(json.loads(text)))
-
-    def remove_callback(self, callback_id: int) -> bool:
-        return self._core.unsubscribe(callback_id)
 
     def __repr__(self) -> str:
         limit = "unlimited" if self.budget is None else f"${self._core.limit_usd:.2f}"

@@ -22,37 +22,23 @@ if TYPE_CHECKING:
     from iron_cage.sdk._runtime import AgentRuntime
 
 ERROR_KEY = "iron_cage_error"
-STATUS = {
-    "BudgetExceededError": 402,
-    "LimitExceededError": 403,
-    "RateLimitedError": 429,
-    "CircuitOpenError": 503,
-    "PiiBlockedError": 422,
-}
-CODES = {
-    "BudgetExceededError": "budget_exceeded",
-    "LimitExceededError": "limit_exceeded",
-    "RateLimitedError": "rate_limited",
-    "CircuitOpenError": "circuit_open",
-    "PiiBlockedError": "pii_blocked",
-}
 _DROP = {"content-length", "content-encoding", "transfer-encoding"}
 
 
 def refusal(mod: ModuleType, request: Any, exc: IronCageError) -> Any:
-    """An error response that carries ``exc``; patched SDKs raise it as is."""
-    name = type(exc).__name__
+    """An error response that carries ``exc``; patched SDKs raise it as is. Status and
+    code are the ones the Rust core gave the refusal (what router mode answers with)."""
     body = {
         "error": {
             "message": str(exc),
             "type": "iron_cage",
             "param": None,
-            "code": CODES.get(name, "invalid_request"),
+            "code": exc.code or "invalid_request",
         }
     }
     headers = {"x-should-retry": "false", "content-type": "application/json"}
     return mod.Response(
-        STATUS.get(name, 400), headers=headers, json=body, request=request, extensions={ERROR_KEY: exc}
+        exc.status or 400, headers=headers, json=body, request=request, extensions={ERROR_KEY: exc}
     )
 
 
@@ -126,13 +112,13 @@ class _Guarded:
         runtime._open_streams.add(self)
 
     def _feed(self, chunk: bytes) -> bytes:
-        out = self._core.feed(chunk)
-        if self._core.blocked:
+        try:
+            return self._core.feed(chunk)
+        except PiiBlockedError:
+            # Block mode stopped the stream: charge what was streamed, then raise
+            # the refusal (with its findings).
             self._finish(True)
-            raise PiiBlockedError(
-                "PII found in a streamed reply in block mode; the stream was stopped before it"
-            )
-        return out
+            raise
 
     def _finish(self, complete: bool) -> bytes:
         if self._done:
