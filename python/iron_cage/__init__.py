@@ -41,6 +41,8 @@ from iron_cage._reliability import CircuitBreaker, FallbackChain, retry
 from iron_cage._router import LlmRouter
 from iron_cage._secrets import SecretVault
 from iron_cage.sdk import AgentRuntime, protect_agent
+from iron_cage.supervisor.agent_api import outcome, progress
+from iron_cage.supervisor.runtime import Runtime
 
 __all__ = [
     "AgentRuntime",
@@ -63,6 +65,7 @@ __all__ = [
     "RateLimitedError",
     "Reservation",
     "ReservationError",
+    "Runtime",
     "ScanResult",
     "SecretCipher",
     "SecretError",
@@ -73,6 +76,8 @@ __all__ = [
     "cost_of",
     "count_tokens",
     "generate_master_key",
+    "outcome",
+    "progress",
     "protect_agent",
     "retry",
     "token_count_is_exact",

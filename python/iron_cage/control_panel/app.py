@@ -16,7 +16,17 @@ from fastapi.staticfiles import StaticFiles
 from iron_cage import __version__
 from iron_cage.control_panel import errors, leasing
 from iron_cage.control_panel.bodylimit import BodyLimit
-from iron_cage.control_panel.routes import agents, alerts, auth, budget, live, secrets, usage, users
+from iron_cage.control_panel.routes import (
+    agents,
+    alerts,
+    auth,
+    budget,
+    live,
+    processes,
+    secrets,
+    usage,
+    users,
+)
 from iron_cage.control_panel.settings import Settings
 from iron_cage.control_panel.state import ControlPanel
 
@@ -71,7 +81,7 @@ def create_app(settings: Settings | None = None, *, control_panel: ControlPanel 
         small_limit=cp.settings.max_auth_body_bytes,
         small_prefix=f"{API}/auth/",
     )
-    for module in (auth, users, agents, budget, usage, alerts, secrets):
+    for module in (auth, users, agents, processes, budget, usage, alerts, secrets):
         app.include_router(module.router, prefix=API)
     app.include_router(live.router)
 

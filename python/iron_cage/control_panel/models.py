@@ -106,6 +106,23 @@ class Agent(Base):
     stop_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class AgentProcess(Base):
+    """The process an agent supervisor (``iron-cage start``) runs for the agent, and the work
+    metrics its agent reports (``ic.progress``/``ic.outcome``), as last reported."""
+
+    __tablename__ = "agent_processes"
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(20))
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    spent_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    metrics_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    metrics_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
 class IcToken(Base):
     """An agent's credential: 256-bit random, shown once, stored as SHA-256."""
 

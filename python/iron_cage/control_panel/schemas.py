@@ -323,3 +323,70 @@ class SecretAuditOut(BaseModel):
     actor: str
     detail: str
     at: datetime
+
+
+# --- supervised agent processes (iron-cage start) ---------------------------------------------------
+ProcessState = Literal[
+    "starting", "running", "stopping", "stopped", "crashed", "restarting", "budget_exhausted"
+]
+ProcessEvent = Literal["agent_started", "agent_stopped", "agent_crashed", "agent_restarted"]
+Seconds = Annotated[float, Field(ge=0, le=10**9, allow_inf_nan=False)]
+
+
+class ProcessIn(Model):
+    """A supervisor's report of its agent process (IC token of the agent)."""
+
+    local_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,4}-[0-9a-f]{8}$")]
+    state: ProcessState
+    pid: int | None = Field(None, ge=1, le=2**31 - 1)
+    restarts: int = Field(0, ge=0, le=10**6)
+    event: ProcessEvent | None = None
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+    spent_usd: Usd = Decimal(0)
+
+
+class ProcessOut(BaseModel):
+    agent_id: int
+    local_id: str
+    state: str
+    pid: int | None
+    restarts: int
+    reason: str
+    spent_usd: float
+    updated_at: datetime
+    stop: bool = Field(False, description="the agent was stopped: the supervisor stops its process")
+
+
+class UnitLatency(Model):
+    p50: Seconds
+    p95: Seconds
+    p99: Seconds
+
+
+class MetricsIn(Model):
+    """What ``ic.progress()``/``ic.outcome()`` added up to, as the supervisor computed it."""
+
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=40)] = "items"
+    done: Count = 0
+    total: Count | None = None
+    successes: Count = 0
+    failures: Count = 0
+    success_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+    throughput_per_hour: Annotated[float, Field(ge=0, le=10**12, allow_inf_nan=False)] = 0.0
+    latency_s: UnitLatency | None = None
+    cost_per_unit_usd: Usd | None = None
+    spent_usd: Usd = Decimal(0)
+    budget_usd: Usd | None = None
+    elapsed_s: Seconds = 0.0
+
+
+class MetricsOut(MetricsIn):
+    progress: str = Field(description="'23 / 100 leads'")
+    throughput: str = Field(description="'212 leads/hour'")
+    updated_at: datetime
+
+
+class AgentMetricsOut(BaseModel):
+    agent_id: int
+    process: ProcessOut | None
+    metrics: MetricsOut | None

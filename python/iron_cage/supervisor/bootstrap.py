@@ -29,6 +29,7 @@ from typing import IO, Any
 
 CTL_FD_ENV = "IRON_CAGE_SUPERVISOR_CTL_FD"
 EVENTS_FD_ENV = "IRON_CAGE_SUPERVISOR_EVENTS_FD"
+UNLIMITED_USD = 1_000_000_000.0
 _FORWARDED = ("pii_detected", "breaker_state", "llm_refused", "llm_error")
 
 
@@ -133,12 +134,13 @@ def _runtime(cfg: dict[str, Any]) -> Any:
             outbox_path=cfg["outbox_path"],
             **common,
         )
-    budget = None
-    if cfg.get("budget") is not None:
-        budget = ic.Budget(cfg["budget"], thresholds=cfg.get("thresholds") or [0.9], name=cfg["name"])
-        carried = float(cfg.get("carried_spent") or 0.0)
-        if carried > 0:  # what earlier runs of this agent spent stays spent
-            budget.reserve(min(carried, budget.limit_usd)).commit(min(carried, budget.limit_usd))
+    # Without a budget the ledger still tracks what is reserved (a graceful stop waits for it),
+    # under a ceiling no agent reaches.
+    limit = cfg["budget"] if cfg.get("budget") is not None else UNLIMITED_USD
+    budget = ic.Budget(limit, thresholds=cfg.get("thresholds") or [0.9], name=cfg["name"])
+    carried = float(cfg.get("carried_spent") or 0.0)
+    if carried > 0:  # what earlier runs of this agent spent stays spent
+        budget.reserve(min(carried, budget.limit_usd)).commit(min(carried, budget.limit_usd))
     return ic.AgentRuntime(budget=budget, **common)
 
 
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run_spent() -> float:
         spent = float(runtime.spent_usd)
-        return spent - carried if local and runtime.budget is not None else spent
+        return spent - carried if local else spent
 
     state = {"budget_refused": False}
 

@@ -69,6 +69,25 @@ def _money(x: float) -> str:
     return f"${x:,.2f}" if x >= 0.01 or x == 0 else f"${x:.6f}"
 
 
+def metrics_body(snap: dict[str, Any]) -> dict[str, Any]:
+    """A metrics snapshot as the Control Panel's ``POST /runtime/metrics`` takes it."""
+    keys = (
+        "unit",
+        "done",
+        "total",
+        "successes",
+        "failures",
+        "success_rate",
+        "throughput_per_hour",
+        "elapsed_s",
+    )
+    body = {k: snap[k] for k in keys}
+    body["latency_s"] = snap["latency_s"] or None
+    for k in ("cost_per_unit_usd", "spent_usd", "budget_usd"):
+        body[k] = None if snap[k] is None else f"{snap[k]:.6f}"
+    return body
+
+
 @dataclass
 class Launch:
     """What to run and how."""
@@ -777,8 +796,8 @@ class Supervisor:
         self._last_metrics_push = now
         self.metrics.changed = False
         if self.client is not None:
-            snap = self.metrics.snapshot(self.total_spent, self.cfg.budget)
-            self._cp_queue.put(lambda: self.client.metrics(snap) if self.client else None)
+            body = metrics_body(self.metrics.snapshot(self.total_spent, self.cfg.budget))
+            self._cp_queue.put(lambda: self.client.metrics(body) if self.client else None)
 
     def _cp_worker(self) -> None:
         while True:

@@ -37,6 +37,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/agents/{agent_id}/stop"): {A, D},
     ("POST", "/api/v1/agents/{agent_id}/resume"): {A, D},
     ("GET", "/api/v1/agents/{agent_id}/budget"): PEOPLE | {G},
+    ("GET", "/api/v1/agents/{agent_id}/metrics"): PEOPLE | {G},
+    ("POST", "/api/v1/runtime/process"): {G},
+    ("POST", "/api/v1/runtime/metrics"): {G},
     ("PUT", "/api/v1/agents/{agent_id}/budget"): {A},
     ("POST", "/api/v1/agents/{agent_id}/tokens"): {A, D},
     ("GET", "/api/v1/agents/{agent_id}/tokens"): {A, D},
@@ -190,6 +193,8 @@ class World:
             ("PUT", "/api/v1/agents/{agent_id}/budget"): {"limit_usd": 100},
             ("POST", "/api/v1/agents/{agent_id}/tokens"): {"name": "x"},
             ("POST", "/api/v1/budget/handshake"): {"requested_usd": 0.01},
+            ("POST", "/api/v1/runtime/process"): {"local_id": "lg-7a3f9c2d", "state": "running", "pid": 7},
+            ("POST", "/api/v1/runtime/metrics"): {"unit": "leads", "done": 3, "total": 10},
             ("POST", "/api/v1/budget/report"): {
                 "lease_id": lease,
                 "reports": [{"request_id": f"r{next(_n)}", "model": "gpt-4o", "cost_usd": 0.001}],
