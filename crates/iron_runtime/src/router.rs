@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::error::PipelineError;
 use crate::http::{channel, full, json_response, read_body, RespBody, ServerHandle};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Call, Pipeline};
 
 /// Router settings.
 #[derive(Debug, Clone)]
@@ -192,20 +192,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// One request through the router: authenticate, read and admit it, send it
+/// upstream with the provider's key, relay the reply (streamed or whole).
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBody> {
     let t0 = Instant::now();
     let path = req.uri().path().to_owned();
     if req.method() == Method::GET && (path == "/health" || path == "/v1/health") {
         return json_response(200, &json!({"status": "ok"}));
     }
-    let authorized = presented_key(&req)
-        .is_some_and(|k| constant_time_eq(k.as_bytes(), shared.config.api_key.as_bytes()));
     let format = ApiFormat::from_path(&path);
-    if !authorized {
-        let err = PipelineError::Unauthorized(
-            "invalid or missing API key: use the router's api_key (LlmRouter.api_key) as the client's api_key".into(),
-        );
-        return error_response(&err, format, t0.elapsed());
+    if let Err(e) = authorize(&shared, &req) {
+        return error_response(&e, format, t0.elapsed());
     }
     if req.method() == Method::GET && path.trim_end_matches('/') == "/v1/models" {
         return models();
@@ -217,93 +214,26 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
         ));
         return error_response(&err, None, t0.elapsed());
     };
-    let anthropic_version = req
-        .headers()
-        .get("anthropic-version")
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static("2023-06-01"));
-    let anthropic_beta = req.headers().get("anthropic-beta").cloned();
-    let body = match read_body(req.into_body(), shared.config.max_body_bytes).await {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            let err = PipelineError::TooLarge(format!(
-                "the request body is larger than the router's limit of {} bytes (max_body_bytes)",
-                shared.config.max_body_bytes
-            ));
-            return error_response(&err, Some(format), t0.elapsed());
-        }
-        Err(e) => {
-            return error_response(
-                &PipelineError::BadRequest(format!("could not read the request body: {e}")),
-                Some(format),
-                t0.elapsed(),
-            );
-        }
+    let anthropic = AnthropicHeaders::of(&req);
+    let body = match read_request(&shared, req).await {
+        Ok(b) => b,
+        Err(e) => return error_response(&e, Some(format), t0.elapsed()),
     };
     let call = match shared.pipeline.begin(format, &body) {
         Ok(c) => c,
         Err(e) => return error_response(&e, Some(format), t0.elapsed()),
     };
-    // OpenAI-format calls for Claude models go to Anthropic, translated both ways.
-    let translated =
-        format == ApiFormat::ChatCompletions && translate::is_claude(&call.request().model);
-    let wire = if translated {
-        ApiFormat::Messages
-    } else {
-        format
-    };
-    let upstream_body: Bytes = if translated {
-        match translate::chat_request_to_messages(call.request().body()) {
-            Ok(b) => serde_json::to_vec(&b).unwrap_or_default().into(),
-            Err(e) => {
-                drop(call);
-                return error_response(
-                    &PipelineError::BadRequest(e.to_string()),
-                    Some(format),
-                    t0.elapsed(),
-                );
-            }
-        }
-    } else {
-        call.modified_body().map_or(body, Bytes::from)
-    };
-    let (base, key) = if wire == ApiFormat::Messages {
-        (
-            &shared.config.anthropic_upstream,
-            &shared.config.anthropic_key,
-        )
-    } else {
-        (&shared.config.openai_upstream, &shared.config.openai_key)
-    };
-    let url = format!("{}{}", base.trim_end_matches('/'), wire.path());
-    let mut builder = Request::builder()
-        .method(Method::POST)
-        .uri(&url)
-        .header(CONTENT_TYPE, "application/json");
-    if wire == ApiFormat::Messages {
-        builder = builder.header("anthropic-version", anthropic_version);
-        if let Some(b) = anthropic_beta {
-            builder = builder.header("anthropic-beta", b);
-        }
-        if let Some(k) = key {
-            builder = builder.header("x-api-key", k.as_str());
-        }
-    } else if let Some(k) = key {
-        builder = builder.header(AUTHORIZATION, format!("Bearer {k}"));
-    }
-    let upstream_req = match builder.body(Full::new(upstream_body)) {
-        Ok(r) => r,
+    let (request, upstream) = match Route::build(&shared, &call, format, body, anthropic) {
+        Ok(u) => u,
         Err(e) => {
-            let err = PipelineError::BadRequest(format!(
-                "cannot build the upstream request to {url}: {e}"
-            ));
-            return error_response(&err, Some(format), t0.elapsed());
+            drop(call);
+            return error_response(&e, Some(format), t0.elapsed());
         }
     };
     let before_upstream = t0.elapsed();
     let sent = tokio::time::timeout(
         shared.config.upstream_timeout,
-        shared.client.request(upstream_req),
+        shared.client.request(request),
     )
     .await;
     let resp = match sent {
@@ -311,20 +241,210 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
         Ok(Err(e)) => {
             call.fail(&e.to_string());
             let err = PipelineError::Upstream(format!(
-                "the upstream {url} could not be reached: {e}; nothing was charged"
+                "the upstream {} could not be reached: {e}; nothing was charged",
+                upstream.url
             ));
             return error_response(&err, Some(format), before_upstream);
         }
         Err(_) => {
             call.fail("timeout");
             let err = PipelineError::Upstream(format!(
-                "the upstream {url} did not answer within {:?}; nothing was charged",
-                shared.config.upstream_timeout
+                "the upstream {} did not answer within {:?}; nothing was charged",
+                upstream.url, shared.config.upstream_timeout
             ));
             return error_response(&err, Some(format), before_upstream);
         }
     };
+    if call.is_stream() && resp.status().as_u16() < 400 {
+        relay_stream(call, resp, upstream.translated, before_upstream)
+    } else {
+        relay_body(call, resp, &upstream, format, before_upstream).await
+    }
+}
+
+/// The router's own key, presented as `x-api-key` or a bearer token.
+fn authorize(shared: &Shared, req: &Request<Incoming>) -> Result<(), PipelineError> {
+    let ok = presented_key(req)
+        .is_some_and(|k| constant_time_eq(k.as_bytes(), shared.config.api_key.as_bytes()));
+    if ok {
+        Ok(())
+    } else {
+        Err(PipelineError::Unauthorized(
+            "invalid or missing API key: use the router's api_key (LlmRouter.api_key) as the client's api_key".into(),
+        ))
+    }
+}
+
+/// The body, up to the router's limit.
+async fn read_request(shared: &Shared, req: Request<Incoming>) -> Result<Bytes, PipelineError> {
+    match read_body(req.into_body(), shared.config.max_body_bytes).await {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(PipelineError::TooLarge(format!(
+            "the request body is larger than the router's limit of {} bytes (max_body_bytes)",
+            shared.config.max_body_bytes
+        ))),
+        Err(e) => Err(PipelineError::BadRequest(format!(
+            "could not read the request body: {e}"
+        ))),
+    }
+}
+
+/// The Anthropic headers a client sent, passed on upstream.
+struct AnthropicHeaders {
+    version: HeaderValue,
+    beta: Option<HeaderValue>,
+}
+
+impl AnthropicHeaders {
+    fn of(req: &Request<Incoming>) -> Self {
+        AnthropicHeaders {
+            version: req
+                .headers()
+                .get("anthropic-version")
+                .cloned()
+                .unwrap_or_else(|| HeaderValue::from_static("2023-06-01")),
+            beta: req.headers().get("anthropic-beta").cloned(),
+        }
+    }
+}
+
+/// Where a call goes upstream.
+struct Route {
+    url: String,
+    /// An OpenAI-format call for a Claude model, translated to Anthropic Messages.
+    translated: bool,
+}
+
+impl Route {
+    /// The admitted call's body (translated or rewritten when it must be), to
+    /// the provider's base URL, with the provider's key.
+    fn build(
+        shared: &Shared,
+        call: &Call,
+        format: ApiFormat,
+        body: Bytes,
+        anthropic: AnthropicHeaders,
+    ) -> Result<(Request<Full<Bytes>>, Self), PipelineError> {
+        // OpenAI-format calls for Claude models go to Anthropic, translated both ways.
+        let translated =
+            format == ApiFormat::ChatCompletions && translate::is_claude(&call.request().model);
+        let wire = if translated {
+            ApiFormat::Messages
+        } else {
+            format
+        };
+        let upstream_body: Bytes = if translated {
+            let b = translate::chat_request_to_messages(call.request().body())
+                .map_err(|e| PipelineError::BadRequest(e.to_string()))?;
+            serde_json::to_vec(&b).unwrap_or_default().into()
+        } else {
+            call.modified_body().map_or(body, Bytes::from)
+        };
+        let config = &shared.config;
+        let (base, key) = if wire == ApiFormat::Messages {
+            (&config.anthropic_upstream, &config.anthropic_key)
+        } else {
+            (&config.openai_upstream, &config.openai_key)
+        };
+        let url = format!("{}{}", base.trim_end_matches('/'), wire.path());
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(&url)
+            .header(CONTENT_TYPE, "application/json");
+        if wire == ApiFormat::Messages {
+            builder = builder.header("anthropic-version", anthropic.version);
+            if let Some(b) = anthropic.beta {
+                builder = builder.header("anthropic-beta", b);
+            }
+            if let Some(k) = key {
+                builder = builder.header("x-api-key", k.as_str());
+            }
+        } else if let Some(k) = key {
+            builder = builder.header(AUTHORIZATION, format!("Bearer {k}"));
+        }
+        let request = builder.body(Full::new(upstream_body)).map_err(|e| {
+            PipelineError::BadRequest(format!("cannot build the upstream request to {url}: {e}"))
+        })?;
+        Ok((request, Route { url, translated }))
+    }
+}
+
+/// Relays a streamed reply through the stream guard (charged as it ends,
+/// however it ends).
+fn relay_stream(
+    call: Call,
+    resp: Response<Incoming>,
+    translated: bool,
+    before_upstream: Duration,
+) -> Response<RespBody> {
     let t_headers = Instant::now();
+    let content_type = resp.headers().get(CONTENT_TYPE).cloned();
+    let mut guard = call.stream();
+    let (tx, out_body) = channel();
+    let mut upstream_body = resp.into_body();
+    let mut translator = translated.then(translate::MessagesToChatStream::new);
+    tokio::spawn(async move {
+        loop {
+            match upstream_body.frame().await {
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    let out = match translator.as_mut() {
+                        Some(t) => guard.feed(&t.feed(&data)),
+                        None => guard.feed(&data),
+                    };
+                    if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
+                        // The client went away: charge what the upstream produced so far.
+                        let _ = guard.finish(true);
+                        return;
+                    }
+                    if guard.is_blocked() {
+                        let _ = guard.finish(true);
+                        return;
+                    }
+                }
+                Some(Err(e)) => {
+                    let (out, _) = guard.finish(false);
+                    if !out.is_empty() {
+                        let _ = tx.send(Ok(Bytes::from(out))).await;
+                    }
+                    let _ = tx
+                        .send(Err(std::io::Error::other(format!(
+                            "upstream stream broke: {e}"
+                        ))))
+                        .await;
+                    return;
+                }
+                None => {
+                    let (out, _) = guard.finish(true);
+                    if !out.is_empty() {
+                        let _ = tx.send(Ok(Bytes::from(out))).await;
+                    }
+                    return;
+                }
+            }
+        }
+    });
+    let mut r = Response::new(out_body);
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        content_type.unwrap_or_else(|| HeaderValue::from_static("text/event-stream")),
+    );
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-cache"));
+    set_overhead(&mut r, before_upstream + t_headers.elapsed());
+    r
+}
+
+/// Relays a whole reply (or an upstream error) after charging and scanning it.
+async fn relay_body(
+    call: Call,
+    resp: Response<Incoming>,
+    upstream: &Route,
+    format: ApiFormat,
+    before_upstream: Duration,
+) -> Response<RespBody> {
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()
@@ -332,75 +452,19 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let content_type = resp.headers().get(CONTENT_TYPE).cloned();
-    if call.is_stream() && status < 400 {
-        let mut guard = call.stream();
-        let (tx, out_body) = channel();
-        let mut upstream_body = resp.into_body();
-        let mut translator = translated.then(translate::MessagesToChatStream::new);
-        tokio::spawn(async move {
-            loop {
-                match upstream_body.frame().await {
-                    Some(Ok(frame)) => {
-                        let Ok(data) = frame.into_data() else {
-                            continue;
-                        };
-                        let out = match translator.as_mut() {
-                            Some(t) => guard.feed(&t.feed(&data)),
-                            None => guard.feed(&data),
-                        };
-                        if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
-                            // The client went away: charge what the upstream produced so far.
-                            let _ = guard.finish(true);
-                            return;
-                        }
-                        if guard.is_blocked() {
-                            let _ = guard.finish(true);
-                            return;
-                        }
-                    }
-                    Some(Err(e)) => {
-                        let (out, _) = guard.finish(false);
-                        if !out.is_empty() {
-                            let _ = tx.send(Ok(Bytes::from(out))).await;
-                        }
-                        let _ = tx
-                            .send(Err(std::io::Error::other(format!(
-                                "upstream stream broke: {e}"
-                            ))))
-                            .await;
-                        return;
-                    }
-                    None => {
-                        let (out, _) = guard.finish(true);
-                        if !out.is_empty() {
-                            let _ = tx.send(Ok(Bytes::from(out))).await;
-                        }
-                        return;
-                    }
-                }
-            }
-        });
-        let mut r = Response::new(out_body);
-        r.headers_mut().insert(
-            CONTENT_TYPE,
-            content_type.unwrap_or_else(|| HeaderValue::from_static("text/event-stream")),
-        );
-        r.headers_mut()
-            .insert("cache-control", HeaderValue::from_static("no-cache"));
-        set_overhead(&mut r, before_upstream + t_headers.elapsed());
-        return r;
-    }
     let upstream_bytes = match resp.into_body().collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
             call.fail(&e.to_string());
-            let err =
-                PipelineError::Upstream(format!("the upstream {url} broke off its reply: {e}"));
+            let err = PipelineError::Upstream(format!(
+                "the upstream {} broke off its reply: {e}",
+                upstream.url
+            ));
             return error_response(&err, Some(format), before_upstream);
         }
     };
     let t_body = Instant::now();
-    let upstream_bytes = if translated {
+    let upstream_bytes = if upstream.translated {
         translate_reply(status, &upstream_bytes)
     } else {
         upstream_bytes
