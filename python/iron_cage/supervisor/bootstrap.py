@@ -226,8 +226,11 @@ def main(argv: list[str] | None = None) -> int:
                 last = now
             lease = runtime.lease
             if lease is not None and not stop_sent and lease.stop_requested:
-                channel.send({"t": "stop_requested", "by": "control_panel"})
+                # Stopped from the Control Panel: stop as on SIGTERM (the lease admits nothing new).
+                channel.send({"t": "stop_requested", "by": "Control Panel"})
                 stop_sent = True
+                with contextlib.suppress(OSError):
+                    os.kill(os.getpid(), signal.SIGTERM)
 
     def control() -> None:
         for line in ctl:
@@ -297,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 "reason": reason,
                 "spent": run_spent(),
                 "budget_refused": state["budget_refused"],
+                "stop_requested": bool(runtime.lease is not None and runtime.lease.stop_requested),
             }
         )
     return _exit_by(code, stopper.signum if stopper.raised else None)

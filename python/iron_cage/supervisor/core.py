@@ -233,6 +233,8 @@ class Supervisor:
             ran_s = time.monotonic() - child.started
             self._settle_child(child, rc)
             self.last_exit = rc
+            if self.stop_reason is None and child.exit_msg and child.exit_msg.get("stop_requested"):
+                self.stop_reason = "stopped from the Control Panel"
             if self.stop_reason is not None:
                 self._finish("stopped", f"stopped ({self.stop_reason})", exit_code=rc)
                 return self._code(rc)
@@ -505,7 +507,7 @@ class Supervisor:
         elif kind == "event":
             self._on_runtime_event(msg.get("event") or {})
         elif kind == "stop_requested":
-            self.request_stop(f"stopped from the {msg.get('by', 'Control Panel')}")
+            self.request_stop(f"stopped from the {msg.get('by') or 'Control Panel'}")
         elif kind == "reload_request":
             self.reload()
         elif kind == "reloaded":
