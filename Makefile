@@ -61,9 +61,10 @@ setup: $(VENV)/.built dashboard
 
 build: setup
 
-# In a terminal the demo's Control Panel and dashboard stay up afterwards (Ctrl-C ends it).
+# `iron-cage start examples/lead_gen/agent.py --budget 50` under an embedded Control Panel;
+# in a terminal the Control Panel and dashboard stay up afterwards (Ctrl-C ends it).
 demo: setup
-	$(BIN)/iron-cage demo $$([ -t 1 ] && echo --serve)
+	$(BIN)/iron-cage demo --supervised $$([ -t 1 ] && echo --serve)
 
 test: test-rust test-python test-crewai
 

@@ -16,6 +16,12 @@ from iron_cage.cli import admin, agents, control_panel
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.supervised:
+        from iron_cage.demo import supervised
+
+        return supervised.run(
+            agent=args.agent, triggers=args.triggers, rate=args.rate, budget=args.budget, serve=args.serve
+        )
     from iron_cage.demo import budget_demo
 
     budget_demo.run(serve=args.serve)
@@ -207,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the governed demo agent (under an embedded Control Panel)")
     demo.add_argument("--serve", action="store_true", help="keep the Control Panel running afterwards")
+    demo.add_argument(
+        "--supervised",
+        action="store_true",
+        help="run examples/lead_gen/agent.py under `iron-cage start` (a LangChain agent, unmodified)",
+    )
+    demo.add_argument("--agent", default=None, help="with --supervised: the agent script")
+    demo.add_argument("--triggers", default=None, help="with --supervised: linkedin=34,pii=67,budget=85")
+    demo.add_argument("--rate", type=float, default=5.0, help="with --supervised: leads per second (5)")
+    demo.add_argument("--budget", type=float, default=50.0, help="with --supervised: USD (50)")
     demo.set_defaults(func=_demo)
     prices = sub.add_parser("prices", help="show the price table, or one model's prices")
     prices.add_argument("model", nargs="?", help="a model name, e.g. gpt-4o-2024-08-06")

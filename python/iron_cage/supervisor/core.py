@@ -501,7 +501,14 @@ class Supervisor:
             self.metrics.progress(int(msg["done"]), msg.get("total"), str(msg.get("unit") or "items"))
             child.spent = float(msg.get("spent") or child.spent)
             snap = self.metrics.snapshot(self.total_spent, self.cfg.budget)
-            self.log.debug("progress", f"progress {snap['progress']}", **snap)
+            done, total = self.metrics.done, self.metrics.total
+            every = max(1, (total or 100) // 10)
+            level = self.log.info if done % every == 0 or done == total else self.log.debug
+            level(
+                "progress",
+                f"progress {snap['progress']}, {_money(self.total_spent)} spent, {snap['throughput']}",
+                **snap,
+            )
         elif kind == "outcome":
             self.metrics.outcome(bool(msg.get("success")))
         elif kind == "event":

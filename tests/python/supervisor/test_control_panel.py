@@ -38,9 +38,10 @@ def panel(tmp_path: Path) -> Iterator[tuple[EmbeddedControlPanel, ControlPanelCl
         admin_password="admin-password-123",
         sweep_interval_s=1.0,
     )
-    with EmbeddedControlPanel(settings) as cp, ControlPanelClient(
-        cp.url, email="admin@example.com", password="admin-password-123"
-    ) as client:
+    with (
+        EmbeddedControlPanel(settings) as cp,
+        ControlPanelClient(cp.url, email="admin@example.com", password="admin-password-123") as client,
+    ):
         yield cp, client
 
 
@@ -69,7 +70,9 @@ def test_secrets_rotation_stop_from_the_dashboard_events_and_metrics(
     env.vars.pop("OPENAI_API_KEY")  # the key comes from the Control Panel only
     env.provider.set_latency(0.4)
     try:
-        agent_id = env.start("--control-panel", cp.url, "--budget", "1", WORKER, "0", IRON_CAGE_IC_TOKEN=token)
+        agent_id = env.start(
+            "--control-panel", cp.url, "--budget", "1", WORKER, "0", IRON_CAGE_IC_TOKEN=token
+        )
         wait_for("two calls", lambda: env.provider.request_count >= 2, timeout=30)
         st = env.status(agent_id)
         child = st["pid"]
@@ -79,7 +82,11 @@ def test_secrets_rotation_stop_from_the_dashboard_events_and_metrics(
         listing = subprocess.run(["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True).stdout
         listing_env = subprocess.run(["ps", "eww", "-p", str(child)], capture_output=True, text=True).stdout
         assert str(child) in listing and "iron_cage.run" in listing
-        for text in (listing, listing_env, Path(f"/proc/{child}/environ").read_bytes().decode(errors="replace")):
+        for text in (
+            listing,
+            listing_env,
+            Path(f"/proc/{child}/environ").read_bytes().decode(errors="replace"),
+        ):
             assert OLD_KEY not in text and token not in text
         assert token not in Path(f"/proc/{st['supervisor_pid']}/cmdline").read_text(errors="replace")
 
@@ -98,15 +105,23 @@ def test_secrets_rotation_stop_from_the_dashboard_events_and_metrics(
         keys = [r["authorization"] for r in env.provider.requests()]
         first_new = keys.index(f"Bearer {NEW_KEY}")
         assert first_new >= in_flight - 1  # the call in flight kept its key and finished
-        assert set(keys[:first_new]) == {f"Bearer {OLD_KEY}"} and set(keys[first_new:]) == {f"Bearer {NEW_KEY}"}
+        assert set(keys[:first_new]) == {f"Bearer {OLD_KEY}"} and set(keys[first_new:]) == {
+            f"Bearer {NEW_KEY}"
+        }
 
         # The dashboard's Stop: the process stops gracefully and is not restarted.
         metrics_before_stop = wait_for(
             "metrics on the server",
-            lambda: (m := _metrics(cp.url, access, agent.id))["metrics"] is not None and m["metrics"]["done"] >= 3 and m,
+            lambda: (
+                (m := _metrics(cp.url, access, agent.id))["metrics"] is not None
+                and m["metrics"]["done"] >= 3
+                and m
+            ),
         )
         client.stop_agent(agent.id)
-        final = wait_for("the stop", lambda: (s := env.status(agent_id))["state"] == "stopped" and s, timeout=30)
+        final = wait_for(
+            "the stop", lambda: (s := env.status(agent_id))["state"] == "stopped" and s, timeout=30
+        )
     finally:
         stop_ws.set()
         listener.join(timeout=5)
