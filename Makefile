@@ -29,6 +29,9 @@ $(BIN)/activate:
 
 $(VENV)/.deps: requirements/dev.txt | $(BIN)/activate
 	$(BIN)/pip install --quiet -r requirements/dev.txt
+	# LiteLLM's bundled price map, for tests/python/test_prices_litellm.py only: its
+	# dependencies would fight the SDK pins above, and nothing imports it.
+	$(BIN)/pip install --quiet --no-deps litellm==1.106.2
 	touch $@
 
 # Rebuilt whenever Rust sources, manifests or the price table change.

@@ -53,7 +53,7 @@ def test_demo_trips_the_breaker_warns_once_and_stops_before_overspending() -> No
 def test_prices_shows_a_resolved_model() -> None:
     out = run("prices", "gpt-4o-mini-2024-07-18")
     assert out.returncode == 0
-    assert '"model": "gpt-4o-mini"' in out.stdout
+    assert "gpt-4o-mini-2024-07-18 (priced as gpt-4o-mini)" in out.stdout
 
 
 def test_unknown_model_is_a_clean_error() -> None:

@@ -195,7 +195,7 @@ def test_overrides_from_toml_and_json_files(tmp_path: Path) -> None:
         'version = "acme-2026"\n[models."acme-llm"]\nprovider = "openai"\ninput = 4\noutput = 8\n'
     )
     t = ic.PriceTable.from_file(toml)
-    assert t.version == "2025-11-24+acme-2026"
+    assert t.version == f"{ic.PRICE_TABLE_VERSION}+acme-2026"
     assert t.cost_of("acme-llm", {"prompt_tokens": 1_000_000, "completion_tokens": 0}) == 4.0
     assert t.cost_of("gpt-4o", {"prompt_tokens": 1_000_000}) == 2.5, "embedded models remain"
     js = tmp_path / "prices.json"

@@ -44,6 +44,7 @@ CORE_INTERNALS = {
     "RouterCore",
     "SecretVaultCore",
     "StreamCore",
+    "convert_litellm_prices",
     "mask_secret",
     "parse_retry_after",
     "pii_patterns",

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::convert::{json_arg, money_arg};
-use crate::errors::{type_error, Result};
+use crate::errors::{config, type_error, Result};
 
 /// A price table: the embedded one, or it with overrides on top.
 #[derive(Debug)]
@@ -27,6 +27,8 @@ fn rates_dict<'py>(py: Python<'py>, r: &Rates) -> Result<Bound<'py, PyDict>> {
     d.set_item("cached_input", usd(r.cached_input))?;
     d.set_item("cache_write_5m", usd(r.cache_write_5m))?;
     d.set_item("cache_write_1h", usd(r.cache_write_1h))?;
+    d.set_item("audio_input", usd(r.audio_input))?;
+    d.set_item("audio_output", usd(r.audio_output))?;
     Ok(d)
 }
 
@@ -112,9 +114,26 @@ impl PyPriceTable {
                 .map(|p| rates_dict(py, p))
                 .transpose()?,
         )?;
+        let long = match &r.price.long_context {
+            Some((threshold, rates)) => {
+                let l = rates_dict(py, rates)?;
+                l.set_item("threshold", *threshold)?;
+                Some(l)
+            }
+            None => None,
+        };
+        d.set_item("long_context", long)?;
         d.set_item("max_output_tokens", r.price.max_output_tokens)?;
         d.set_item("context_window", r.price.context_window)?;
         Ok(d)
+    }
+
+    /// This table with a policy for models it does not know: `"refuse"` (the
+    /// default) or `"price_as:<model>"` (price them as that known model).
+    fn with_unknown_model(&self, policy: &str) -> Result<Self> {
+        Ok(PyPriceTable {
+            table: Arc::new(self.table.with_unknown_model(policy)?),
+        })
     }
 
     /// The cost in USD of a provider usage object.
@@ -225,4 +244,22 @@ pub fn active_price_table() -> Result<PyPriceTable> {
     Ok(PyPriceTable {
         table: active_prices()?,
     })
+}
+
+/// A LiteLLM `model_prices_and_context_window.json` (its text) converted to
+/// iron-cage's price-table JSON: what `iron-cage prices import` writes.
+#[pyfunction]
+#[pyo3(signature = (text, version = "litellm"))]
+pub fn convert_litellm_prices(text: &str, version: &str) -> Result<String> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| config(format!("the price map is not valid JSON: {e}")))?;
+    if !iron_cost::litellm::is_litellm_map(&value) {
+        return Err(config(
+            "this is not a LiteLLM price map (model_prices_and_context_window.json): its entries have no litellm_provider",
+        ));
+    }
+    let table = iron_cost::litellm::to_table(&value, version);
+    // Checked as the table loader will read it.
+    PriceTable::from_json_str(&table.to_string(), "<converted>")?;
+    Ok(serde_json::to_string_pretty(&table).unwrap_or_default())
 }

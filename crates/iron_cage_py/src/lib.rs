@@ -53,5 +53,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cost::token_count_is_exact, m)?)?;
     m.add_function(wrap_pyfunction!(cost::use_prices, m)?)?;
     m.add_function(wrap_pyfunction!(cost::active_price_table, m)?)?;
+    m.add_function(wrap_pyfunction!(cost::convert_litellm_prices, m)?)?;
     Ok(())
 }

@@ -19,7 +19,7 @@ pub enum CostError {
     },
 
     /// A model the price table does not know and no default price is configured.
-    #[error("unknown model {model:?}: it is not in the price table (version {table_version}).{} Add it with a price override file (IRON_CAGE_PRICES=prices.toml) or configure a default price", suggestion_text(.suggestions))]
+    #[error("unknown model {model:?}: it is not in the price table (version {table_version}).{} Add it with a price override file (IRON_CAGE_PRICES=prices.toml), import a newer price map (`iron-cage prices import model_prices_and_context_window.json`), or opt in to pricing unknown models as a known one (IRON_CAGE_UNKNOWN_MODEL=price_as:<model>)", suggestion_text(.suggestions))]
     UnknownModel {
         /// The model as requested.
         model: String,

@@ -7,6 +7,7 @@
 mod bpe_count;
 mod error;
 mod ledger;
+pub mod litellm;
 mod money;
 mod prices;
 mod tokens;
@@ -17,7 +18,7 @@ pub use ledger::{thresholds_ppm, Ledger, LedgerEvent, Reservation, SharedReserva
 pub use money::{Money, MICROS_PER_USD};
 pub use prices::{
     active as active_prices, set_active as set_active_prices, ModelPrice, PriceTable, Provider,
-    Rates, Resolved, Tier,
+    Rates, Resolved, Tier, PRICES_ENV, UNKNOWN_MODEL_ENV,
 };
 pub use tokens::{model_tail, starts_with_ignore_case, tokenizer_for, Tokenizer};
 pub use usage::{Field, Usage, UsageFields};

@@ -412,10 +412,18 @@ impl PriceTable {
     /// # Errors
     /// Invalid JSON or a model entry that cannot be used.
     pub fn from_json_str(text: &str, source_name: &str) -> Result<Self, CostError> {
-        let raw: RawTable = serde_json::from_str(text).map_err(|e| CostError::PriceTable {
+        let bad = |e: serde_json::Error| CostError::PriceTable {
             source_name: source_name.to_owned(),
             message: e.to_string(),
-        })?;
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(bad)?;
+        // A LiteLLM price map is taken as it is published.
+        let value = if crate::litellm::is_litellm_map(&value) {
+            crate::litellm::to_table(&value, "litellm")
+        } else {
+            value
+        };
+        let raw: RawTable = serde_json::from_value(value).map_err(bad)?;
         Self::from_raw(raw, source_name)
     }
 
@@ -507,6 +515,31 @@ impl PriceTable {
         let mut out = self.clone();
         out.default = Some(price);
         out
+    }
+
+    /// This table with a policy for models it does not know: `refuse` (the
+    /// default: no silent guessing in a budget) or `price_as:<model>` (price
+    /// every unknown model as that known one).
+    ///
+    /// # Errors
+    /// Another policy, or a `price_as` model this table does not know.
+    pub fn with_unknown_model(&self, policy: &str) -> Result<PriceTable, CostError> {
+        let policy = policy.trim();
+        if policy.is_empty() || policy == "refuse" {
+            let mut out = self.clone();
+            out.default = None;
+            return Ok(out);
+        }
+        let Some(model) = policy.strip_prefix("price_as:") else {
+            return Err(CostError::PriceTable {
+                source_name: UNKNOWN_MODEL_ENV.to_owned(),
+                message: format!(
+                    "unknown-model policy {policy:?}: use \"refuse\" or \"price_as:<a model in the table>\""
+                ),
+            });
+        };
+        let price = self.lookup(model.trim())?.price.clone();
+        Ok(self.with_default(price))
     }
 
     /// The version (the date the embedded prices were taken, plus any overrides).
@@ -602,6 +635,13 @@ fn candidates(model: &str) -> Vec<String> {
     let mut out = Vec::with_capacity(4);
     let mut m = normalize(model);
     out.push(m.clone());
+    // A fine-tuned model (`ft:gpt-4o-mini-2024-07-18:org:name:id`) is priced as
+    // fine-tunes of its base model are (`ft:gpt-4o-mini`).
+    if let Some(rest) = m.strip_prefix("ft:") {
+        let base = rest.split(':').next().unwrap_or(rest);
+        m = format!("ft:{base}");
+        out.push(m.clone());
+    }
     for prefix in ["openai/", "anthropic/", "anthropic.", "azure/", "bedrock/"] {
         if let Some(rest) = m.strip_prefix(prefix) {
             m = rest.to_owned();
@@ -677,8 +717,15 @@ fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// A price file merged over the embedded table (iron-cage's JSON or TOML, or a
+/// LiteLLM `model_prices_and_context_window.json`).
+pub const PRICES_ENV: &str = "IRON_CAGE_PRICES";
+/// What to do with a model no table knows: `refuse` (default) or `price_as:<model>`.
+pub const UNKNOWN_MODEL_ENV: &str = "IRON_CAGE_UNKNOWN_MODEL";
+
 /// The process-wide table used when none is passed explicitly: the embedded one,
-/// merged with the file named by `IRON_CAGE_PRICES` if that is set.
+/// merged with the file named by `IRON_CAGE_PRICES` if that is set, with the
+/// unknown-model policy of `IRON_CAGE_UNKNOWN_MODEL`.
 ///
 /// # Errors
 /// `IRON_CAGE_PRICES` names a file that cannot be used (not cached: fix it and retry).
@@ -691,7 +738,7 @@ pub fn active() -> Result<Arc<PriceTable>, CostError> {
     {
         return Ok(Arc::clone(t));
     }
-    let table = match std::env::var_os("IRON_CAGE_PRICES") {
+    let table = match std::env::var_os(PRICES_ENV) {
         Some(path) if !path.is_empty() => {
             let overrides = PriceTable::from_path(Path::new(&path)).map_err(|e| match e {
                 CostError::PriceTable {
@@ -706,6 +753,10 @@ pub fn active() -> Result<Arc<PriceTable>, CostError> {
             PriceTable::embedded().merged(&overrides)
         }
         _ => PriceTable::embedded().clone(),
+    };
+    let table = match std::env::var(UNKNOWN_MODEL_ENV) {
+        Ok(policy) => table.with_unknown_model(&policy)?,
+        Err(_) => table,
     };
     let table = Arc::new(table);
     let mut slot = lock

@@ -13,6 +13,7 @@ from pathlib import Path
 import iron_cage as ic
 from iron_cage import SecretVault
 from iron_cage.cli import admin, agents, control_panel
+from iron_cage.cli import prices as prices_cli
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -25,18 +26,6 @@ def _demo(args: argparse.Namespace) -> int:
     from iron_cage.demo import budget_demo
 
     budget_demo.run(serve=args.serve)
-    return 0
-
-
-def _prices(args: argparse.Namespace) -> int:
-    table = ic.active_price_table()
-    if args.model:
-        print(json.dumps(table.price(args.model), indent=2))
-    else:
-        print(f"price table {table.version}")
-        for name in table.models():
-            std = table.price(name)["standard"]
-            print(f"  {name:28s} input ${std['input']:>8.3f}  output ${std['output']:>8.3f}  per 1M tokens")
     return 0
 
 
@@ -223,9 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=5.0, help="with --supervised: leads per second (5)")
     demo.add_argument("--budget", type=float, default=50.0, help="with --supervised: USD (50)")
     demo.set_defaults(func=_demo)
-    prices = sub.add_parser("prices", help="show the price table, or one model's prices")
-    prices.add_argument("model", nargs="?", help="a model name, e.g. gpt-4o-2024-08-06")
-    prices.set_defaults(func=_prices)
+    prices_cli.register(sub)
     sub.add_parser("version", help="print the version").set_defaults(func=_version)
     _add_secret_commands(sub)
     _add_server_commands(sub)
