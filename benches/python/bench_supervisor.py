@@ -85,15 +85,13 @@ def main() -> None:
     cols = list(zip(*results, strict=True))
     med = [statistics.median(c) for c in cols]
     print(f"runs: {runs} (median, min-max)")
-    print(
-        f"start -> agent's first line: {med[0] * 1000:.0f} ms ({min(cols[0]) * 1000:.0f}-{max(cols[0]) * 1000:.0f})"
-    )
-    print(
-        f"kill -9 -> new agent process: {med[1] * 1000:.0f} ms ({min(cols[1]) * 1000:.0f}-{max(cols[1]) * 1000:.0f})"
-    )
-    print(
-        f"kill -9 -> its first line: {med[2] * 1000:.0f} ms ({min(cols[2]) * 1000:.0f}-{max(cols[2]) * 1000:.0f})"
-    )
+
+    def ms(i: int) -> str:
+        return f"{med[i] * 1000:.0f} ms ({min(cols[i]) * 1000:.0f}-{max(cols[i]) * 1000:.0f})"
+
+    print(f"start -> agent's first line: {ms(0)}")
+    print(f"kill -9 -> new agent process: {ms(1)}")
+    print(f"kill -9 -> its first line: {ms(2)}")
     print(f"supervisor RSS: {med[3] / 1024:.1f} MiB ({min(cols[3]) / 1024:.1f}-{max(cols[3]) / 1024:.1f})")
 
 
