@@ -860,7 +860,7 @@ mod tests {
         );
         assert!(
             PriceTable::embedded()
-                .lookup("gpt-4o-search-preview")
+                .lookup("gpt-4o-hologram-preview")
                 .is_err(),
             "no loose prefix matches"
         );
