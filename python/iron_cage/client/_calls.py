@@ -8,8 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
 
-from iron_cage.control_panel import schemas as m
-from iron_cage.control_panel.routes import alerts as a
+from iron_cage.control_panel import wire as m
 
 T = TypeVar("T")
 Usd = float | int | str | Decimal
@@ -196,17 +195,17 @@ def list_provider_keys() -> Call[list[m.ProviderKeyOut]]:
 
 
 # alerts and limits
-def list_alerts(agent_id: int | None) -> Call[list[a.AlertOut]]:
-    return call("GET", "/alerts", list[a.AlertOut], agent_id=agent_id)
+def list_alerts(agent_id: int | None) -> Call[list[m.AlertOut]]:
+    return call("GET", "/alerts", list[m.AlertOut], agent_id=agent_id)
 
 
-def add_alert_channel(kind: str, target: str) -> Call[a.ChannelOut]:
-    return call("POST", "/alerts/channels", a.ChannelOut, {"kind": kind, "target": target})
+def add_alert_channel(kind: str, target: str) -> Call[m.ChannelOut]:
+    return call("POST", "/alerts/channels", m.ChannelOut, {"kind": kind, "target": target})
 
 
-def list_limits(agent_id: int | None) -> Call[list[a.LimitOut]]:
-    return call("GET", "/limits", list[a.LimitOut], agent_id=agent_id)
+def list_limits(agent_id: int | None) -> Call[list[m.LimitOut]]:
+    return call("GET", "/limits", list[m.LimitOut], agent_id=agent_id)
 
 
-def create_limit(kind: str, value: float, agent_id: int | None) -> Call[a.LimitOut]:
-    return call("POST", "/limits", a.LimitOut, {"kind": kind, "value": value, "agent_id": agent_id})
+def create_limit(kind: str, value: float, agent_id: int | None) -> Call[m.LimitOut]:
+    return call("POST", "/limits", m.LimitOut, {"kind": kind, "value": value, "agent_id": agent_id})

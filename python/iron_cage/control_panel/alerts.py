@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from iron_cage.control_panel.db import updated
 from iron_cage.control_panel.events import after_commit, emit
 from iron_cage.control_panel.models import Agent, Alert, AlertChannel, Budget
-from iron_cage.control_panel.schemas import usd
+from iron_cage.control_panel.money import usd
 from iron_cage.control_panel.state import ControlPanel
 
 log = logging.getLogger("iron_cage.control_panel")

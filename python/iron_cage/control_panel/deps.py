@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from iron_cage.control_panel.errors import forbidden, unauthorized
 from iron_cage.control_panel.events import run_after_commit
 from iron_cage.control_panel.models import Agent, IcToken, User
+from iron_cage.control_panel.principal import Principal
 from iron_cage.control_panel.security import IC_TOKEN_PREFIX, decode_access_token, same, token_hash
 from iron_cage.control_panel.state import ControlPanel
 
@@ -27,20 +27,6 @@ LeaseId = Annotated[str, Path(min_length=1, max_length=40)]
 bearer = HTTPBearer(auto_error=False, description="a JWT access token, or an IC token (ic_...) for runtimes")
 
 UTC = timezone.utc
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a user (admin/developer/viewer) or an agent runtime holding an IC token."""
-
-    role: str
-    user_id: int | None = None
-    agent_id: int | None = None
-    token_id: int | None = None
-
-    @property
-    def name(self) -> str:
-        return f"user:{self.user_id}" if self.user_id is not None else f"agent:{self.agent_id}"
 
 
 def control_panel(request: Request) -> ControlPanel:

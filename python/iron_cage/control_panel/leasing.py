@@ -22,7 +22,8 @@ from iron_cage.control_panel.db import Database, SafeSum, updated
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.events import EventHub, emit, run_after_commit
 from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, UsageRecord
-from iron_cage.control_panel.schemas import MAX_USD, UsageIn, micros, usd
+from iron_cage.control_panel.money import MAX_USD, micros, usd
+from iron_cage.control_panel.wire import UsageIn
 
 LEASE_PREFIX = "lse_"
 # The most spend one agent's budget records ($1e12): a thousand times the largest allocation

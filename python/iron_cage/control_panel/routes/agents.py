@@ -8,12 +8,17 @@ from fastapi import Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel.access import visible_agent
+from iron_cage.control_panel.budgets import budget_of, budget_out, publish_state
 from iron_cage.control_panel.db import updated
-from iron_cage.control_panel.deps import Admin, Caller, Db, Id, Principal, Reader, Staff, TxRouter
+from iron_cage.control_panel.deps import Admin, Caller, Db, Id, Reader, Staff, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, forbidden, not_found
 from iron_cage.control_panel.events import emit
 from iron_cage.control_panel.models import Agent, Budget, IcToken, User
-from iron_cage.control_panel.schemas import (
+from iron_cage.control_panel.money import micros, usd
+from iron_cage.control_panel.principal import Principal
+from iron_cage.control_panel.security import IC_TOKEN_PREFIX, new_token, token_hash
+from iron_cage.control_panel.wire import (
     AgentIn,
     AgentOut,
     AgentPatch,
@@ -22,30 +27,11 @@ from iron_cage.control_panel.schemas import (
     TokenCreated,
     TokenIn,
     TokenOut,
-    micros,
-    usd,
 )
-from iron_cage.control_panel.security import IC_TOKEN_PREFIX, new_token, token_hash
 
 router = TxRouter(tags=["agents"])
 
 UTC = timezone.utc
-
-
-def budget_out(b: Budget) -> BudgetOut:
-    return BudgetOut(
-        agent_id=b.agent_id,
-        limit_usd=usd(b.limit_micros),
-        spent_usd=usd(b.spent_micros),
-        leased_usd=usd(b.leased_micros),
-        available_usd=usd(max(0, b.limit_micros - b.spent_micros - b.leased_micros)),
-    )
-
-
-def budget_of(s: Session, agent_id: int) -> Budget:
-    b = s.scalar(select(Budget).where(Budget.agent_id == agent_id))
-    assert b is not None, f"agent {agent_id} has no budget row"
-    return b
 
 
 def agent_out(s: Session, a: Agent) -> AgentOut:
@@ -60,33 +46,6 @@ def agent_out(s: Session, a: Agent) -> AgentOut:
         stop_requested=a.stop_requested_at is not None,
         budget=budget_out(budget_of(s, a.id)),
     )
-
-
-def publish_state(s: Session, a: Agent) -> None:
-    """A STATE_UPDATE with the agent's status and budget, sent when the transaction commits."""
-    emit(
-        s,
-        "STATE_UPDATE",
-        a.id,
-        a.owner_id,
-        agent=a.name,
-        status=a.status,
-        budget=budget_out(budget_of(s, a.id)).model_dump(),
-    )
-
-
-def visible_agent(s: Session, who: Principal, agent_id: int, *, write: bool = False) -> Agent:
-    """The agent if ``who`` may see it (write: change it); developers only reach their own."""
-    a = s.get(Agent, agent_id)
-    if a is None:
-        raise not_found(f"agent {agent_id}")
-    if who.role == "developer" and a.owner_id != who.user_id:
-        raise forbidden(f"agent {agent_id} belongs to another developer")
-    if who.role == "agent" and a.id != who.agent_id:
-        raise forbidden(f"IC token of agent {who.agent_id} cannot act on agent {agent_id}")
-    if write and who.role not in ("admin", "developer"):
-        raise forbidden(f"role {who.role!r} may not change agents")
-    return a
 
 
 @router.get("/agents")

@@ -3,77 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Query, Response
-from pydantic import BaseModel, Field, StringConstraints, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.deps import Admin, Db, Id, Reader, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, not_found
 from iron_cage.control_panel.models import Agent, Alert, AlertChannel, Limit
-from iron_cage.control_panel.routes.agents import visible_agent
-from iron_cage.control_panel.schemas import Model
+from iron_cage.control_panel.wire import AlertOut, ChannelIn, ChannelOut, LimitIn, LimitOut, LimitPatch
 
 router = TxRouter(tags=["alerts and limits"])
 UTC = timezone.utc
-
-
-class ChannelIn(Model):
-    kind: Literal["webhook", "email"]
-    target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
-
-    @model_validator(mode="after")
-    def _target_fits_kind(self) -> ChannelIn:
-        if self.kind == "webhook" and not self.target.startswith(("http://", "https://")):
-            raise ValueError("a webhook target is an http:// or https:// URL")
-        if self.kind == "email" and ("@" not in self.target or " " in self.target):
-            raise ValueError("an email target is an address like ops@example.com")
-        return self
-
-
-class ChannelOut(BaseModel):
-    id: int
-    kind: str
-    target: str
-    enabled: bool
-    created_at: datetime
-
-
-class AlertOut(BaseModel):
-    id: int
-    agent_id: int
-    kind: str
-    threshold_pct: int
-    message: str
-    recommended_action: str
-    deliveries: str
-    created_at: datetime
-
-
-LimitKind = Literal[
-    "max_cost_per_request_usd", "max_tokens_per_request", "max_requests_per_minute", "daily_usd"
-]
-
-
-class LimitIn(Model):
-    agent_id: int | None = Field(None, ge=1, le=2**31 - 1, description="omit for a global limit")
-    kind: LimitKind
-    value: float = Field(gt=0, le=1e12, allow_inf_nan=False)
-
-
-class LimitPatch(Model):
-    value: float = Field(gt=0, le=1e12, allow_inf_nan=False)
-
-
-class LimitOut(BaseModel):
-    id: int
-    agent_id: int | None
-    kind: str
-    value: float
-    created_at: datetime
-    updated_at: datetime
 
 
 @router.get("/alerts/channels")

@@ -9,11 +9,11 @@ from fastapi import Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel.accounts import user_out
 from iron_cage.control_panel.db import updated
 from iron_cage.control_panel.deps import CP, Caller, Db, TxRouter
 from iron_cage.control_panel.errors import ApiError, unauthorized
 from iron_cage.control_panel.models import RefreshToken, User
-from iron_cage.control_panel.schemas import LoginIn, RefreshIn, TokenPair, UserOut
 from iron_cage.control_panel.security import (
     REFRESH_PREFIX,
     access_token,
@@ -22,14 +22,11 @@ from iron_cage.control_panel.security import (
     verify_password,
 )
 from iron_cage.control_panel.state import ControlPanel
+from iron_cage.control_panel.wire import LoginIn, RefreshIn, TokenPair
 
 router = TxRouter(prefix="/auth", tags=["auth"])
 
 UTC = timezone.utc
-
-
-def user_out(u: User) -> UserOut:
-    return UserOut.model_validate(u, from_attributes=True)
 
 
 def issue_tokens(cp: ControlPanel, s: Session, user: User, family: str | None = None) -> TokenPair:

@@ -11,7 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel import leasing
+from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.alerts import check_budget
+from iron_cage.control_panel.budgets import publish_state
 from iron_cage.control_panel.db import updated
 from iron_cage.control_panel.deps import (
     CP,
@@ -30,9 +32,9 @@ from iron_cage.control_panel.deps import (
 from iron_cage.control_panel.errors import ApiError, bad_request, conflict, not_found, unauthorized
 from iron_cage.control_panel.events import emit
 from iron_cage.control_panel.models import Agent, Budget, BudgetRequest, Lease, Limit, ProviderKey
-from iron_cage.control_panel.routes.agents import publish_state, visible_agent
-from iron_cage.control_panel.schemas import (
-    MAX_USD,
+from iron_cage.control_panel.money import MAX_USD, micros, usd
+from iron_cage.control_panel.state import ControlPanel
+from iron_cage.control_panel.wire import (
     BudgetRequestIn,
     BudgetRequestOut,
     HandshakeIn,
@@ -42,10 +44,7 @@ from iron_cage.control_panel.schemas import (
     ReportOut,
     ReturnIn,
     UsageIn,
-    micros,
-    usd,
 )
-from iron_cage.control_panel.state import ControlPanel
 
 router = TxRouter(prefix="/budget", tags=["budget"])
 

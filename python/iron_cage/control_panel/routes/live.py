@@ -11,10 +11,10 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 
+from iron_cage.control_panel.budgets import budget_of, budget_out
 from iron_cage.control_panel.deps import principal_for_token
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.models import Agent
-from iron_cage.control_panel.routes.agents import budget_of, budget_out
 from iron_cage.control_panel.state import ControlPanel
 
 router = APIRouter()

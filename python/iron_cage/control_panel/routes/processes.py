@@ -14,20 +14,13 @@ from datetime import datetime, timezone
 
 from fastapi import Response
 
+from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.deps import AgentCaller, Caller, Db, Id, TxRouter
 from iron_cage.control_panel.errors import not_found
 from iron_cage.control_panel.events import emit
 from iron_cage.control_panel.models import Agent, AgentProcess
-from iron_cage.control_panel.routes.agents import visible_agent
-from iron_cage.control_panel.schemas import (
-    AgentMetricsOut,
-    MetricsIn,
-    MetricsOut,
-    ProcessIn,
-    ProcessOut,
-    micros,
-    usd,
-)
+from iron_cage.control_panel.money import micros, usd
+from iron_cage.control_panel.wire import AgentMetricsOut, MetricsIn, MetricsOut, ProcessIn, ProcessOut
 
 router = TxRouter(tags=["agents"])
 

@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from iron_cage import _core
-from iron_cage.control_panel.deps import CP, Admin, Auditor, Db, Id, Principal, Reader, SecretReader, TxRouter
+from iron_cage.control_panel.deps import CP, Admin, Auditor, Db, Id, Reader, SecretReader, TxRouter
 from iron_cage.control_panel.errors import conflict, not_found
 from iron_cage.control_panel.models import ProviderKey, Secret, SecretAudit
-from iron_cage.control_panel.schemas import (
+from iron_cage.control_panel.principal import Principal
+from iron_cage.control_panel.wire import (
     Environment,
     ProviderKeyIn,
     ProviderKeyOut,

@@ -14,12 +14,14 @@ from fastapi import Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.db import SafeSum
-from iron_cage.control_panel.deps import Db, Principal, Reader, TxRouter
+from iron_cage.control_panel.deps import Db, Reader, TxRouter
 from iron_cage.control_panel.errors import bad_request
 from iron_cage.control_panel.models import Agent, UsageRecord, User
-from iron_cage.control_panel.routes.agents import visible_agent
-from iron_cage.control_panel.schemas import TraceOut, UsageGroup, UsagePoint, UsageTotals, usd
+from iron_cage.control_panel.money import usd
+from iron_cage.control_panel.principal import Principal
+from iron_cage.control_panel.wire import TraceOut, UsageGroup, UsagePoint, UsageTotals
 
 router = TxRouter(tags=["usage"])
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import timezone
 
 from fastapi import Response
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel.accounts import end_sessions, user_out
 from iron_cage.control_panel.deps import CP, Admin, Caller, Db, Id, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, not_found, unauthorized
-from iron_cage.control_panel.models import Agent, RefreshToken, User, new_token_stamp
-from iron_cage.control_panel.routes.auth import user_out
-from iron_cage.control_panel.schemas import (
+from iron_cage.control_panel.models import Agent, User
+from iron_cage.control_panel.security import hash_password, password_problem, verify_password
+from iron_cage.control_panel.wire import (
     PasswordChange,
     PasswordOut,
     UserCreated,
@@ -22,7 +23,6 @@ from iron_cage.control_panel.schemas import (
     UserOut,
     UserPatch,
 )
-from iron_cage.control_panel.security import hash_password, password_problem, verify_password
 
 router = TxRouter(prefix="/users", tags=["users"])
 
@@ -34,17 +34,6 @@ def get_user(s: Session, user_id: int) -> User:
     if user is None:
         raise not_found(f"user {user_id}")
     return user
-
-
-def _end_sessions(s: Session, user: User) -> None:
-    """Revokes the user's refresh tokens and changes their token stamp, so every access token
-    issued so far is refused from the next request on."""
-    s.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
-    )
-    user.token_stamp = new_token_stamp()
 
 
 def _last_admin(s: Session, user: User) -> bool:
@@ -73,7 +62,7 @@ def change_password(body: PasswordChange, who: Caller, cp: CP, s: Db) -> Respons
     if problem := password_problem(body.new_password):
         raise bad_request(problem)
     user.password_hash = hash_password(body.new_password, cp.settings.bcrypt_rounds)
-    _end_sessions(s, user)
+    end_sessions(s, user)
     return Response(status_code=204)
 
 
@@ -121,7 +110,7 @@ def patch_user(user_id: Id, body: UserPatch, _: Admin, s: Db) -> UserOut:
         user.name = body.name
     if body.role is not None and body.role != user.role:
         user.role = body.role
-        _end_sessions(s, user)
+        end_sessions(s, user)
     return user_out(user)
 
 
@@ -145,7 +134,7 @@ def suspend_user(user_id: Id, _: Admin, s: Db) -> UserOut:
     if _last_admin(s, user):
         raise conflict("cannot suspend the last active admin")
     user.status = "suspended"
-    _end_sessions(s, user)
+    end_sessions(s, user)
     return user_out(user)
 
 
@@ -166,5 +155,5 @@ def reset_password(user_id: Id, _: Admin, cp: CP, s: Db) -> PasswordOut:
     user.password_hash = hash_password(password, cp.settings.bcrypt_rounds)
     user.failed_logins = 0
     user.locked_until = None
-    _end_sessions(s, user)
+    end_sessions(s, user)
     return PasswordOut(password=password)

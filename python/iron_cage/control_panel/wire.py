@@ -1,14 +1,21 @@
-"""Request and response models of the ``/api/v1`` API (also used by ``iron_cage.client``)."""
+"""The wire format of the ``/api/v1`` API: every request and response model, for the server
+and for ``iron_cage.client`` alike.
+
+Pydantic only: nothing here imports FastAPI, SQLAlchemy or any other server dependency, so
+the client works with ``pip install iron-cage`` alone (a test imports it with FastAPI made
+unimportable).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-MAX_USD = Decimal(1_000_000_000)
+from iron_cage.control_panel.money import MAX_USD
+
 Usd = Annotated[Decimal, Field(ge=0, le=MAX_USD, allow_inf_nan=False, decimal_places=6)]
 PositiveUsd = Annotated[Decimal, Field(gt=0, le=MAX_USD, allow_inf_nan=False, decimal_places=6)]
 Role = Literal["admin", "developer", "viewer"]
@@ -18,14 +25,6 @@ Email = Annotated[
     StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
 ]
 Count = Annotated[int, Field(ge=0, le=10**12)]
-
-
-def micros(usd: Decimal) -> int:
-    return int((usd * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def usd(micros_: int) -> float:
-    return micros_ / 1_000_000
 
 
 class Model(BaseModel):
@@ -323,6 +322,63 @@ class SecretAuditOut(BaseModel):
     actor: str
     detail: str
     at: datetime
+
+
+# --- alerts and limits ----------------------------------------------------------------------------
+class ChannelIn(Model):
+    kind: Literal["webhook", "email"]
+    target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+
+    @model_validator(mode="after")
+    def _target_fits_kind(self) -> ChannelIn:
+        if self.kind == "webhook" and not self.target.startswith(("http://", "https://")):
+            raise ValueError("a webhook target is an http:// or https:// URL")
+        if self.kind == "email" and ("@" not in self.target or " " in self.target):
+            raise ValueError("an email target is an address like ops@example.com")
+        return self
+
+
+class ChannelOut(BaseModel):
+    id: int
+    kind: str
+    target: str
+    enabled: bool
+    created_at: datetime
+
+
+class AlertOut(BaseModel):
+    id: int
+    agent_id: int
+    kind: str
+    threshold_pct: int
+    message: str
+    recommended_action: str
+    deliveries: str
+    created_at: datetime
+
+
+LimitKind = Literal[
+    "max_cost_per_request_usd", "max_tokens_per_request", "max_requests_per_minute", "daily_usd"
+]
+
+
+class LimitIn(Model):
+    agent_id: int | None = Field(None, ge=1, le=2**31 - 1, description="omit for a global limit")
+    kind: LimitKind
+    value: float = Field(gt=0, le=1e12, allow_inf_nan=False)
+
+
+class LimitPatch(Model):
+    value: float = Field(gt=0, le=1e12, allow_inf_nan=False)
+
+
+class LimitOut(BaseModel):
+    id: int
+    agent_id: int | None
+    kind: str
+    value: float
+    created_at: datetime
+    updated_at: datetime
 
 
 # --- supervised agent processes (iron-cage start) ---------------------------------------------------

@@ -1,0 +1,184 @@
+"""Generated from ``_operations.py`` by ``python python/iron_cage/client/_generate.py``.
+Do not edit: change ``_operations.py`` and run the generator.
+
+Every operation of the Control Panel API as an ``async`` method of ``AsyncOperations``, which
+``AsyncControlPanelClient`` runs over an httpx ``AsyncClient``.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from iron_cage.client import _calls as c
+from iron_cage.client._calls import Call, Usd
+from iron_cage.control_panel import wire as m
+
+T = TypeVar("T")
+
+
+class AsyncOperations:
+    async def _run(self, call: Call[T]) -> T:
+        raise NotImplementedError
+
+    async def me(self) -> m.UserOut:
+        """Your own account."""
+        return await self._run(c.me())
+
+    async def list_users(self) -> list[m.UserOut]:
+        return await self._run(c.list_users())
+
+    async def create_user(
+        self, email: str, *, name: str = "", role: str = "developer", password: str | None = None
+    ) -> m.UserCreated:
+        """Without a password the server generates one and returns it once (``.password``)."""
+        return await self._run(c.create_user(email, name or email.split("@")[0], role, password))
+
+    async def suspend_user(self, user_id: int) -> m.UserOut:
+        return await self._run(c.user_action(user_id, "suspend"))
+
+    async def activate_user(self, user_id: int) -> m.UserOut:
+        return await self._run(c.user_action(user_id, "activate"))
+
+    async def reset_password(self, user_id: int) -> m.PasswordOut:
+        return await self._run(c.reset_password(user_id))
+
+    async def delete_user(self, user_id: int) -> None:
+        return await self._run(c.delete_user(user_id))
+
+    async def list_agents(self) -> list[m.AgentOut]:
+        return await self._run(c.list_agents())
+
+    async def create_agent(
+        self,
+        name: str,
+        *,
+        project: str = "default",
+        provider: str = "openai",
+        owner_id: int | None = None,
+        budget_usd: Usd | None = None,
+    ) -> m.AgentOut:
+        return await self._run(c.create_agent(name, project, provider, owner_id, budget_usd))
+
+    async def get_agent(self, agent_id: int) -> m.AgentOut:
+        return await self._run(c.get_agent(agent_id))
+
+    async def stop_agent(self, agent_id: int) -> m.AgentOut:
+        """Its runtime stops admitting calls within seconds; no new leases until resumed."""
+        return await self._run(c.agent_action(agent_id, "stop"))
+
+    async def resume_agent(self, agent_id: int) -> m.AgentOut:
+        return await self._run(c.agent_action(agent_id, "resume"))
+
+    async def get_budget(self, agent_id: int) -> m.BudgetOut:
+        return await self._run(c.get_budget(agent_id))
+
+    async def set_budget(self, agent_id: int, limit_usd: Usd) -> m.BudgetOut:
+        return await self._run(c.set_budget(agent_id, limit_usd))
+
+    async def create_token(self, agent_id: int, name: str = "") -> m.TokenCreated:
+        """A new IC token (``.token``, shown once)."""
+        return await self._run(c.create_token(agent_id, name))
+
+    async def list_tokens(self, agent_id: int) -> list[m.TokenOut]:
+        return await self._run(c.list_tokens(agent_id))
+
+    async def revoke_token(self, token_id: int) -> None:
+        return await self._run(c.revoke_token(token_id))
+
+    async def regenerate_token(self, token_id: int) -> m.TokenCreated:
+        return await self._run(c.regenerate_token(token_id))
+
+    async def request_budget(self, agent_id: int, amount_usd: Usd, reason: str = "") -> m.BudgetRequestOut:
+        return await self._run(c.request_budget(agent_id, amount_usd, reason))
+
+    async def list_budget_requests(self, status: str | None = None) -> list[m.BudgetRequestOut]:
+        return await self._run(c.list_budget_requests(status))
+
+    async def approve_budget_request(self, request_id: int) -> m.BudgetRequestOut:
+        return await self._run(c.decide_budget_request(request_id, "approve"))
+
+    async def reject_budget_request(self, request_id: int) -> m.BudgetRequestOut:
+        return await self._run(c.decide_budget_request(request_id, "reject"))
+
+    async def list_leases(self, agent_id: int | None = None, status: str | None = None) -> list[m.LeaseOut]:
+        return await self._run(c.list_leases(agent_id, status))
+
+    async def usage_summary(
+        self, *, since: str | None = None, until: str | None = None, agent_id: int | None = None
+    ) -> m.UsageTotals:
+        return await self._run(c.usage_summary(since, until, agent_id))
+
+    async def usage_breakdown(
+        self,
+        by: str = "model",
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        agent_id: int | None = None,
+    ) -> list[m.UsageGroup]:
+        return await self._run(c.usage_breakdown(by, since, until, agent_id))
+
+    async def usage_timeseries(
+        self,
+        bucket: str = "hour",
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        agent_id: int | None = None,
+    ) -> list[m.UsagePoint]:
+        return await self._run(c.usage_timeseries(bucket, since, until, agent_id))
+
+    async def traces(
+        self, *, agent_id: int | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[m.TraceOut]:
+        return await self._run(c.traces(agent_id, limit, before_id))
+
+    async def create_secret(
+        self, name: str, value: str, *, environment: str = "production", description: str = ""
+    ) -> m.SecretOut:
+        return await self._run(c.create_secret(name, value, environment, description))
+
+    async def list_secrets(
+        self,
+        *,
+        name: str | None = None,
+        environment: str | None = None,
+    ) -> list[m.SecretOut]:
+        return await self._run(c.list_secrets(name, environment))
+
+    async def get_secret(self, secret_id: int) -> m.SecretOut:
+        """Admins and agents get ``.value``; other roles see it masked."""
+        return await self._run(c.get_secret(secret_id))
+
+    async def update_secret(
+        self, secret_id: int, *, value: str | None = None, description: str | None = None
+    ) -> m.SecretOut:
+        return await self._run(c.update_secret(secret_id, value, description))
+
+    async def delete_secret(self, secret_id: int) -> None:
+        return await self._run(c.delete_secret(secret_id))
+
+    async def secret_audit(self, secret_name: str | None = None) -> list[m.SecretAuditOut]:
+        return await self._run(c.secret_audit(secret_name))
+
+    async def add_provider_key(
+        self, provider: str, key: str, *, label: str = "", base_url: str = ""
+    ) -> m.ProviderKeyOut:
+        return await self._run(c.add_provider_key(provider, key, label, base_url))
+
+    async def list_provider_keys(self) -> list[m.ProviderKeyOut]:
+        return await self._run(c.list_provider_keys())
+
+    async def list_alerts(self, agent_id: int | None = None) -> list[m.AlertOut]:
+        """Fired alerts, newest first, with their recommended action."""
+        return await self._run(c.list_alerts(agent_id))
+
+    async def add_alert_channel(self, kind: str, target: str) -> m.ChannelOut:
+        """``kind`` ``"webhook"`` (an URL) or ``"email"`` (an address)."""
+        return await self._run(c.add_alert_channel(kind, target))
+
+    async def list_limits(self, agent_id: int | None = None) -> list[m.LimitOut]:
+        return await self._run(c.list_limits(agent_id))
+
+    async def create_limit(self, kind: str, value: float, *, agent_id: int | None = None) -> m.LimitOut:
+        return await self._run(c.create_limit(kind, value, agent_id))

@@ -1,0 +1,185 @@
+"""Every operation of the Control Panel API as a method of ``Operations``, which
+``ControlPanelClient`` runs over a blocking httpx client.
+
+This module is the source of ``_async_operations.py`` (``AsyncOperations``, the same methods
+``await``-ed): ``python python/iron_cage/client/_generate.py`` writes it, and a test checks
+that the file in the tree is what the generator makes. Add an operation here, then run it.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from iron_cage.client import _calls as c
+from iron_cage.client._calls import Call, Usd
+from iron_cage.control_panel import wire as m
+
+T = TypeVar("T")
+
+
+class Operations:
+    def _run(self, call: Call[T]) -> T:
+        raise NotImplementedError
+
+    def me(self) -> m.UserOut:
+        """Your own account."""
+        return self._run(c.me())
+
+    def list_users(self) -> list[m.UserOut]:
+        return self._run(c.list_users())
+
+    def create_user(
+        self, email: str, *, name: str = "", role: str = "developer", password: str | None = None
+    ) -> m.UserCreated:
+        """Without a password the server generates one and returns it once (``.password``)."""
+        return self._run(c.create_user(email, name or email.split("@")[0], role, password))
+
+    def suspend_user(self, user_id: int) -> m.UserOut:
+        return self._run(c.user_action(user_id, "suspend"))
+
+    def activate_user(self, user_id: int) -> m.UserOut:
+        return self._run(c.user_action(user_id, "activate"))
+
+    def reset_password(self, user_id: int) -> m.PasswordOut:
+        return self._run(c.reset_password(user_id))
+
+    def delete_user(self, user_id: int) -> None:
+        return self._run(c.delete_user(user_id))
+
+    def list_agents(self) -> list[m.AgentOut]:
+        return self._run(c.list_agents())
+
+    def create_agent(
+        self,
+        name: str,
+        *,
+        project: str = "default",
+        provider: str = "openai",
+        owner_id: int | None = None,
+        budget_usd: Usd | None = None,
+    ) -> m.AgentOut:
+        return self._run(c.create_agent(name, project, provider, owner_id, budget_usd))
+
+    def get_agent(self, agent_id: int) -> m.AgentOut:
+        return self._run(c.get_agent(agent_id))
+
+    def stop_agent(self, agent_id: int) -> m.AgentOut:
+        """Its runtime stops admitting calls within seconds; no new leases until resumed."""
+        return self._run(c.agent_action(agent_id, "stop"))
+
+    def resume_agent(self, agent_id: int) -> m.AgentOut:
+        return self._run(c.agent_action(agent_id, "resume"))
+
+    def get_budget(self, agent_id: int) -> m.BudgetOut:
+        return self._run(c.get_budget(agent_id))
+
+    def set_budget(self, agent_id: int, limit_usd: Usd) -> m.BudgetOut:
+        return self._run(c.set_budget(agent_id, limit_usd))
+
+    def create_token(self, agent_id: int, name: str = "") -> m.TokenCreated:
+        """A new IC token (``.token``, shown once)."""
+        return self._run(c.create_token(agent_id, name))
+
+    def list_tokens(self, agent_id: int) -> list[m.TokenOut]:
+        return self._run(c.list_tokens(agent_id))
+
+    def revoke_token(self, token_id: int) -> None:
+        return self._run(c.revoke_token(token_id))
+
+    def regenerate_token(self, token_id: int) -> m.TokenCreated:
+        return self._run(c.regenerate_token(token_id))
+
+    def request_budget(self, agent_id: int, amount_usd: Usd, reason: str = "") -> m.BudgetRequestOut:
+        return self._run(c.request_budget(agent_id, amount_usd, reason))
+
+    def list_budget_requests(self, status: str | None = None) -> list[m.BudgetRequestOut]:
+        return self._run(c.list_budget_requests(status))
+
+    def approve_budget_request(self, request_id: int) -> m.BudgetRequestOut:
+        return self._run(c.decide_budget_request(request_id, "approve"))
+
+    def reject_budget_request(self, request_id: int) -> m.BudgetRequestOut:
+        return self._run(c.decide_budget_request(request_id, "reject"))
+
+    def list_leases(self, agent_id: int | None = None, status: str | None = None) -> list[m.LeaseOut]:
+        return self._run(c.list_leases(agent_id, status))
+
+    def usage_summary(
+        self, *, since: str | None = None, until: str | None = None, agent_id: int | None = None
+    ) -> m.UsageTotals:
+        return self._run(c.usage_summary(since, until, agent_id))
+
+    def usage_breakdown(
+        self,
+        by: str = "model",
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        agent_id: int | None = None,
+    ) -> list[m.UsageGroup]:
+        return self._run(c.usage_breakdown(by, since, until, agent_id))
+
+    def usage_timeseries(
+        self,
+        bucket: str = "hour",
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        agent_id: int | None = None,
+    ) -> list[m.UsagePoint]:
+        return self._run(c.usage_timeseries(bucket, since, until, agent_id))
+
+    def traces(
+        self, *, agent_id: int | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[m.TraceOut]:
+        return self._run(c.traces(agent_id, limit, before_id))
+
+    def create_secret(
+        self, name: str, value: str, *, environment: str = "production", description: str = ""
+    ) -> m.SecretOut:
+        return self._run(c.create_secret(name, value, environment, description))
+
+    def list_secrets(
+        self,
+        *,
+        name: str | None = None,
+        environment: str | None = None,
+    ) -> list[m.SecretOut]:
+        return self._run(c.list_secrets(name, environment))
+
+    def get_secret(self, secret_id: int) -> m.SecretOut:
+        """Admins and agents get ``.value``; other roles see it masked."""
+        return self._run(c.get_secret(secret_id))
+
+    def update_secret(
+        self, secret_id: int, *, value: str | None = None, description: str | None = None
+    ) -> m.SecretOut:
+        return self._run(c.update_secret(secret_id, value, description))
+
+    def delete_secret(self, secret_id: int) -> None:
+        return self._run(c.delete_secret(secret_id))
+
+    def secret_audit(self, secret_name: str | None = None) -> list[m.SecretAuditOut]:
+        return self._run(c.secret_audit(secret_name))
+
+    def add_provider_key(
+        self, provider: str, key: str, *, label: str = "", base_url: str = ""
+    ) -> m.ProviderKeyOut:
+        return self._run(c.add_provider_key(provider, key, label, base_url))
+
+    def list_provider_keys(self) -> list[m.ProviderKeyOut]:
+        return self._run(c.list_provider_keys())
+
+    def list_alerts(self, agent_id: int | None = None) -> list[m.AlertOut]:
+        """Fired alerts, newest first, with their recommended action."""
+        return self._run(c.list_alerts(agent_id))
+
+    def add_alert_channel(self, kind: str, target: str) -> m.ChannelOut:
+        """``kind`` ``"webhook"`` (an URL) or ``"email"`` (an address)."""
+        return self._run(c.add_alert_channel(kind, target))
+
+    def list_limits(self, agent_id: int | None = None) -> list[m.LimitOut]:
+        return self._run(c.list_limits(agent_id))
+
+    def create_limit(self, kind: str, value: float, *, agent_id: int | None = None) -> m.LimitOut:
+        return self._run(c.create_limit(kind, value, agent_id))

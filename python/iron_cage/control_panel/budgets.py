@@ -1,0 +1,40 @@
+"""Agents' allocations as the API shows them, and their live STATE_UPDATE events."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from iron_cage.control_panel.events import emit
+from iron_cage.control_panel.models import Agent, Budget
+from iron_cage.control_panel.money import usd
+from iron_cage.control_panel.wire import BudgetOut
+
+
+def budget_out(b: Budget) -> BudgetOut:
+    return BudgetOut(
+        agent_id=b.agent_id,
+        limit_usd=usd(b.limit_micros),
+        spent_usd=usd(b.spent_micros),
+        leased_usd=usd(b.leased_micros),
+        available_usd=usd(max(0, b.limit_micros - b.spent_micros - b.leased_micros)),
+    )
+
+
+def budget_of(s: Session, agent_id: int) -> Budget:
+    b = s.scalar(select(Budget).where(Budget.agent_id == agent_id))
+    assert b is not None, f"agent {agent_id} has no budget row"
+    return b
+
+
+def publish_state(s: Session, a: Agent) -> None:
+    """A STATE_UPDATE with the agent's status and budget, sent when the transaction commits."""
+    emit(
+        s,
+        "STATE_UPDATE",
+        a.id,
+        a.owner_id,
+        agent=a.name,
+        status=a.status,
+        budget=budget_out(budget_of(s, a.id)).model_dump(),
+    )
