@@ -22,7 +22,10 @@ from pathlib import Path
 import httpx
 
 from iron_cage import _core
-from iron_cage.testing._postgres import PostgresServer, _free_port, wait_port
+
+# The throwaway PostgreSQL server of the Control Panel tests (test code, not in the package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "python"))
+from pg_server import PostgresServer, free_port, wait_port
 
 ADMIN = {"email": "bench@example.com", "password": "bench-password-123"}
 QUICK = "--quick" in sys.argv
@@ -30,7 +33,7 @@ _ids = itertools.count()
 
 
 def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         IRON_SECRETS_MASTER_KEY=_core.generate_master_key(),

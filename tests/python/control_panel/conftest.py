@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from iron_cage import _core
 from iron_cage.control_panel import ControlPanel, Settings, create_app
 from iron_cage.control_panel.db import make_engine, migrate
-from iron_cage.testing._postgres import PostgresServer
+from pg_server import PostgresServer
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"

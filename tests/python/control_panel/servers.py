@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from iron_cage.testing._postgres import _free_port, wait_port
+from pg_server import free_port, wait_port
 
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, MASTER_KEY
 
@@ -20,7 +20,7 @@ from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, MASTER_KEY
 class ServerProcess:
     def __init__(self, database_url: str, log_dir: Path, name: str = "cp-1", *extra: str) -> None:
         self.database_url = database_url
-        self.port = _free_port()
+        self.port = free_port()
         self.name = name
         self.extra = extra
         self.log_path = log_dir / f"{name}.log"

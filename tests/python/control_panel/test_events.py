@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 from websockets.sync.connection import Connection
 
 from iron_cage.control_panel.embedded import EmbeddedControlPanel
-from iron_cage.testing._postgres import PostgresServer, _free_port
+from pg_server import PostgresServer, free_port
 
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, Api, make_settings
 from .servers import ServerProcess
@@ -163,7 +163,7 @@ def receivers() -> Iterator[tuple[str, int, _Inbox]]:
     http = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     inbox = _Inbox()
-    smtp_port = _free_port()
+    smtp_port = free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     try:

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server for tests and benchmarks (Debian's ``postgresql`` package).
+"""A throwaway PostgreSQL server for the Control Panel tests and benchmarks (Debian's ``postgresql``
+package): test code, not shipped in the package.
 
 ``make test`` installs the package when it is missing; this module only runs it: a
 fresh cluster in a temporary directory, listening on 127.0.0.1 at a free port,
@@ -33,7 +34,7 @@ def find_bindir() -> Path:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -44,7 +45,7 @@ class PostgresServer:
 
     def __init__(self) -> None:
         self.bindir = find_bindir()
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="iron-cage-pg-"))
         self.data = self.root / "data"
         self._as_user: list[str] = []
