@@ -8,11 +8,14 @@ unimportable).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from iron_cage.control_panel.money import MAX_USD
 
@@ -148,12 +151,71 @@ class TokenCreated(BaseModel):
 
 
 # --- leasing ------------------------------------------------------------------------------------
+# The one scheme a runtime and the server seal the provider key with (docs/protocol.md).
+Scheme = Literal["x25519-hkdf-sha256-aes256gcm"]
+SCHEME: Scheme = "x25519-hkdf-sha256-aes256gcm"
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def b64url_bytes(text: str) -> bytes:
+    """base64url without padding to bytes; ValueError (with the reason) for anything else."""
+    if not _B64URL.match(text) or len(text) % 4 == 1:
+        raise ValueError("not base64url without padding (A-Z, a-z, 0-9, '-' and '_')")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64url without padding") from None
+
+
+class KeyExchange(Model):
+    """The runtime's half of the key exchange: a fresh X25519 public key for this answer."""
+
+    scheme: Scheme
+    public_key: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="the raw 32-byte X25519 public key, base64url without padding (43 characters)"
+    )
+
+    @field_validator("public_key")
+    @classmethod
+    def _thirty_two_bytes(cls, value: str) -> str:
+        raw = b64url_bytes(value)
+        if len(raw) != 32:
+            raise ValueError(f"decodes to {len(raw)} bytes: an X25519 public key is 32 bytes")
+        return value
+
+
+class SealedKey(BaseModel):
+    """The provider key sealed to the runtime's public key, for one lease (docs/protocol.md)."""
+
+    scheme: Scheme
+    ephemeral_public_key: str = Field(description="the server's fresh X25519 public key (32 bytes, b64url)")
+    nonce: str = Field(description="the AES-256-GCM nonce (12 bytes, b64url)")
+    ciphertext: str = Field(description="AES-256-GCM of the key's UTF-8 bytes, tag at the end (b64url)")
+
+
 class HandshakeIn(Model):
     ic_token: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         None, description="or send it as 'Authorization: Bearer ic_...'"
     )
     requested_usd: PositiveUsd
     runtime: Annotated[str, StringConstraints(max_length=200)] = ""
+    key_exchange: KeyExchange | None = Field(
+        None, description="required when the agent has a provider key: the key comes back sealed to it"
+    )
+
+
+class LeaseLimits(BaseModel):
+    """What the runtime enforces on every call: the agent's per-request limits (its own over
+    global ones; null: none) and the models and providers it may call (null: any)."""
+
+    max_cost_per_request_usd: float | None = None
+    max_tokens_per_request: float | None = None
+    max_requests_per_minute: float | None = None
+    daily_usd: float | None = None
+    allowed_models: list[str] | None = Field(
+        default=None, description="names as the price table spells them; a dated snapshot of one passes too"
+    )
+    allowed_providers: list[str] | None = None
 
 
 class LeaseOut(BaseModel):
@@ -167,12 +229,16 @@ class LeaseOut(BaseModel):
     ttl_s: float = Field(description="seconds until expires_at when this answer was made (clock-skew free)")
     status: str
     provider: str
-    provider_key: str | None = Field(None, description="released to the authenticated runtime only")
-    provider_base_url: str | None = None
     stop: bool = False
-    limits: dict[str, float] = Field(
-        default_factory=dict, description="the agent's limits (its own over global ones), by kind"
-    )
+    limits: LeaseLimits = Field(default_factory=lambda: LeaseLimits())
+
+
+class LeaseGrantOut(LeaseOut):
+    """A handshake's or refresh's answer: the lease, and the agent's current provider key
+    sealed to the runtime's ``key_exchange`` (null when the agent has no provider key)."""
+
+    provider_key_sealed: SealedKey | None = None
+    provider_base_url: str | None = None
 
 
 class UsageIn(Model):
@@ -204,6 +270,9 @@ class ReportOut(BaseModel):
 class RefreshLeaseIn(Model):
     lease_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     requested_usd: PositiveUsd
+    key_exchange: KeyExchange | None = Field(
+        None, description="required when the agent has a provider key: the current key comes back sealed"
+    )
 
 
 class ReturnIn(Model):

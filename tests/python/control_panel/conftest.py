@@ -7,6 +7,7 @@ migrated template, and a fresh SQLite file copied from a migrated one.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import shutil
 from collections.abc import Iterator
@@ -15,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi.testclient import TestClient
 
 from iron_cage import _core
@@ -27,6 +32,41 @@ ADMIN_PASSWORD = "admin-password-123"
 PASSWORD = "developer-password-1"
 MASTER_KEY = _core.generate_master_key()
 _names = itertools.count()
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class RuntimeKeys:
+    """The runtime's side of the sealed provider key, written from docs/protocol.md with
+    ``cryptography`` alone (as the Rust lease client does it): a fresh X25519 key pair, and
+    the opening of ``provider_key_sealed``."""
+
+    SCHEME = "x25519-hkdf-sha256-aes256gcm"
+
+    def __init__(self) -> None:
+        self.secret = X25519PrivateKey.generate()
+        self.public = self.secret.public_key().public_bytes_raw()
+
+    def request(self) -> dict[str, str]:
+        return {"scheme": self.SCHEME, "public_key": b64url(self.public)}
+
+    def open(self, sealed: dict[str, str], lease_id: str) -> str:
+        assert sealed["scheme"] == self.SCHEME
+        server = unb64url(sealed["ephemeral_public_key"])
+        nonce = unb64url(sealed["nonce"])
+        assert len(server) == 32 and len(nonce) == 12
+        shared = self.secret.exchange(X25519PublicKey.from_public_bytes(server))
+        key = HKDF(
+            algorithm=SHA256(), length=32, salt=self.public + server, info=b"iron-cage provider key v1"
+        ).derive(shared)
+        plain = AESGCM(key).decrypt(nonce, unb64url(sealed["ciphertext"]), lease_id.encode())
+        return plain.decode()
 
 
 @pytest.fixture(scope="session")

@@ -260,7 +260,14 @@ def test_limits_crud_and_delivery_with_the_lease(api: Api) -> None:
     lease = api.client.post(
         "/api/v1/budget/handshake", json={"ic_token": api.ic_token(agent["id"]), "requested_usd": 1}
     ).json()
-    assert lease["limits"] == {"max_tokens_per_request": 1000.0, "max_cost_per_request_usd": 0.5}
+    assert lease["limits"] == {
+        "max_tokens_per_request": 1000.0,
+        "max_cost_per_request_usd": 0.5,
+        "max_requests_per_minute": None,
+        "daily_usd": None,
+        "allowed_models": None,
+        "allowed_providers": None,
+    }
     api.client.patch(f"/api/v1/limits/{own['id']}", json={"value": 2000}, headers=admin)
     assert api.client.get(f"/api/v1/limits/{own['id']}", headers=api.as_("viewer")).json()["value"] == 2000
     assert api.client.delete(f"/api/v1/limits/{own['id']}", headers=admin).status_code == 204

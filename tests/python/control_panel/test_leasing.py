@@ -11,7 +11,7 @@ from sqlalchemy import insert, select, text, update
 from iron_cage.control_panel import leasing
 from iron_cage.control_panel.models import Budget, Lease, UsageRecord
 
-from .conftest import Api
+from .conftest import Api, RuntimeKeys
 
 
 def usage(request_id: str, cost: float | str, **extra: Any) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def test_handshake_grants_min_of_request_and_available(api: Api) -> None:
     }
 
 
-def test_handshake_accepts_bearer_header_and_releases_provider_key(api: Api) -> None:
+def test_handshake_accepts_bearer_header_and_seals_the_provider_key(api: Api) -> None:
     r = api.client.post(
         "/api/v1/providers/keys",
         json={"provider": "openai", "key": "sk-proj-abcdefghijklmnop1234"},
@@ -61,11 +61,15 @@ def test_handshake_accepts_bearer_header_and_releases_provider_key(api: Api) -> 
     assert r.status_code == 201 and "abcdefghijklmnop" not in r.text
     agent = api.agent()
     token = api.ic_token(agent["id"])
-    lease = api.client.post(
-        "/api/v1/budget/handshake", json={"requested_usd": 1}, headers=api.auth(token)
-    ).json()
-    assert lease["provider"] == "openai"
-    assert lease["provider_key"] == "sk-proj-abcdefghijklmnop1234"
+    keys = RuntimeKeys()
+    answer = api.client.post(
+        "/api/v1/budget/handshake",
+        json={"requested_usd": 1, "key_exchange": keys.request()},
+        headers=api.auth(token),
+    )
+    lease = answer.json()
+    assert lease["provider"] == "openai" and "abcdefghijklmnop" not in answer.text
+    assert keys.open(lease["provider_key_sealed"], lease["lease_id"]) == "sk-proj-abcdefghijklmnop1234"
     # Nobody else sees the plaintext: the key list is masked for every role.
     for role in ("admin", "developer", "viewer"):
         listed = api.client.get("/api/v1/providers/keys", headers=api.as_(role))

@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from iron_cage.control_panel.models import ProviderKey, Secret, SecretAudit
 
-from .conftest import Api
+from .conftest import Api, RuntimeKeys
 
 VALUE = "sk-proj-SECRETVALUE0123456789xyz"
 
@@ -112,10 +112,15 @@ def test_provider_keys_are_stored_encrypted_and_the_newest_is_released(api: Api)
         assert all("0123456789" not in k.ciphertext for k in s.scalars(select(ProviderKey)))
     agent = api.agent(provider="anthropic")
     token = api.ic_token(agent["id"])
-    lease = api.client.post("/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 1}).json()
-    assert lease["provider_key"] == "sk-ant-new-0123456789"
-    assert lease["provider_base_url"] == "https://api.anthropic.com"
+    runtime = RuntimeKeys()
+
+    def released() -> tuple[str, str | None]:
+        body = {"ic_token": token, "requested_usd": 1, "key_exchange": runtime.request()}
+        lease = api.client.post("/api/v1/budget/handshake", json=body).json()
+        return runtime.open(lease["provider_key_sealed"], lease["lease_id"]), lease["provider_base_url"]
+
+    assert released() == ("sk-ant-new-0123456789", "https://api.anthropic.com")
     keys = api.client.get("/api/v1/providers/keys", headers=admin).json()
     assert api.client.delete(f"/api/v1/providers/keys/{keys[-1]['id']}", headers=admin).status_code == 204
-    lease = api.client.post("/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 1}).json()
-    assert lease["provider_key"] == "sk-ant-old-0123456789" and old["masked"] != "sk-ant-old-0123456789"
+    assert released() == ("sk-ant-old-0123456789", None)
+    assert old["masked"] != "sk-ant-old-0123456789"

@@ -33,11 +33,15 @@ from iron_cage.control_panel.errors import ApiError, bad_request, conflict, not_
 from iron_cage.control_panel.events import emit
 from iron_cage.control_panel.models import Agent, Budget, BudgetRequest, Lease, Limit, ProviderKey
 from iron_cage.control_panel.money import MAX_USD, micros, usd
+from iron_cage.control_panel.provider_keys import current_key, require_exchange, sealed_for
 from iron_cage.control_panel.state import ControlPanel
 from iron_cage.control_panel.wire import (
     BudgetRequestIn,
     BudgetRequestOut,
     HandshakeIn,
+    KeyExchange,
+    LeaseGrantOut,
+    LeaseLimits,
     LeaseOut,
     RefreshLeaseIn,
     ReportIn,
@@ -51,7 +55,7 @@ router = TxRouter(prefix="/budget", tags=["budget"])
 UTC = timezone.utc
 
 
-def lease_out(s: Session, lease: Lease, provider_key: tuple[str, str] | None = None) -> LeaseOut:
+def lease_out(s: Session, lease: Lease) -> LeaseOut:
     agent = s.get(Agent, lease.agent_id)
     b = s.scalar(select(Budget).where(Budget.agent_id == lease.agent_id))
     assert agent is not None and b is not None
@@ -68,47 +72,44 @@ def lease_out(s: Session, lease: Lease, provider_key: tuple[str, str] | None = N
         else 0.0,
         status=lease.status,
         provider=agent.provider,
-        provider_key=provider_key[0] if provider_key else None,
-        provider_base_url=(provider_key[1] or None) if provider_key else None,
         stop=agent.status != "active",
-        limits=effective_limits(s, agent.id),
+        limits=effective_limits(s, agent),
     )
 
 
-def effective_limits(s: Session, agent_id: int) -> dict[str, float]:
+def grant_out(
+    cp: ControlPanel, s: Session, lease: Lease, key: ProviderKey | None, exchange: KeyExchange | None
+) -> LeaseGrantOut:
+    """A handshake's or refresh's answer: the lease and the current provider key, sealed."""
+    return LeaseGrantOut(
+        **lease_out(s, lease).model_dump(),
+        provider_key_sealed=sealed_for(cp, key, exchange, lease.id),
+        provider_base_url=(key.base_url or None) if key is not None else None,
+    )
+
+
+def effective_limits(s: Session, agent: Agent) -> LeaseLimits:
     rows = s.execute(
         select(Limit.kind, Limit.value, Limit.agent_id).where(
-            (Limit.agent_id == agent_id) | Limit.agent_id.is_(None)
+            (Limit.agent_id == agent.id) | Limit.agent_id.is_(None)
         )
     ).all()
     out: dict[str, float] = {}
     for kind, value, _owner in sorted(rows, key=lambda r: r[2] is not None):  # global first, agent overrides
         out[kind] = value
-    return out
+    return LeaseLimits.model_validate(out)
 
 
-def release_provider_key(cp: ControlPanel, s: Session, provider: str) -> tuple[str, str] | None:
-    """The newest key of ``provider``, decrypted for the runtime that just authenticated."""
-    key = s.scalar(
-        select(ProviderKey)
-        .where(ProviderKey.provider == provider, ProviderKey.deleted_at.is_(None))
-        .order_by(ProviderKey.id.desc())
-    )
-    if key is None:
-        return None
-    plain = cp.cipher.decrypt(f"provider:{key.provider}", key.ciphertext, secret_id=str(key.id))
-    return plain, key.base_url
-
-
-@router.post("/handshake", status_code=201, responses={401: {}, 402: {}, 409: {}})
+@router.post("/handshake", status_code=201, responses={400: {}, 401: {}, 402: {}, 409: {}})
 def handshake(
     body: HandshakeIn,
     cp: CP,
     s: Db,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> LeaseOut:
-    """Leases ``min(requested_usd, available)`` of the agent's allocation and releases the
-    provider key. The runtime enforces the lease locally until ``expires_at``."""
+) -> LeaseGrantOut:
+    """Leases ``min(requested_usd, available)`` of the agent's allocation and seals the agent's
+    provider key to the runtime's ``key_exchange``. The runtime enforces the lease locally
+    until ``expires_at``."""
     token = body.ic_token or (creds.credentials if creds else None)
     if not token:
         raise unauthorized("send the IC token as ic_token or 'Authorization: Bearer ic_...'")
@@ -118,6 +119,8 @@ def handshake(
     assert agent is not None
     if agent.status != "active":
         raise conflict(f"agent {agent.id} is {agent.status}: an admin or its owner must resume it")
+    key = current_key(s, agent.provider)
+    require_exchange(agent, key, body.key_exchange)
     lease = leasing.new_lease(s, agent.id, micros(body.requested_usd), cp.settings.lease_ttl_s, body.runtime)
     emit(
         s,
@@ -130,7 +133,7 @@ def handshake(
         runtime=body.runtime,
     )
     publish_state(s, agent)
-    return lease_out(s, lease, release_provider_key(cp, s, agent.provider))
+    return grant_out(cp, s, lease, key, body.key_exchange)
 
 
 @router.post("/report", responses={403: {}, 404: {}})
@@ -179,14 +182,18 @@ def _report_events(s: Session, agent: Agent, lease: Lease, reports: list[UsageIn
     publish_state(s, agent)
 
 
-@router.post("/refresh", responses={402: {}, 403: {}, 404: {}, 410: {}})
-def refresh(body: RefreshLeaseIn, who: AgentCaller, cp: CP, s: Db) -> LeaseOut:
-    """Adds up to ``requested_usd`` to a live lease and restarts its expiry clock."""
+@router.post("/refresh", responses={400: {}, 402: {}, 403: {}, 404: {}, 410: {}})
+def refresh(body: RefreshLeaseIn, who: AgentCaller, cp: CP, s: Db) -> LeaseGrantOut:
+    """Adds up to ``requested_usd`` to a live lease, restarts its expiry clock, and seals the
+    agent's current provider key to ``key_exchange`` (a key rotated in the vault reaches the
+    runtime here)."""
     assert who.agent_id is not None
     lease = leasing.owned_lease(s, body.lease_id, who.agent_id)
     agent = s.get(Agent, who.agent_id)
     if agent is None or agent.status != "active":
         raise conflict(f"agent {who.agent_id} is stopped: return the lease and stop")
+    key = current_key(s, agent.provider)
+    require_exchange(agent, key, body.key_exchange)
     granted = leasing.extend(s, lease, micros(body.requested_usd), cp.settings.lease_ttl_s)
     emit(
         s,
@@ -198,7 +205,7 @@ def refresh(body: RefreshLeaseIn, who: AgentCaller, cp: CP, s: Db) -> LeaseOut:
         granted_usd=usd(granted),
     )
     publish_state(s, agent)
-    return lease_out(s, lease)
+    return grant_out(cp, s, lease, key, body.key_exchange)
 
 
 @router.post("/return", responses={403: {}, 404: {}})
