@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from iron_cage._exceptions import ConfigError
+from iron_cage._exceptions import ConfigError, ControlPanelError
 
 SESSION_ENV = "IRON_CAGE_SESSION"
 
@@ -168,9 +168,12 @@ def remote_secret(args: argparse.Namespace) -> int:
             ("id", "name", "environment", "version", "masked", "updated_at"),
         )
     elif action == "get":
-        secret = _run(args, lambda c: c.get_secret(find(c).id))
-        if secret.value is None:
-            raise ConfigError("your role sees this secret masked only")
+        try:  # an admin's reveal, audited on the server
+            secret = _run(args, lambda c: c.reveal_secret(find(c).id))
+        except ControlPanelError as exc:
+            if exc.status != 403:
+                raise
+            raise ConfigError("your role sees this secret masked only (admins reveal values)") from None
         print(secret.value)
     elif action == "delete":
         _run(args, lambda c: c.delete_secret(find(c).id))
@@ -179,7 +182,17 @@ def remote_secret(args: argparse.Namespace) -> int:
         _show(
             args,
             _run(args, lambda c: c.secret_audit(args.name)),
-            ("at", "actor", "action", "secret_name", "environment", "detail"),
+            (
+                "timestamp",
+                "requester_role",
+                "user_id",
+                "agent_id",
+                "operation",
+                "success",
+                "secret_name",
+                "environment",
+                "error_message",
+            ),
         )
     else:
         raise ConfigError(f"`secret {action}` works on the local vault only")

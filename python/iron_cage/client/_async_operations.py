@@ -75,9 +75,11 @@ class AsyncOperations:
     async def set_budget(self, agent_id: int, limit_usd: Usd) -> m.BudgetOut:
         return await self._run(c.set_budget(agent_id, limit_usd))
 
-    async def create_token(self, agent_id: int, name: str = "") -> m.TokenCreated:
-        """A new IC token (``.token``, shown once)."""
-        return await self._run(c.create_token(agent_id, name))
+    async def create_token(
+        self, agent_id: int, name: str = "", *, environment: str = "production"
+    ) -> m.TokenCreated:
+        """A new IC token (``.token``, shown once), reading the agent's secrets of ``environment``."""
+        return await self._run(c.create_token(agent_id, name, environment))
 
     async def list_tokens(self, agent_id: int) -> list[m.TokenOut]:
         return await self._run(c.list_tokens(agent_id))
@@ -134,9 +136,17 @@ class AsyncOperations:
         return await self._run(c.traces(agent_id, limit, before_id))
 
     async def create_secret(
-        self, name: str, value: str, *, environment: str = "production", description: str = ""
+        self,
+        name: str,
+        value: str,
+        *,
+        environment: str = "production",
+        description: str = "",
+        agent_ids: list[int] | None = None,
+        projects: list[str] | None = None,
     ) -> m.SecretOut:
-        return await self._run(c.create_secret(name, value, environment, description))
+        """Bound to ``agent_ids`` and ``projects``: their IC tokens of ``environment`` read it."""
+        return await self._run(c.create_secret(name, value, environment, description, agent_ids, projects))
 
     async def list_secrets(
         self,
@@ -147,13 +157,24 @@ class AsyncOperations:
         return await self._run(c.list_secrets(name, environment))
 
     async def get_secret(self, secret_id: int) -> m.SecretOut:
-        """Admins and agents get ``.value``; other roles see it masked."""
+        """Masked (``.value`` is None) for people; admins use ``reveal_secret``."""
         return await self._run(c.get_secret(secret_id))
 
+    async def reveal_secret(self, secret_id: int) -> m.SecretOut:
+        """The value in ``.value`` (admins; audited)."""
+        return await self._run(c.reveal_secret(secret_id))
+
     async def update_secret(
-        self, secret_id: int, *, value: str | None = None, description: str | None = None
+        self,
+        secret_id: int,
+        *,
+        value: str | None = None,
+        description: str | None = None,
+        agent_ids: list[int] | None = None,
+        projects: list[str] | None = None,
     ) -> m.SecretOut:
-        return await self._run(c.update_secret(secret_id, value, description))
+        """``agent_ids``/``projects`` replace the bindings when given."""
+        return await self._run(c.update_secret(secret_id, value, description, agent_ids, projects))
 
     async def delete_secret(self, secret_id: int) -> None:
         return await self._run(c.delete_secret(secret_id))

@@ -95,8 +95,9 @@ def set_budget(agent_id: int, limit_usd: Usd) -> Call[m.BudgetOut]:
     return call("PUT", f"/agents/{agent_id}/budget", m.BudgetOut, {"limit_usd": limit_usd})
 
 
-def create_token(agent_id: int, name: str) -> Call[m.TokenCreated]:
-    return call("POST", f"/agents/{agent_id}/tokens", m.TokenCreated, {"name": name})
+def create_token(agent_id: int, name: str, environment: str) -> Call[m.TokenCreated]:
+    body = {"name": name, "environment": environment}
+    return call("POST", f"/agents/{agent_id}/tokens", m.TokenCreated, body)
 
 
 def list_tokens(agent_id: int) -> Call[list[m.TokenOut]]:
@@ -160,8 +161,22 @@ def traces(agent_id: int | None, limit: int, before_id: int | None) -> Call[list
 
 
 # secrets and provider keys
-def create_secret(name: str, value: str, environment: str, description: str) -> Call[m.SecretOut]:
-    body = {"name": name, "value": value, "environment": environment, "description": description}
+def create_secret(
+    name: str,
+    value: str,
+    environment: str,
+    description: str,
+    agent_ids: list[int] | None,
+    projects: list[str] | None,
+) -> Call[m.SecretOut]:
+    body = {
+        "name": name,
+        "value": value,
+        "environment": environment,
+        "description": description,
+        "agent_ids": agent_ids,
+        "projects": projects,
+    }
     return call("POST", "/secrets", m.SecretOut, body)
 
 
@@ -173,8 +188,19 @@ def get_secret(secret_id: int) -> Call[m.SecretOut]:
     return call("GET", f"/secrets/{secret_id}", m.SecretOut)
 
 
-def update_secret(secret_id: int, value: str | None, description: str | None) -> Call[m.SecretOut]:
-    return call("PUT", f"/secrets/{secret_id}", m.SecretOut, {"value": value, "description": description})
+def reveal_secret(secret_id: int) -> Call[m.SecretOut]:
+    return call("POST", f"/secrets/{secret_id}/reveal", m.SecretOut)
+
+
+def update_secret(
+    secret_id: int,
+    value: str | None,
+    description: str | None,
+    agent_ids: list[int] | None,
+    projects: list[str] | None,
+) -> Call[m.SecretOut]:
+    body = {"value": value, "description": description, "agent_ids": agent_ids, "projects": projects}
+    return call("PUT", f"/secrets/{secret_id}", m.SecretOut, body)
 
 
 def delete_secret(secret_id: int) -> Call[None]:

@@ -76,9 +76,11 @@ class Operations:
     def set_budget(self, agent_id: int, limit_usd: Usd) -> m.BudgetOut:
         return self._run(c.set_budget(agent_id, limit_usd))
 
-    def create_token(self, agent_id: int, name: str = "") -> m.TokenCreated:
-        """A new IC token (``.token``, shown once)."""
-        return self._run(c.create_token(agent_id, name))
+    def create_token(
+        self, agent_id: int, name: str = "", *, environment: str = "production"
+    ) -> m.TokenCreated:
+        """A new IC token (``.token``, shown once), reading the agent's secrets of ``environment``."""
+        return self._run(c.create_token(agent_id, name, environment))
 
     def list_tokens(self, agent_id: int) -> list[m.TokenOut]:
         return self._run(c.list_tokens(agent_id))
@@ -135,9 +137,17 @@ class Operations:
         return self._run(c.traces(agent_id, limit, before_id))
 
     def create_secret(
-        self, name: str, value: str, *, environment: str = "production", description: str = ""
+        self,
+        name: str,
+        value: str,
+        *,
+        environment: str = "production",
+        description: str = "",
+        agent_ids: list[int] | None = None,
+        projects: list[str] | None = None,
     ) -> m.SecretOut:
-        return self._run(c.create_secret(name, value, environment, description))
+        """Bound to ``agent_ids`` and ``projects``: their IC tokens of ``environment`` read it."""
+        return self._run(c.create_secret(name, value, environment, description, agent_ids, projects))
 
     def list_secrets(
         self,
@@ -148,13 +158,24 @@ class Operations:
         return self._run(c.list_secrets(name, environment))
 
     def get_secret(self, secret_id: int) -> m.SecretOut:
-        """Admins and agents get ``.value``; other roles see it masked."""
+        """Masked (``.value`` is None) for people; admins use ``reveal_secret``."""
         return self._run(c.get_secret(secret_id))
 
+    def reveal_secret(self, secret_id: int) -> m.SecretOut:
+        """The value in ``.value`` (admins; audited)."""
+        return self._run(c.reveal_secret(secret_id))
+
     def update_secret(
-        self, secret_id: int, *, value: str | None = None, description: str | None = None
+        self,
+        secret_id: int,
+        *,
+        value: str | None = None,
+        description: str | None = None,
+        agent_ids: list[int] | None = None,
+        projects: list[str] | None = None,
     ) -> m.SecretOut:
-        return self._run(c.update_secret(secret_id, value, description))
+        """``agent_ids``/``projects`` replace the bindings when given."""
+        return self._run(c.update_secret(secret_id, value, description, agent_ids, projects))
 
     def delete_secret(self, secret_id: int) -> None:
         return self._run(c.delete_secret(secret_id))

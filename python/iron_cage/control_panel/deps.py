@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.errors import forbidden, unauthorized
-from iron_cage.control_panel.events import run_after_commit
+from iron_cage.control_panel.events import run_after_commit, run_after_rollback
 from iron_cage.control_panel.models import Agent, IcToken, User
 from iron_cage.control_panel.principal import Principal
 from iron_cage.control_panel.security import IC_TOKEN_PREFIX, decode_access_token, same, token_hash
@@ -52,6 +52,11 @@ def _transactional(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         try:
             with s.begin():
                 result = endpoint(*args, **kwargs)
+        except BaseException:
+            s.close()
+            run_after_rollback(s)
+            raise
+        try:
             run_after_commit(s)
             return result
         finally:
@@ -83,7 +88,7 @@ def agent_for_token(cp: ControlPanel, token: str) -> Principal:
         )
     with cp.db.session() as s:
         row = s.execute(
-            select(IcToken.id, IcToken.agent_id, IcToken.last_used_at)
+            select(IcToken.id, IcToken.agent_id, IcToken.last_used_at, IcToken.environment)
             .join(Agent, Agent.id == IcToken.agent_id)
             .where(IcToken.token_hash == token_hash(token), IcToken.revoked_at.is_(None))
         ).first()
@@ -92,7 +97,7 @@ def agent_for_token(cp: ControlPanel, token: str) -> Principal:
         now = datetime.now(UTC)
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
             s.execute(update(IcToken).where(IcToken.id == row.id).values(last_used_at=now))
-    return Principal(role="agent", agent_id=row.agent_id, token_id=row.id)
+    return Principal(role="agent", agent_id=row.agent_id, token_id=row.id, environment=row.environment)
 
 
 def principal(cp: CP, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:

@@ -59,12 +59,28 @@ def after_commit(s: Session, fn: Callable[[], object]) -> None:
     s.info.setdefault("after_commit", []).append(fn)
 
 
+def after_rollback(s: Session, fn: Callable[[], object]) -> None:
+    """Runs ``fn`` once ``s``'s transaction has rolled back (never if it commits): to record
+    a refused request (an audit row of a failure) in a transaction of its own."""
+    s.info.setdefault("after_rollback", []).append(fn)
+
+
 def run_after_commit(s: Session) -> None:
+    s.info.pop("after_rollback", None)
     for fn in s.info.pop("after_commit", ()):
         try:
             fn()
         except Exception:
             log.exception("after-commit action failed")
+
+
+def run_after_rollback(s: Session) -> None:
+    s.info.pop("after_commit", None)
+    for fn in s.info.pop("after_rollback", ()):
+        try:
+            fn()
+        except Exception:
+            log.exception("after-rollback action failed")
 
 
 @dataclass(eq=False)

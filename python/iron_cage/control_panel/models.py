@@ -8,7 +8,18 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -133,6 +144,8 @@ class IcToken(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
+    # The environment whose secrets this token reads (migration 0006).
+    environment: Mapped[str] = mapped_column(String(32), default="production", server_default="production")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -237,18 +250,40 @@ class Secret(Base):
     __table_args__ = (UniqueConstraint("name", "environment", name="uq_secrets_name_env"),)
 
 
-class SecretAudit(Base):
-    """Append-only: database triggers refuse UPDATE and DELETE on both backends."""
+class SecretBinding(Base):
+    """Who may read a secret with an IC token: one agent, or every agent of one project (in the
+    secret's environment, by a token of that environment). Exactly one of the two is set."""
 
-    __tablename__ = "secret_audit"
+    __tablename__ = "secret_bindings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret_id: Mapped[int] = mapped_column(ForeignKey("secrets.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    project: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    __table_args__ = (
+        CheckConstraint("(agent_id IS NULL) <> (project IS NULL)", name="ck_secret_bindings_one_target"),
+    )
+
+
+class SecretAuditLog(Base):
+    """Every secret operation, failed and refused ones included. Append-only: database
+    triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) on both backends."""
+
+    __tablename__ = "secret_audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     secret_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     secret_name: Mapped[str] = mapped_column(String(200), index=True)
     environment: Mapped[str] = mapped_column(String(32))
-    action: Mapped[str] = mapped_column(String(16))
-    actor: Mapped[str] = mapped_column(String(200))
+    operation: Mapped[str] = mapped_column(String(16))
+    requester_role: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    agent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    success: Mapped[bool] = mapped_column(Boolean)
+    error_message: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[str] = mapped_column(Text, default="")
-    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
 
 
 class Limit(Base):

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user (admin/developer/viewer) or an agent runtime holding an IC token."""
+    """Who is calling: a user (admin, developer, viewer, super_user) or an agent runtime
+    holding an IC token."""
 
     role: str
     user_id: int | None = None
     agent_id: int | None = None
     token_id: int | None = None
+    # An IC token's environment: the one whose secrets it reads.
+    environment: str | None = None
 
     @property
     def name(self) -> str:

@@ -89,6 +89,9 @@ class PasswordChange(Model):
     new_password: Annotated[str, StringConstraints(max_length=1000)]
 
 
+Environment = Literal["development", "staging", "production"]
+
+
 # --- agents, tokens, budgets --------------------------------------------------------------------
 Provider = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
@@ -133,12 +136,16 @@ class BudgetSet(Model):
 
 class TokenIn(Model):
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    environment: Environment = Field(
+        default="production", description="the environment whose secrets the token reads"
+    )
 
 
 class TokenOut(BaseModel):
     id: int
     agent_id: int
     name: str
+    environment: str
     prefix: str
     created_at: datetime
     last_used_at: datetime | None
@@ -353,8 +360,11 @@ class ProviderKeyOut(BaseModel):
     created_at: datetime
 
 
-Environment = Literal["development", "staging", "production"]
 SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
+
+
+AgentIds = Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Field(max_length=1000)]
+Projects = Annotated[list[Name], Field(max_length=1000)]
 
 
 class SecretIn(Model):
@@ -362,11 +372,19 @@ class SecretIn(Model):
     value: SecretValue
     environment: Environment = "production"
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    agent_ids: AgentIds = Field(
+        default_factory=list, description="agents whose IC tokens (of this environment) may read it"
+    )
+    projects: Projects = Field(
+        default_factory=list, description="projects whose agents' IC tokens (of this environment) may read it"
+    )
 
 
 class SecretUpdate(Model):
     value: SecretValue | None = None
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    agent_ids: AgentIds | None = Field(default=None, description="replaces the agents it is bound to")
+    projects: Projects | None = Field(default=None, description="replaces the projects it is bound to")
 
 
 class SecretOut(BaseModel):
@@ -379,7 +397,11 @@ class SecretOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted: bool
-    value: str | None = Field(None, description="admins and agents only, on GET /secrets/{id}")
+    agent_ids: list[int] = Field(default_factory=list, description="the agents bound (developers: theirs)")
+    projects: list[str] = Field(default_factory=list)
+    value: str | None = Field(
+        default=None, description="an agent's own secret on GET /secrets/{id}; POST /secrets/{id}/reveal"
+    )
 
 
 class SecretAuditOut(BaseModel):
@@ -387,10 +409,14 @@ class SecretAuditOut(BaseModel):
     secret_id: int | None
     secret_name: str
     environment: str
-    action: str
-    actor: str
+    operation: str
+    requester_role: str
+    user_id: int | None
+    agent_id: int | None
+    success: bool
+    error_message: str
     detail: str
-    at: datetime
+    timestamp: datetime
 
 
 # --- alerts and limits ----------------------------------------------------------------------------

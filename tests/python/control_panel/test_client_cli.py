@@ -40,7 +40,8 @@ def test_sync_client_workflow_errors_and_transparent_refresh(server: ServerProce
         assert cp.approve_budget_request(req.id).status == "approved"
         assert cp.get_budget(agent.id).limit_usd == 17.5
         secret = cp.create_secret("SLACK_TOKEN", "xoxb-0123456789-secret")
-        assert cp.get_secret(secret.id).value == "xoxb-0123456789-secret"
+        assert cp.get_secret(secret.id).value is None  # masked until an admin reveals it
+        assert cp.reveal_secret(secret.id).value == "xoxb-0123456789-secret"
         assert [s.masked for s in cp.list_secrets()] == [secret.masked]
         assert cp.usage_summary().requests == 0
         with pytest.raises(ic.ControlPanelError) as bad:
@@ -122,7 +123,7 @@ def test_cli_admin_commands(server: ServerProcess, tmp_path: Path) -> None:
     assert cli(session, "secret", "--remote", "get", "DB_URL").strip() == "postgres://u:p@db/x"
     listed = cli(session, "secret", "--remote", "list")
     assert "DB_URL" in listed and "postgres://u:p@db/x" not in listed
-    assert "read" in cli(session, "secret", "--remote", "audit", "DB_URL")
+    assert "reveal" in cli(session, "secret", "--remote", "audit", "DB_URL")
     assert "stopped" in cli(session, "agent", "stop", str(agent["id"]))
     r = subprocess.run(
         [sys.executable, "-m", "iron_cage", "user", "list"],

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from iron_cage.control_panel.db import alembic_config, make_engine, migrate
 from iron_cage.control_panel.models import Base
@@ -97,5 +99,53 @@ def test_0003_keeps_every_row_and_ids_are_never_reused_after_it(database_url: st
                 rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
                 ddl = {str(r[0]): str(r[1]) for r in rows}
             assert all("AUTOINCREMENT" in ddl[t] for t in NEVER_REUSED), ddl
+    finally:
+        engine.dispose()
+
+
+def test_0006_moves_the_old_audit_rows_into_the_append_only_secret_audit_log(database_url: str) -> None:
+    """The rows of secret_audit (0001) arrive in secret_audit_log with their ids split out, the
+    user's role, success; the new table refuses changes and the downgrade brings the old back."""
+    engine = make_engine(database_url)
+    try:
+        command.downgrade(alembic_config(engine), "0005")
+        now = "2026-12-01 00:00:00+00:00"
+        uid = _insert(
+            engine,
+            "INSERT INTO users (email, name, role, password_hash, status, failed_logins, created_at, "
+            "token_stamp) VALUES ('v@example.com', 'V', 'viewer', 'x', 'active', 0, :now, 's')",
+            now=now,
+        )
+        old = (
+            "INSERT INTO secret_audit (secret_id, secret_name, environment, action, actor, detail, at) "
+            "VALUES (7, 'K', 'production', :action, :actor, 'version 1', :now)"
+        )
+        _insert(engine, old, action="create", actor=f"user:{uid}", now=now)
+        _insert(engine, old, action="read", actor="agent:3", now=now)
+        _insert(engine, old, action="read", actor="user:999", now=now)
+        migrate(engine)
+        with engine.begin() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT operation, requester_role, user_id, agent_id, success, detail "
+                    "FROM secret_audit_log ORDER BY id"
+                )
+            ).all()
+            assert [tuple(r) for r in rows] == [
+                ("create", "viewer", uid, None, True, "version 1"),
+                ("read", "agent", None, 3, True, "version 1"),
+                ("read", "unknown", 999, None, True, "version 1"),
+            ]
+            assert "secret_audit" not in inspect(conn).get_table_names()
+        for sql in ("UPDATE secret_audit_log SET success = false", "DELETE FROM secret_audit_log"):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+                conn.execute(text(sql))
+        command.downgrade(alembic_config(engine), "0005")
+        with engine.begin() as conn:
+            actors = [r[0] for r in conn.execute(text("SELECT actor FROM secret_audit ORDER BY id"))]
+        assert actors == [f"user:{uid}", "agent:3", "user:999"]
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text("DELETE FROM secret_audit"))
+        migrate(engine)
     finally:
         engine.dispose()

@@ -73,8 +73,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/api/v1/limits/{limit_id}"): {A},
     ("POST", "/api/v1/secrets"): {A},
     ("GET", "/api/v1/secrets"): PEOPLE | {G},
-    ("GET", "/api/v1/secrets/audit"): {A, V},
+    ("GET", "/api/v1/secrets/audit"): {A},
     ("GET", "/api/v1/secrets/{secret_id}"): PEOPLE | {G},
+    ("POST", "/api/v1/secrets/{secret_id}/reveal"): {A},
     ("PUT", "/api/v1/secrets/{secret_id}"): {A},
     ("DELETE", "/api/v1/secrets/{secret_id}"): {A},
 }

@@ -59,8 +59,9 @@ def test_secrets_rotation_stop_from_the_dashboard_events_and_metrics(
 ) -> None:
     cp, client = panel
     agent = client.create_agent("worker", budget_usd="1.0")
-    token = client.create_token(agent.id, "supervisor").token
-    secret = client.create_secret("OPENAI_API_KEY", OLD_KEY, environment="development")
+    # The token reads the development secrets bound to its agent.
+    token = client.create_token(agent.id, "supervisor", environment="development").token
+    secret = client.create_secret("OPENAI_API_KEY", OLD_KEY, environment="development", agent_ids=[agent.id])
     access = client.tokens[0]
     assert access is not None
     seen: list[dict[str, Any]] = []

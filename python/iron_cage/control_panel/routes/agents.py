@@ -162,6 +162,7 @@ def token_out(t: IcToken) -> TokenOut:
         id=t.id,
         agent_id=t.agent_id,
         name=t.name,
+        environment=t.environment,
         prefix=t.prefix,
         created_at=t.created_at,
         last_used_at=t.last_used_at,
@@ -169,9 +170,15 @@ def token_out(t: IcToken) -> TokenOut:
     )
 
 
-def _mint(s: Session, agent_id: int, name: str) -> TokenCreated:
+def _mint(s: Session, agent_id: int, name: str, environment: str) -> TokenCreated:
     token = new_token(IC_TOKEN_PREFIX)
-    t = IcToken(agent_id=agent_id, name=name, token_hash=token_hash(token), prefix=token[:10])
+    t = IcToken(
+        agent_id=agent_id,
+        name=name,
+        environment=environment,
+        token_hash=token_hash(token),
+        prefix=token[:10],
+    )
     s.add(t)
     s.flush()
     return TokenCreated(token=token, info=token_out(t))
@@ -179,9 +186,10 @@ def _mint(s: Session, agent_id: int, name: str) -> TokenCreated:
 
 @router.post("/agents/{agent_id}/tokens", status_code=201, responses={403: {}, 404: {}})
 def create_token(agent_id: Id, body: TokenIn, who: Staff, s: Db) -> TokenCreated:
-    """A new IC token for the agent: 256-bit random, returned once, stored as SHA-256."""
+    """A new IC token for the agent: 256-bit random, returned once, stored as SHA-256. It reads
+    the secrets bound to the agent in its ``environment`` (default production)."""
     visible_agent(s, who, agent_id, write=True)
-    return _mint(s, agent_id, body.name)
+    return _mint(s, agent_id, body.name, body.environment)
 
 
 @router.get("/agents/{agent_id}/tokens", responses={403: {}, 404: {}})
@@ -210,9 +218,10 @@ def revoke_token(token_id: Id, who: Staff, s: Db) -> Response:
 
 @router.post("/tokens/{token_id}/regenerate", status_code=201, responses={403: {}, 404: {}, 409: {}})
 def regenerate_token(token_id: Id, who: Staff, s: Db) -> TokenCreated:
-    """Revokes the token and returns a new one for the same agent and name."""
+    """Revokes the token at once and returns a new one for the same agent, name and environment
+    (developers regenerate their own agents' tokens)."""
     t = _token(s, who, token_id)
     if t.revoked_at is not None:
         raise conflict(f"token {token_id} is revoked: create a new token instead")
     t.revoked_at = datetime.now(UTC)
-    return _mint(s, t.agent_id, t.name)
+    return _mint(s, t.agent_id, t.name, t.environment)
