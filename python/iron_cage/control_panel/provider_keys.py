@@ -3,12 +3,17 @@ key exchange for one lease (``sealing.py``), never released in the clear."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.models import Agent, ProviderKey
+from iron_cage.control_panel.principal import Principal
 from iron_cage.control_panel.sealing import KeyExchangeError, client_public_key, seal
+from iron_cage.control_panel.secret_audit import Audited
 from iron_cage.control_panel.state import ControlPanel
 from iron_cage.control_panel.wire import SCHEME, KeyExchange, SealedKey
 
@@ -49,3 +54,13 @@ def sealed_for(
         return seal(public, plain, lease_id)
     except KeyExchangeError as exc:
         raise ApiError(400, "invalid_key_exchange", str(exc)) from None
+
+
+def release_audited(
+    cp: ControlPanel, s: Session, who: Principal, key: ProviderKey | None
+) -> AbstractContextManager[Any]:
+    """The ``secret_audit_log`` row of a key released sealed (``seal``), or refused with the
+    reason (an old runtime, no budget, a stopped agent...); nothing when there is no key."""
+    if key is None:
+        return nullcontext()
+    return Audited(cp, s, who, "seal", secret_id=key.id, name=f"provider:{key.provider}", environment="*")

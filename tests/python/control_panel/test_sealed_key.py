@@ -86,6 +86,12 @@ def test_a_runtime_without_key_exchange_is_told_to_upgrade_and_gets_nothing(api:
     )
     assert refresh.status_code == 400 and refresh.json()["error"]["code"] == "key_exchange_required"
     assert api.budget(agent["id"])["leased_usd"] == 1  # the refresh granted nothing
+    # Every release of the key, and every refusal, is in the secrets audit log.
+    audit = api.client.get("/api/v1/secrets/audit?secret_name=provider:openai", headers=api.as_("admin"))
+    seals = [(a["operation"], a["agent_id"], a["success"]) for a in audit.json() if a["operation"] == "seal"]
+    assert seals == [("seal", agent["id"], False), ("seal", agent["id"], True), ("seal", agent["id"], False)]
+    assert all("key_exchange_required" in a["error_message"] for a in audit.json() if not a["success"])
+    assert KEY not in audit.text
 
 
 def test_an_agent_without_a_provider_key_needs_no_key_exchange(api: Api) -> None:

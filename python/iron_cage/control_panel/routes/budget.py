@@ -33,7 +33,7 @@ from iron_cage.control_panel.errors import ApiError, bad_request, conflict, not_
 from iron_cage.control_panel.events import emit
 from iron_cage.control_panel.models import Agent, Budget, BudgetRequest, Lease, Limit, ProviderKey
 from iron_cage.control_panel.money import MAX_USD, micros, usd
-from iron_cage.control_panel.provider_keys import current_key, require_exchange, sealed_for
+from iron_cage.control_panel.provider_keys import current_key, release_audited, require_exchange, sealed_for
 from iron_cage.control_panel.state import ControlPanel
 from iron_cage.control_panel.wire import (
     BudgetRequestIn,
@@ -120,20 +120,22 @@ def handshake(
     if agent.status != "active":
         raise conflict(f"agent {agent.id} is {agent.status}: an admin or its owner must resume it")
     key = current_key(s, agent.provider)
-    require_exchange(agent, key, body.key_exchange)
-    lease = leasing.new_lease(s, agent.id, micros(body.requested_usd), cp.settings.lease_ttl_s, body.runtime)
-    emit(
-        s,
-        "AGENT_EVENT",
-        agent.id,
-        agent.owner_id,
-        event="lease_granted",
-        lease_id=lease.id,
-        granted_usd=usd(lease.granted_micros),
-        runtime=body.runtime,
-    )
-    publish_state(s, agent)
-    return grant_out(cp, s, lease, key, body.key_exchange)
+    with release_audited(cp, s, who, key):
+        require_exchange(agent, key, body.key_exchange)
+        requested = micros(body.requested_usd)
+        lease = leasing.new_lease(s, agent.id, requested, cp.settings.lease_ttl_s, body.runtime)
+        emit(
+            s,
+            "AGENT_EVENT",
+            agent.id,
+            agent.owner_id,
+            event="lease_granted",
+            lease_id=lease.id,
+            granted_usd=usd(lease.granted_micros),
+            runtime=body.runtime,
+        )
+        publish_state(s, agent)
+        return grant_out(cp, s, lease, key, body.key_exchange)
 
 
 @router.post("/report", responses={403: {}, 404: {}})
@@ -193,19 +195,20 @@ def refresh(body: RefreshLeaseIn, who: AgentCaller, cp: CP, s: Db) -> LeaseGrant
     if agent is None or agent.status != "active":
         raise conflict(f"agent {who.agent_id} is stopped: return the lease and stop")
     key = current_key(s, agent.provider)
-    require_exchange(agent, key, body.key_exchange)
-    granted = leasing.extend(s, lease, micros(body.requested_usd), cp.settings.lease_ttl_s)
-    emit(
-        s,
-        "AGENT_EVENT",
-        agent.id,
-        agent.owner_id,
-        event="lease_refreshed",
-        lease_id=lease.id,
-        granted_usd=usd(granted),
-    )
-    publish_state(s, agent)
-    return grant_out(cp, s, lease, key, body.key_exchange)
+    with release_audited(cp, s, who, key):
+        require_exchange(agent, key, body.key_exchange)
+        granted = leasing.extend(s, lease, micros(body.requested_usd), cp.settings.lease_ttl_s)
+        emit(
+            s,
+            "AGENT_EVENT",
+            agent.id,
+            agent.owner_id,
+            event="lease_refreshed",
+            lease_id=lease.id,
+            granted_usd=usd(granted),
+        )
+        publish_state(s, agent)
+        return grant_out(cp, s, lease, key, body.key_exchange)
 
 
 @router.post("/return", responses={403: {}, 404: {}})
