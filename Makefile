@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: postgres chromium dashboard bench-control-panel bench-router test-crewai help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: postgres chromium dashboard bench-control-panel bench-router test-crewai framework-wheel test-llamaindex test-dspy test-frameworks help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -69,7 +69,7 @@ build: setup
 demo: setup
 	$(BIN)/iron-cage demo --supervised $$([ -t 1 ] && echo --serve)
 
-test: test-rust test-python test-crewai
+test: test-rust test-python test-crewai test-llamaindex test-dspy
 
 test-rust: $(VENV)/.deps
 	cargo test --workspace --exclude iron_cage_py --quiet
@@ -101,6 +101,41 @@ test-crewai: setup $(CREW)/.deps
 	$(BIN)/maturin build --release --quiet -o $(CREW)/wheels
 	$(CREW)/bin/pip install --quiet --force-reinstall --no-deps $(CREW)/wheels/*.whl
 	cd tests/crewai && $(abspath $(CREW))/bin/python -m pytest -c pytest.ini -q || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no CrewAI tests: failing" >&2; exit $$rc; }
+
+# Frameworks whose pins fight requirements/dev.txt (LlamaIndex's OpenAI LLM and DSPy's
+# LiteLLM pin openai<3) get a venv each, cached outside the clone (reused between runs,
+# like the Rust target cache) and keyed on their requirements file and the Python version;
+# the wheel of this build is installed into each before its tests run.
+FRAMEWORK_VENVS ?= $(HOME)/.cache/iron-cage/venvs
+FRAMEWORK_WHEELS := $(VENV)/framework-wheels
+PY_TAG := $(shell $(PYTHON) -c 'import sys; print("py%d%d" % sys.version_info[:2])' 2>/dev/null)
+framework_venv = $(FRAMEWORK_VENVS)/$(1)-$(PY_TAG)-$(shell sha256sum requirements/$(1).txt 2>/dev/null | cut -c1-12)
+LLAMAINDEX := $(call framework_venv,llamaindex)
+DSPY := $(call framework_venv,dspy)
+
+$(FRAMEWORK_VENVS)/%/.deps:
+	rm -rf $(@D)
+	$(PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --quiet --upgrade pip
+	$(@D)/bin/pip install --quiet -r requirements/$(firstword $(subst -, ,$*)).txt
+	touch $@
+
+framework-wheel: setup
+	rm -rf $(FRAMEWORK_WHEELS)
+	$(BIN)/maturin build --release --quiet -o $(FRAMEWORK_WHEELS)
+
+# pytest exits 5 when it collects no tests; that is a broken suite, not a pass.
+test-llamaindex: framework-wheel $(LLAMAINDEX)/.deps
+	$(LLAMAINDEX)/bin/pip install --quiet --force-reinstall --no-deps $(FRAMEWORK_WHEELS)/*.whl
+	cd tests/llamaindex && $(LLAMAINDEX)/bin/python -m pytest -c pytest.ini -q || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no LlamaIndex tests: failing" >&2; exit $$rc; }
+
+test-dspy: framework-wheel $(DSPY)/.deps
+	$(DSPY)/bin/pip install --quiet --force-reinstall --no-deps $(FRAMEWORK_WHEELS)/*.whl
+	cd tests/dspy && $(DSPY)/bin/python -m pytest -c pytest.ini -q || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no DSPy tests: failing" >&2; exit $$rc; }
+
+# Every agent-framework suite alone: the ones in the dev venv, their examples, and the venvs above.
+test-frameworks: setup test-llamaindex test-dspy
+	$(PY) -m pytest -q tests/python/test_frameworks_*.py tests/python/test_examples.py
 
 # What a user gets from `pip install .`: a fresh venv, the wheel built by pip
 # through maturin, a governed reservation from the installed package, and its
