@@ -46,17 +46,27 @@ REDACTED = "Write to [EMAIL_REDACTED] today."
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The framework reaches nothing but loopback: no price map, tokenizer or telemetry fetch."""
-    original = socket.socket.connect
+    connect, resolve = socket.socket.connect, socket.getaddrinfo
 
-    def connect(self: socket.socket, address: Any) -> Any:
-        if (
-            self.family in (socket.AF_INET, socket.AF_INET6)
-            and not ipaddress.ip_address(address[0]).is_loopback
-        ):
+    def loopback(host: Any) -> bool:
+        host = host.decode() if isinstance(host, bytes) else host
+        try:
+            return host in (None, "localhost") or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not loopback(address[0]):
             raise OSError(f"a framework test reached for the network: {address}")
-        return original(self, address)
+        return connect(self, address)
 
-    monkeypatch.setattr(socket.socket, "connect", connect)
+    def guarded_resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not loopback(host):
+            raise socket.gaierror(socket.EAI_NONAME, f"a framework test looked up {host!r}")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_resolve)
 
 
 @pytest.fixture
@@ -242,6 +252,22 @@ def test_litellm_async_call_to_a_provider_host_is_governed_not_refused() -> None
     while exc is not None:
         assert not isinstance(exc, ic.UngovernedRequestError), exc
         exc = exc.__cause__ or exc.__context__
+
+
+def test_litellm_async_without_its_aiohttp_transport_is_governed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The workaround for the xfail above: LiteLLM's async calls on httpx's own transport.
+    import aiohttp  # noqa: F401
+
+    monkeypatch.setenv("DISABLE_AIOHTTP_TRANSPORT", "True")
+    lm = dspy.LM("openai/gpt-4o-mini", api_key="sk-httpx-only", cache=False, num_retries=0, engine="litellm")
+    with dspy.context(lm=lm), ic.AgentRuntime(budget=1.0) as rt, pytest.raises(Exception) as info:  # noqa: PT011
+        asyncio.run(dspy.Predict("question -> answer").acall(question="hi"))
+    exc: BaseException | None = info.value
+    while exc is not None:
+        assert not isinstance(exc, ic.UngovernedRequestError), exc
+        exc = exc.__cause__ or exc.__context__
+    # Metered and sent (then failed: loopback_only refuses to look the host up).
+    assert rt.metrics()["failed"] == 1
 
 
 def test_dspy_examples_run() -> None:

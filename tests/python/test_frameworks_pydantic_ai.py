@@ -27,17 +27,27 @@ PII = "Write to jane.roe@example.com today."
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The framework reaches nothing but FakeProvider: no model, tokenizer or telemetry fetch."""
-    original = socket.socket.connect
+    connect, resolve = socket.socket.connect, socket.getaddrinfo
 
-    def connect(self: socket.socket, address: Any) -> Any:
-        if (
-            self.family in (socket.AF_INET, socket.AF_INET6)
-            and not ipaddress.ip_address(address[0]).is_loopback
-        ):
+    def loopback(host: Any) -> bool:
+        host = host.decode() if isinstance(host, bytes) else host
+        try:
+            return host in (None, "localhost") or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def guarded_connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not loopback(address[0]):
             raise OSError(f"a framework test reached for the network: {address}")
-        return original(self, address)
+        return connect(self, address)
 
-    monkeypatch.setattr(socket.socket, "connect", connect)
+    def guarded_resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not loopback(host):
+            raise socket.gaierror(socket.EAI_NONAME, f"a framework test looked up {host!r}")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_resolve)
 
 
 @pytest.fixture
