@@ -138,7 +138,7 @@ fn main() {
             api_key: "bench-key".into(),
             openai_upstream: upstream.clone(),
             anthropic_upstream: upstream.clone(),
-            openai_key: Some("provider".into()),
+            openai_key: iron_runtime::KeySlot::holding(Some("provider".into())),
             ..RouterConfig::default()
         },
         pipeline,

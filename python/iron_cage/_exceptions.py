@@ -9,6 +9,7 @@
     ├── PiiBlockedError          safety_mode="block" found PII; nothing was returned
     ├── CircuitOpenError         a circuit breaker is open; retry after ``retry_after_s``
     ├── UngovernedRequestError   inside a runtime, a provider request that cannot be governed; not sent
+    ├── PolicyError              a model or provider the Control Panel does not allow this agent; not sent
     ├── FallbackExhaustedError   every tier of a FallbackChain failed; ``errors`` has each one
     ├── ConfigError (ValueError) bad configuration or argument: amount, model, price table, usage
     ├── SecretError              the vault cannot be unlocked, or a secret is tampered with
@@ -36,6 +37,7 @@ __all__ = [
     "IronCageError",
     "LimitExceededError",
     "PiiBlockedError",
+    "PolicyError",
     "RateLimitedError",
     "ReservationError",
     "SecretError",
@@ -107,6 +109,11 @@ class CircuitOpenError(IronCageError):
         self.breaker = breaker
         self.state = state
         self.retry_after_s = retry_after_s
+
+
+class PolicyError(IronCageError):
+    """The call asked for a model (or a provider) outside the list the Control Panel allows
+    this agent. Nothing was sent; the message lists what is allowed."""
 
 
 class UngovernedRequestError(IronCageError):

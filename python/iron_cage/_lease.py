@@ -94,9 +94,10 @@ class ControlPanelLease:
         return self._core.lease_id
 
     @property
-    def provider_key(self) -> str | None:
-        """The provider key the server released at handshake (never logged)."""
-        return self._core.provider_key
+    def has_provider_key(self) -> bool:
+        """Whether the server released a provider key. It is sealed to this runtime's
+        Rust core and held there: no Python object ever holds it."""
+        return self._core.has_provider_key
 
     @property
     def provider(self) -> str:

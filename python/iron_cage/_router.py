@@ -101,12 +101,12 @@ class LlmRouter(Events, LoopbackServer):
                 runtime="router",
             )
             self._api_key = remote[1]
-            key, base = self._lease.provider_key, self._lease.provider_base_url
+            # A provider key the Control Panel released stays in the Rust lease
+            # client; the router signs with it there (RouterCore(lease=...)).
+            base = self._lease.provider_base_url
             if self._lease.provider == "anthropic":
-                claude_key = key or claude_key
                 anthropic_upstream = anthropic_upstream or base
             else:
-                openai_key = key or openai_key
                 upstream = upstream or base
         self._core: _core.RouterCore = _core.RouterCore(
             api_key=self._api_key,
@@ -124,6 +124,7 @@ class LlmRouter(Events, LoopbackServer):
             max_body_bytes=max_body_bytes,
             upstream_timeout_s=upstream_timeout_s,
             unbounded_reserve_usd=unbounded_reserve_usd,
+            lease=self._lease._core if self._lease is not None else None,
             events_path=os.fspath(events_path) if events_path is not None else None,
             threads=threads,
         )

@@ -36,6 +36,7 @@ CORE_INTERNALS = {
     "FakeProviderCore",
     "FallbackStats",
     "GovernorCore",
+    "KeyProxyCore",
     "LeaseClientCore",
     "ManualClock",
     "PiiScannerCore",

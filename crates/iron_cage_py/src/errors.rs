@@ -288,6 +288,7 @@ fn pipeline(py: Python<'_>, err: PipelineError) -> PyResult<PyErr> {
             kw.set_item("findings", list)?;
             build(py, "PiiBlockedError", message, Some(&kw), &attrs)
         }
+        PipelineError::ModelNotAllowed(_) => build(py, "PolicyError", message, None, &attrs),
         PipelineError::RateLimited { retry_after_s, .. } => {
             let kw = PyDict::new(py);
             kw.set_item("retry_after_s", *retry_after_s)?;

@@ -5,12 +5,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use iron_runtime::{LeaseClient, LeaseConfig};
+use iron_cost::Provider;
+use iron_runtime::{KeyProxy, LeaseClient, LeaseConfig};
 use pyo3::prelude::*;
 
 use crate::budget::PyBudget;
 use crate::convert::money_arg;
-use crate::errors::{config, seconds, Result};
+use crate::errors::{config, os_error, seconds, Result};
 use crate::governor::PyGovernor;
 use crate::router::PyRouter;
 
@@ -18,7 +19,7 @@ use crate::router::PyRouter;
 #[derive(Debug)]
 #[pyclass(name = "LeaseClientCore", module = "iron_cage._core", frozen)]
 pub struct PyLeaseClient {
-    inner: Arc<LeaseClient>,
+    pub(crate) inner: Arc<LeaseClient>,
 }
 
 #[pymethods]
@@ -96,9 +97,11 @@ impl PyLeaseClient {
     fn provider(&self) -> String {
         self.inner.state().provider
     }
+    /// Whether the server released a provider key (sealed to this runtime and
+    /// held in Rust: no Python object ever sees it).
     #[getter]
-    fn provider_key(&self) -> Option<String> {
-        self.inner.state().provider_key
+    fn has_provider_key(&self) -> bool {
+        self.inner.state().has_provider_key
     }
     #[getter]
     fn provider_base_url(&self) -> Option<String> {
@@ -132,5 +135,75 @@ impl PyLeaseClient {
             st.granted.to_usd_f64(),
             st.live
         )
+    }
+}
+
+/// The key proxy of a runtime whose provider key is held by the Control Panel
+/// (library mode sends its governed calls here; the key stays in Rust).
+#[derive(Debug)]
+#[pyclass(name = "KeyProxyCore", module = "iron_cage._core", frozen)]
+pub struct PyKeyProxy {
+    proxy: std::sync::Mutex<KeyProxy>,
+    origin: String,
+    token: String,
+}
+
+#[pymethods]
+impl PyKeyProxy {
+    /// A proxy to the lease's provider (or `base_url`), signing with the lease's key.
+    #[new]
+    #[pyo3(signature = (lease, base_url = None))]
+    fn new(
+        py: Python<'_>,
+        lease: PyRef<'_, PyLeaseClient>,
+        base_url: Option<String>,
+    ) -> Result<Self> {
+        let state = lease.inner.state();
+        let provider = if state.provider == "anthropic" {
+            Provider::Anthropic
+        } else {
+            Provider::OpenAi
+        };
+        let default_base = if provider == Provider::Anthropic {
+            "https://api.anthropic.com/v1"
+        } else {
+            "https://api.openai.com/v1"
+        };
+        let base = base_url
+            .or(state.provider_base_url)
+            .unwrap_or_else(|| default_base.to_owned());
+        let key = lease.inner.key_slot();
+        let proxy = py
+            .detach(|| KeyProxy::start(&base, provider, key))
+            .map_err(|e| os_error(format!("the key proxy could not start: {e}")))?;
+        Ok(PyKeyProxy {
+            origin: proxy.origin(),
+            token: proxy.token().to_owned(),
+            proxy: std::sync::Mutex::new(proxy),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    #[getter]
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The token the runtime presents (`x-iron-cage-proxy-token`); not a provider key.
+    #[getter]
+    fn token(&self) -> &str {
+        &self.token
+    }
+
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| {
+            if let Ok(mut p) = self.proxy.lock() {
+                p.stop();
+            }
+        });
+    }
+
+    fn __repr__(&self) -> String {
+        format!("KeyProxyCore({:?})", self.origin)
     }
 }

@@ -42,6 +42,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<governor::PyStream>()?;
     m.add_class::<router::PyRouter>()?;
     m.add_class::<lease::PyLeaseClient>()?;
+    m.add_class::<lease::PyKeyProxy>()?;
     m.add_class::<router::PyFakeProvider>()?;
     m.add_function(wrap_pyfunction!(router::render_fake_reply, m)?)?;
     m.add_class::<secrets::PySecretCipher>()?;

@@ -1,7 +1,7 @@
 //! `RouterCore` and `FakeProviderCore`: the router and the fake provider, each
 //! serving on its own tokio runtime in background threads.
 
-use iron_runtime::{FakeProvider, Fault, Pipeline, Router, RouterConfig};
+use iron_runtime::{FakeProvider, Fault, KeySlot, Pipeline, Router, RouterConfig};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::budget::PyBudget;
 use crate::errors::{config, os_error, seconds, Result};
 use crate::governor::build_pipeline;
+use crate::lease::PyLeaseClient;
 use crate::pii::PyPiiScanner;
 
 /// The governed loopback proxy (the Python `LlmRouter` wraps it).
@@ -36,7 +37,7 @@ impl PyRouter {
                         openai_key = None, anthropic_key = None, circuit_breaker = true, failure_threshold = 5,
                         cooldown_s = 60.0, host = "127.0.0.1".to_owned(), port = 0, max_body_bytes = 8 << 20,
                         upstream_timeout_s = 600.0, events_path = None, threads = 1,
-                        unbounded_reserve_usd = None))]
+                        unbounded_reserve_usd = None, lease = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -57,6 +58,7 @@ impl PyRouter {
         events_path: Option<String>,
         threads: usize,
         unbounded_reserve_usd: Option<f64>,
+        lease: Option<PyRef<'_, PyLeaseClient>>,
     ) -> Result<Self> {
         for (name, url) in [
             ("upstream", &openai_upstream),
@@ -80,6 +82,18 @@ impl PyRouter {
                 .events()
                 .log_to(std::path::Path::new(&path))
                 .map_err(|e| os_error(format!("cannot open the events file {path}: {e}")))?;
+        }
+        let mut openai_key = KeySlot::holding(openai_key);
+        let mut anthropic_key = KeySlot::holding(anthropic_key);
+        // A key the Control Panel released is opened and held by the lease, in Rust.
+        if let Some(lease) = &lease {
+            if lease.inner.state().has_provider_key {
+                if lease.inner.state().provider == "anthropic" {
+                    anthropic_key = lease.inner.key_slot();
+                } else {
+                    openai_key = lease.inner.key_slot();
+                }
+            }
         }
         let rc = RouterConfig {
             host,

@@ -98,6 +98,9 @@ pub enum PipelineError {
     /// The upstream could not be reached or broke the connection.
     #[error("{0}")]
     Upstream(String),
+    /// The model or its provider is not on the agent's allowed list.
+    #[error("{0}")]
+    ModelNotAllowed(String),
     /// The call is over a per-request limit (cost or tokens).
     #[error("{message}")]
     LimitExceeded {
@@ -127,7 +130,7 @@ impl PipelineError {
             PipelineError::BadRequest(_) | PipelineError::UnknownModel(_) => 400,
             PipelineError::Unauthorized(_) => 401,
             PipelineError::BudgetExceeded { .. } | PipelineError::Unbounded { .. } => 402,
-            PipelineError::LimitExceeded { .. } => 403,
+            PipelineError::LimitExceeded { .. } | PipelineError::ModelNotAllowed(_) => 403,
             PipelineError::RateLimited { .. } => 429,
             PipelineError::NotFound(_) => 404,
             PipelineError::TooLarge(_) => 413,
@@ -152,6 +155,7 @@ impl PipelineError {
             PipelineError::NotFound(_) => "not_found",
             PipelineError::Upstream(_) => "upstream_unavailable",
             PipelineError::LimitExceeded { .. } => "limit_exceeded",
+            PipelineError::ModelNotAllowed(_) => "model_not_allowed",
             PipelineError::RateLimited { .. } => "rate_limited",
         }
     }
@@ -160,7 +164,9 @@ impl PipelineError {
         match self {
             PipelineError::BudgetExceeded { .. } => "insufficient_quota",
             PipelineError::RateLimited { .. } => "rate_limit_error",
-            PipelineError::LimitExceeded { .. } => "permission_error",
+            PipelineError::LimitExceeded { .. } | PipelineError::ModelNotAllowed(_) => {
+                "permission_error"
+            }
             PipelineError::Unauthorized(_) => "authentication_error",
             PipelineError::CircuitOpen { .. } | PipelineError::Upstream(_) => "api_error",
             _ => "invalid_request_error",

@@ -32,10 +32,11 @@ use hyper_util::rt::TokioExecutor;
 use iron_cost::{Ledger, Money};
 use serde_json::{json, Value};
 
-use crate::limits::RequestLimits;
+use crate::limits::{ModelPolicy, RequestLimits};
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
 use crate::record::CallRecord;
+use crate::sealed_key::{KeyExchange, KeySlot};
 
 /// How a runtime talks to the Control Panel.
 #[derive(Debug, Clone)]
@@ -205,8 +206,9 @@ pub struct LeaseState {
     pub base: Money,
     /// The provider the agent is configured for.
     pub provider: String,
-    /// The provider key released at handshake.
-    pub provider_key: Option<String>,
+    /// Whether the server released a provider key (sealed to this runtime; it
+    /// is held in the lease's [`KeySlot`], never here).
+    pub has_provider_key: bool,
     /// The provider base URL, when the key has one.
     pub provider_base_url: Option<String>,
     /// The server asked this agent to stop.
@@ -215,6 +217,8 @@ pub struct LeaseState {
     pub live: bool,
     /// The per-request limits the server sent.
     pub limits: RequestLimits,
+    /// The models and providers the server allows.
+    pub policy: ModelPolicy,
     deadline: Option<Instant>,
     lifetime: Duration,
 }
@@ -225,6 +229,8 @@ struct Inner {
     outbox: Outbox,
     http: Http,
     state: Mutex<LeaseState>,
+    /// The opened provider key: read by the router and the key proxy when they sign.
+    key: KeySlot,
     pipelines: Mutex<Vec<Weak<Pipeline>>>,
     closing: Mutex<bool>,
     /// One flush at a time (the worker's and an explicit `flush()`), so a batch is sent once.
@@ -270,6 +276,7 @@ impl LeaseClient {
             outbox,
             http,
             state: Mutex::new(LeaseState::default()),
+            key: KeySlot::default(),
             pipelines: Mutex::new(Vec::new()),
             closing: Mutex::new(false),
             flushing: Mutex::new(()),
@@ -294,12 +301,23 @@ impl LeaseClient {
     /// Reports every `llm_call` of `pipeline` and applies the Control Panel's
     /// per-request limits to it (now and whenever they change). Call once per pipeline.
     pub fn attach(&self, pipeline: &Arc<Pipeline>) -> u64 {
-        pipeline.set_limits(lock(&self.inner.state).limits);
+        {
+            let st = lock(&self.inner.state);
+            pipeline.set_limits(st.limits);
+            pipeline.set_model_policy(st.policy.clone());
+        }
         lock(&self.inner.pipelines).push(Arc::downgrade(pipeline));
         let inner = Arc::clone(&self.inner);
         pipeline
             .events()
             .subscribe_calls(move |call| inner.enqueue(call))
+    }
+
+    /// Where the opened provider key is kept (for the router and the key
+    /// proxy to sign upstream requests with; nothing else reads it).
+    #[must_use]
+    pub fn key_slot(&self) -> KeySlot {
+        self.inner.key.clone()
     }
 
     /// A copy of the lease as last seen.
@@ -400,6 +418,11 @@ struct Report<'a> {
     occurred_at: String,
 }
 
+/// A fresh key pair for one handshake or refresh.
+fn key_exchange() -> Result<KeyExchange, LeaseError> {
+    KeyExchange::new().map_err(LeaseError::Outbox)
+}
+
 fn request_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).unwrap_or_default();
@@ -449,25 +472,67 @@ impl Inner {
     /// Takes the server's limits and gives them to every attached pipeline.
     fn apply_limits(&self, body: &Value) {
         let limits = RequestLimits::from_json(&body["limits"]);
-        lock(&self.state).limits = limits;
+        let policy = ModelPolicy::from_json(&body["limits"]);
+        {
+            let mut st = lock(&self.state);
+            st.limits = limits;
+            st.policy = policy.clone();
+        }
         lock(&self.pipelines).retain(|w| {
             w.upgrade().is_some_and(|p| {
                 p.set_limits(limits);
+                p.set_model_policy(policy.clone());
                 true
             })
         });
     }
 
-    fn apply(&self, body: &Value, fresh: bool) {
+    /// Opens the provider key sealed to `kx` in an answer for `lease_id` (the
+    /// key rotates with each handshake and refresh).
+    fn open_key(&self, body: &Value, kx: &KeyExchange, lease_id: &str) -> Result<bool, LeaseError> {
+        match &body["provider_key_sealed"] {
+            // An answer about the lease alone (its status) leaves the key as it is.
+            _ if body.get("provider_key_sealed").is_none() => {
+                Ok(lock(&self.state).has_provider_key)
+            }
+            Value::Null => {
+                self.key.set(None);
+                Ok(false)
+            }
+            sealed => {
+                let key = kx
+                    .open(sealed, lease_id)
+                    .map_err(|message| LeaseError::Refused {
+                        what: "the sealed provider key",
+                        status: 200,
+                        code: "key_exchange_failed".into(),
+                        message,
+                    })?;
+                self.key.set(Some(key));
+                Ok(true)
+            }
+        }
+    }
+
+    fn apply(&self, body: &Value, fresh: bool, kx: Option<&KeyExchange>) -> Result<(), LeaseError> {
+        let lease_id = if fresh {
+            body["lease_id"].as_str().unwrap_or_default().to_string()
+        } else {
+            lock(&self.state).lease_id.clone()
+        };
+        let has_key = match kx {
+            Some(kx) => self.open_key(body, kx, &lease_id)?,
+            None => lock(&self.state).has_provider_key,
+        };
         self.apply_limits(body);
         let mut st = lock(&self.state);
         let granted = usd(&body["granted_usd"]);
+        st.has_provider_key = has_key;
         if fresh {
             let snap = self.ledger.snapshot();
             st.base = snap.spent.checked_add(snap.reserved).unwrap_or(Money::MAX);
-            st.lease_id = body["lease_id"].as_str().unwrap_or_default().to_string();
+            st.lease_id = lease_id;
             st.provider = body["provider"].as_str().unwrap_or_default().to_string();
-            st.provider_key = body["provider_key"].as_str().map(str::to_string);
             st.provider_base_url = body["provider_base_url"].as_str().map(str::to_string);
         }
         st.granted = granted;
@@ -486,6 +551,7 @@ impl Inner {
         drop(st);
         self.ledger.set_limit(limit);
         self.connected.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// What is already used: the limit that admits nothing new.
@@ -500,29 +566,28 @@ impl Inner {
     }
 
     fn handshake(&self) -> Result<(), LeaseError> {
-        let body =
-            json!({"requested_usd": self.cfg.slice.to_usd_f64(), "runtime": self.cfg.runtime});
+        let kx = key_exchange()?;
+        let body = json!({"requested_usd": self.cfg.slice.to_usd_f64(), "runtime": self.cfg.runtime,
+                          "key_exchange": kx.request()});
         let (status, answer) = self
             .http
             .post("/budget/handshake", &self.cfg.ic_token, &body)?;
         if status != 201 {
             return Err(refused("a lease", status, &answer));
         }
-        self.apply(&answer, true);
-        Ok(())
+        self.apply(&answer, true, Some(&kx))
     }
 
     fn refresh(&self) -> Result<(), LeaseError> {
         let lease_id = lock(&self.state).lease_id.clone();
-        let body = json!({"lease_id": lease_id, "requested_usd": self.cfg.slice.to_usd_f64()});
+        let kx = key_exchange()?;
+        let body = json!({"lease_id": lease_id, "requested_usd": self.cfg.slice.to_usd_f64(),
+                          "key_exchange": kx.request()});
         let (status, answer) = self
             .http
             .post("/budget/refresh", &self.cfg.ic_token, &body)?;
         match status {
-            200 => {
-                self.apply(&answer, false);
-                Ok(())
-            }
+            200 => self.apply(&answer, false, Some(&kx)),
             410 => {
                 // The lease closed server-side (expired): a new one.
                 self.freeze();
@@ -621,7 +686,10 @@ impl Inner {
                 } else if answer["status"] != "active" {
                     self.freeze(); // expired server-side: the loop handshakes again
                 } else if lock(&self.state).stop_requested {
-                    self.apply(&answer, false); // resumed by an admin: the lease admits again
+                    // Resumed by an admin: the lease admits again.
+                    if let Err(e) = self.apply(&answer, false, None) {
+                        self.note_error(&e);
+                    }
                 }
             }
             Ok((status, answer)) => self.note_error(&refused("the lease status", status, &answer)),

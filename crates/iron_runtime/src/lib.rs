@@ -18,20 +18,24 @@ pub mod stream_guard;
 
 pub use error::{PipelineError, Refusal};
 pub use events::EventBus;
-pub use limits::RequestLimits;
+pub use limits::{ModelPolicy, RequestLimits};
 pub use pipeline::{Call, Charge, Pipeline, PipelineConfig};
 pub use record::CallRecord;
 pub use stream_guard::StreamGuard;
 pub mod fake;
 mod fake_billing;
 pub mod http;
+pub mod key_proxy;
 pub mod lease_client;
 pub mod outbox;
 #[cfg(test)]
 mod pipeline_tests;
 pub mod router;
+pub mod sealed_key;
 
 pub use fake::{FakeProvider, FakeState, Fault};
+pub use key_proxy::KeyProxy;
 pub use lease_client::{LeaseClient, LeaseConfig, LeaseError, LeaseState};
 pub use outbox::Outbox;
 pub use router::{Router, RouterConfig};
+pub use sealed_key::{KeyExchange, KeySlot};

@@ -45,10 +45,71 @@ impl RequestLimits {
     }
 }
 
+/// Which models and providers an agent may call (`None`: any), set on the
+/// Control Panel per developer or agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelPolicy {
+    /// Model names as the price table spells them (a dated snapshot of one passes too).
+    pub models: Option<Vec<String>>,
+    /// `openai`, `anthropic`, `other`.
+    pub providers: Option<Vec<String>>,
+}
+
+impl ModelPolicy {
+    /// From the Control Panel's limits (`allowed_models`, `allowed_providers`; null: any).
+    #[must_use]
+    pub fn from_json(limits: &Value) -> Self {
+        let list = |k: &str| {
+            limits.get(k).and_then(Value::as_array).map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .collect()
+            })
+        };
+        ModelPolicy {
+            models: list("allowed_models"),
+            providers: list("allowed_providers"),
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.models.is_none() && self.providers.is_none()
+    }
+
+    /// Refuses `model` (resolved to the table's `priced_as`, served by `provider`)
+    /// when a list leaves it out.
+    ///
+    /// # Errors
+    /// [`PipelineError::ModelNotAllowed`] naming the model and what is allowed.
+    pub fn check(&self, model: &str, priced_as: &str, provider: &str) -> Result<(), PipelineError> {
+        if let Some(providers) = &self.providers {
+            if !providers.iter().any(|p| p == provider) {
+                return Err(PipelineError::ModelNotAllowed(format!(
+                    "provider {provider:?} (for model {model:?}) is not allowed for this agent; allowed: {}. Ask an admin to allow it on the Control Panel",
+                    providers.join(", ")
+                )));
+            }
+        }
+        if let Some(models) = &self.models {
+            let asked = model.trim().to_ascii_lowercase();
+            if !models.iter().any(|m| *m == asked || m == priced_as) {
+                return Err(PipelineError::ModelNotAllowed(format!(
+                    "model {model:?} is not allowed for this agent; allowed: {}. Ask an admin to allow it on the Control Panel",
+                    models.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The limits in force and the window of recent admissions.
 #[derive(Debug, Default)]
 pub struct Limiter {
     limits: RwLock<RequestLimits>,
+    /// The model policy; `None` when open (the common case costs one read).
+    policy: RwLock<Option<std::sync::Arc<ModelPolicy>>>,
     window: Mutex<VecDeque<Instant>>,
 }
 
@@ -58,6 +119,30 @@ impl Limiter {
     /// Replaces the limits.
     pub fn set(&self, limits: RequestLimits) {
         *self.limits.write().unwrap_or_else(PoisonError::into_inner) = limits;
+    }
+
+    /// Replaces the model policy.
+    pub fn set_policy(&self, policy: ModelPolicy) {
+        let policy = (!policy.is_open()).then(|| std::sync::Arc::new(policy));
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = policy;
+    }
+
+    /// Refuses a model the policy leaves out (see [`ModelPolicy::check`]).
+    ///
+    /// # Errors
+    /// [`PipelineError::ModelNotAllowed`].
+    pub fn check_model(
+        &self,
+        model: &str,
+        priced_as: &str,
+        provider: &str,
+    ) -> Result<(), PipelineError> {
+        let policy = self
+            .policy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        policy.map_or(Ok(()), |p| p.check(model, priced_as, provider))
     }
 
     /// The limits in force.
@@ -151,6 +236,28 @@ mod tests {
             cost: Money::from_micros(cost),
             capped: false,
         }
+    }
+
+    #[test]
+    fn a_model_policy_admits_its_models_and_their_snapshots_only() {
+        let p = ModelPolicy::from_json(
+            &json!({"allowed_models": ["gpt-4o-mini", "Claude-Haiku-4-5"], "allowed_providers": null}),
+        );
+        assert!(p.check("gpt-4o-mini", "gpt-4o-mini", "openai").is_ok());
+        assert!(p
+            .check("gpt-4o-mini-2024-07-18", "gpt-4o-mini", "openai")
+            .is_ok());
+        assert!(p
+            .check("claude-haiku-4-5", "claude-haiku-4-5", "anthropic")
+            .is_ok());
+        let err = p
+            .check("gpt-4o", "gpt-4o", "openai")
+            .expect_err("not listed");
+        assert_eq!((err.status(), err.code()), (403, "model_not_allowed"));
+        assert!(err.to_string().contains("gpt-4o-mini"), "{err}");
+        let by_provider = ModelPolicy::from_json(&json!({"allowed_providers": ["anthropic"]}));
+        assert!(by_provider.check("gpt-4o", "gpt-4o", "openai").is_err());
+        assert!(ModelPolicy::from_json(&json!({})).is_open());
     }
 
     #[test]

@@ -180,6 +180,11 @@ impl Pipeline {
         self.limiter.set(limits);
     }
 
+    /// Replaces which models and providers calls may use.
+    pub fn set_model_policy(&self, policy: crate::limits::ModelPolicy) {
+        self.limiter.set_policy(policy);
+    }
+
     /// The ledger every call reserves from.
     #[must_use]
     pub fn ledger(&self) -> &Arc<Ledger> {
@@ -290,6 +295,9 @@ impl Pipeline {
             .model_info(provider, &parsed.model)
             .map_err(|e| self.refuse(Some(&parsed.model), e))?;
         let (price_name, price) = (&model.price_name, &model.price);
+        self.limiter
+            .check_model(&parsed.model, price_name, provider.as_str())
+            .map_err(|e| self.refuse(Some(&parsed.model), e))?;
         // Without a limit nothing can be overspent: unbounded requests pass (and are charged).
         parsed.set_unbounded_reserve(if self.ledger.limit() >= UNLIMITED {
             Some(self.unbounded_reserve.unwrap_or(Money::ZERO))

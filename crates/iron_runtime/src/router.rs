@@ -24,6 +24,7 @@ use serde_json::json;
 use crate::error::PipelineError;
 use crate::http::{channel, full, json_response, read_body, RespBody, ServerHandle};
 use crate::pipeline::{Call, Pipeline};
+use crate::sealed_key::KeySlot;
 
 /// Router settings.
 #[derive(Debug, Clone)]
@@ -38,10 +39,10 @@ pub struct RouterConfig {
     pub openai_upstream: String,
     /// Anthropic upstream base URL, `/v1` included.
     pub anthropic_upstream: String,
-    /// Key sent to the OpenAI upstream.
-    pub openai_key: Option<String>,
+    /// Key sent to the OpenAI upstream (given, or opened from a lease).
+    pub openai_key: KeySlot,
     /// Key sent to the Anthropic upstream.
-    pub anthropic_key: Option<String>,
+    pub anthropic_key: KeySlot,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     /// Time allowed for the upstream's response headers.
@@ -59,8 +60,8 @@ impl Default for RouterConfig {
             api_key: String::new(),
             openai_upstream: "https://api.openai.com/v1".into(),
             anthropic_upstream: "https://api.anthropic.com/v1".into(),
-            openai_key: None,
-            anthropic_key: None,
+            openai_key: KeySlot::default(),
+            anthropic_key: KeySlot::default(),
             max_body_bytes: 8 << 20,
             upstream_timeout: Duration::from_secs(600),
             threads: 1,
@@ -68,7 +69,24 @@ impl Default for RouterConfig {
     }
 }
 
-type Upstream = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type Upstream = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The HTTP(S) client upstream calls go through (pooled, HTTP/1 and 2, webpki roots).
+pub(crate) fn upstream_client() -> Upstream {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(256)
+        .build(https)
+}
 
 /// A running router.
 #[derive(Debug)]
@@ -90,19 +108,7 @@ impl Router {
     /// # Errors
     /// The address cannot be bound, or no TLS roots are available.
     pub fn start(config: RouterConfig, pipeline: Arc<Pipeline>) -> std::io::Result<Self> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client: Upstream = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
-            .build(https);
+        let client = upstream_client();
         let api_key = config.api_key.clone();
         let (host, port, threads) = (config.host.clone(), config.port, config.threads);
         let shared = Arc::new(Shared {
@@ -356,17 +362,38 @@ impl Route {
             if let Some(b) = anthropic.beta {
                 builder = builder.header("anthropic-beta", b);
             }
-            if let Some(k) = key {
-                builder = builder.header("x-api-key", k.as_str());
-            }
-        } else if let Some(k) = key {
-            builder = builder.header(AUTHORIZATION, format!("Bearer {k}"));
+        }
+        if let Some((name, value)) = signature(wire.provider(), key) {
+            builder = builder.header(name, value);
         }
         let request = builder.body(Full::new(upstream_body)).map_err(|e| {
             PipelineError::BadRequest(format!("cannot build the upstream request to {url}: {e}"))
         })?;
         Ok((request, Route { url, translated }))
     }
+}
+
+/// The header that carries the provider key (`x-api-key` for Anthropic, a
+/// bearer token otherwise), marked sensitive so it is never printed.
+pub(crate) fn signature(
+    provider: iron_cost::Provider,
+    key: &KeySlot,
+) -> Option<(hyper::header::HeaderName, HeaderValue)> {
+    key.with(|k| {
+        let k = k?;
+        let (name, value) = if provider == iron_cost::Provider::Anthropic {
+            (
+                hyper::header::HeaderName::from_static("x-api-key"),
+                HeaderValue::from_str(k),
+            )
+        } else {
+            let bearer = zeroize::Zeroizing::new(format!("Bearer {k}"));
+            (AUTHORIZATION, HeaderValue::from_str(&bearer))
+        };
+        let mut value = value.ok()?;
+        value.set_sensitive(true);
+        Some((name, value))
+    })
 }
 
 /// Relays a streamed reply through the stream guard (charged as it ends,

@@ -15,7 +15,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar, cast, overload
 
-from iron_cage import _core, _lease
+from iron_cage import _core, _keys, _lease
 from iron_cage._events import Events
 from iron_cage._pii import PiiScanner
 from iron_cage._policy import budget_for, scanner_for
@@ -81,6 +81,7 @@ class AgentRuntime(Events):
         scanner = scanner_for(safety_mode, pii)
         self._remote = _lease.resolve(control_panel, ic_token, "control_panel= and ic_token=")
         self._lease: _lease.ControlPanelLease | None = None
+        self._key_proxy: _keys.KeyProxy | None = None
         self._outbox_path = outbox_path
         if self._remote is not None:
             # The budget follows the lease; `budget` is the most one lease asks for.
@@ -120,6 +121,9 @@ class AgentRuntime(Events):
             runtime=f"library:{self.name}",
         )
         self._lease.attach(self._core)
+        if self._lease.has_provider_key:
+            # The key is sealed to the Rust core; calls go out through its key proxy.
+            self._key_proxy = _keys.KeyProxy(self._lease)
 
     @property
     def lease(self) -> _lease.ControlPanelLease | None:
@@ -129,6 +133,9 @@ class AgentRuntime(Events):
     def close(self) -> None:
         """Flushes usage reports and returns the lease (Control Panel mode); idempotent.
         Leaving the last ``with`` block does this too."""
+        if self._key_proxy is not None:
+            self._key_proxy.stop()
+            self._key_proxy = None
         if self._lease is not None:
             self._lease.close()
             self._lease = None
@@ -180,9 +187,13 @@ class AgentRuntime(Events):
 
     def _send(self, mod: Any, transport: Any, request: Any) -> Any:
         """Sends an admitted request (``MockRuntime`` answers in-process instead)."""
+        if self._key_proxy is not None:
+            request = self._key_proxy.route(request)
         return transport.handle_request(request)
 
     async def _asend(self, mod: Any, transport: Any, request: Any) -> Any:
+        if self._key_proxy is not None:
+            request = self._key_proxy.route(request)
         return await transport.handle_async_request(request)
 
     def _record_latency(self, seconds: float) -> None:
