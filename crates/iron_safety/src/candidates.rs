@@ -8,8 +8,9 @@
 //! they point at:
 //!
 //! - API keys start with a literal prefix (`sk-`, `AKIA`, `ghp_`, `eyJ`,
-//!   `-----BEGIN `...), found with a SIMD multi-literal search;
-//! - e-mail addresses contain an `@` at most 64 bytes after their start;
+//!   `-----BEGIN `...), and an SSN written as nine bare digits with a label
+//!   (`SSN`, `social security`), found with one SIMD multi-literal search;
+//! - e-mail addresses contain an `@` at most 64 characters after their start;
 //! - every other entity has a trigger byte (a digit, `:`, `-`, `.`, `+`, `(`)
 //!   at its start or at most 4 bytes after it, where the start is a word
 //!   start; a cheap per-entity check (`entities::may_start`) drops most of
@@ -24,13 +25,13 @@ use regex_automata::meta::Regex;
 use regex_automata::util::prefilter::Prefilter;
 use regex_automata::{Input, MatchKind, Span};
 
-use crate::entities::{self, api_key, email};
+use crate::entities::{self, email};
 
 /// How far before its trigger byte a non-key, non-email match can start.
 const LOOKBACK: usize = 4;
 
-/// Texts (or rests of texts) up to this long are searched byte by byte for key
-/// prefixes (rather than with the SIMD literal search) and for trigger bytes
+/// Texts (or rests of texts) up to this long are searched byte by byte for
+/// literals (rather than with the SIMD literal search) and for trigger bytes
 /// (rather than a block at a time): a governed reply is scanned once, from a
 /// cold cache, where the code a search runs costs more than its bytes do.
 const SHORT: usize = 256;
@@ -53,6 +54,8 @@ const DENSE_SPAN_MAX: usize = 1 << 20;
 /// The compiled searches, shared by every scan.
 #[derive(Debug)]
 pub(crate) struct Finder {
+    /// Key prefixes and SSN labels.
+    literals: Vec<&'static str>,
     keys: Prefilter,
     custom: Option<Regex>,
     /// Every pattern, unanchored: for dense stretches of text.
@@ -61,12 +64,26 @@ pub(crate) struct Finder {
 
 impl Finder {
     pub(crate) fn new(custom: Option<Regex>, all: Regex) -> Self {
+        let literals = entities::literals();
         Finder {
             // Teddy over a handful of 3-11 byte literals: always available.
-            keys: Prefilter::new(MatchKind::LeftmostFirst, api_key::PREFIXES)
-                .expect("a literal prefilter for the key prefixes"),
+            keys: Prefilter::new(MatchKind::LeftmostFirst, &literals)
+                .expect("a literal prefilter for the key prefixes and labels"),
+            literals,
             custom,
             all,
+        }
+    }
+
+    /// The first literal at or after `from` that can start a match (SIMD search).
+    fn find_literal(&self, b: &[u8], from: usize) -> Option<usize> {
+        let mut p = from;
+        loop {
+            let at = self.keys.find(b, Span::from(p..b.len()))?.start;
+            if entities::literal_start_ok(b, at) {
+                return Some(at);
+            }
+            p = at + 1;
         }
     }
 
@@ -174,9 +191,9 @@ impl Cursor<'_> {
         }
         let keys = self.keys.get(pos, |p| {
             if b.len() - p <= SHORT {
-                api_key::find_prefix(b, p)
+                entities::find_literal(b, p, &finder.literals)
             } else {
-                finder.keys.find(b, Span::from(p..b.len())).map(|s| s.start)
+                finder.find_literal(b, p)
             }
         });
         let email = self.email.get(pos, |p| email::next_start(b, p));
@@ -472,6 +489,40 @@ mod tests {
         "a@b.io",
         "word",
         "the ",
+        // National phone formats, prefixes and what breaks them.
+        "06",
+        "0113",
+        "(0",
+        "(11)",
+        "1-",
+        "00",
+        "0044",
+        "020 7946 0958",
+        "612 34 56 78",
+        "1-800-555-0199",
+        // Labelled SSNs and other separators.
+        "SSN ",
+        "ssn: \"",
+        "Social Security No. ",
+        "536228726",
+        "536.22.8726",
+        "DE89-3704-0044-0532-0130-00",
+        // Internationalised e-mail, CIDR, zones, code.
+        "xn--",
+        "xn--p1ai",
+        "ü",
+        "рф",
+        "jörg@müller.de",
+        "%eth0",
+        "%25",
+        "/24",
+        "/128",
+        "fe80::1%eth0",
+        "10.0.0.0/8",
+        "std::",
+        "::C",
+        "[",
+        "]",
     ];
 
     struct Rng(u64);
@@ -545,10 +596,10 @@ mod tests {
     }
 
     #[test]
-    fn key_prefixes_are_found_alike_byte_by_byte_and_by_the_literal_search() {
+    fn literals_are_found_alike_byte_by_byte_and_by_the_literal_search() {
         let scanner = &scanners()[0];
         let mut rng = Rng(0x5eed_1234);
-        let prefixes = crate::entities::api_key::PREFIXES;
+        let prefixes = crate::entities::literals();
         for _ in 0..3000 {
             let n = 1 + rng.below(12);
             let text: String = (0..n)
@@ -562,13 +613,9 @@ mod tests {
                 .collect();
             let b = text.as_bytes();
             for from in 0..=b.len() {
-                let simd = scanner
-                    .finder
-                    .keys
-                    .find(b, regex_automata::Span::from(from..b.len()))
-                    .map(|s| s.start);
+                let simd = scanner.finder.find_literal(b, from);
                 assert_eq!(
-                    crate::entities::api_key::find_prefix(b, from),
+                    crate::entities::find_literal(b, from, &prefixes),
                     simd,
                     "{text:?} from {from}"
                 );

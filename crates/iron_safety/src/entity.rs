@@ -54,7 +54,8 @@ impl Severity {
 pub enum Entity {
     /// E-mail address.
     Email,
-    /// Phone number (North American formats, international `+` numbers).
+    /// Phone number (North American formats, international `+` and `00`
+    /// numbers, national formats of the configured regions).
     Phone,
     /// US Social Security number.
     UsSsn,

@@ -13,7 +13,10 @@ mod stream;
 
 pub use entity::{Entity, Severity};
 pub use error::SafetyError;
-pub use scanner::{CustomPattern, Finding, Mode, ScanResult, Scanner, ScannerConfig};
+pub use scanner::{
+    CustomPattern, Finding, Mode, ScanResult, Scanner, ScannerConfig, DEFAULT_PHONE_REGIONS,
+    PHONE_REGIONS,
+};
 pub use stream::{StreamScanner, HOLD_BACK, PEM_LIMIT};
 
 /// The built-in patterns, `(entity name, regex)`, in priority order: for

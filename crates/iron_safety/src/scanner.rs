@@ -81,6 +81,15 @@ pub struct ScannerConfig {
     pub hmac_key: Vec<u8>,
 }
 
+/// The regions whose national phone formats (without a country code) can be
+/// read: [`Scanner::with_phone_regions`].
+pub const PHONE_REGIONS: &[&str] = &[
+    "GB", "DE", "FR", "ES", "IT", "NL", "AU", "BE", "CH", "IN", "JP", "BR",
+];
+
+/// The regions read when none are configured.
+pub const DEFAULT_PHONE_REGIONS: &[&str] = &["GB", "DE", "FR", "ES", "IT", "NL"];
+
 impl Default for ScannerConfig {
     fn default() -> Self {
         ScannerConfig {
@@ -169,6 +178,7 @@ pub struct Scanner {
     /// Keyed once; cloned per finding (cloning skips the key schedule).
     hmac: Hmac<Sha256>,
     pem_pattern: Option<PatternID>,
+    rules: entities::Rules,
 }
 
 impl Scanner {
@@ -246,7 +256,40 @@ impl Scanner {
             hmac: Hmac::<Sha256>::new_from_slice(&config.hmac_key)
                 .map_err(|_| SafetyError::Config("the HMAC key cannot be used".into()))?,
             pem_pattern,
+            rules: entities::Rules::default(),
         })
+    }
+
+    /// The same scanner reading the national phone formats (numbers written
+    /// without a country code) of exactly these regions, ISO 3166 codes from
+    /// [`PHONE_REGIONS`]; [`DEFAULT_PHONE_REGIONS`] when never set. North
+    /// American and international (`+`, `00`) numbers are always read.
+    ///
+    /// # Errors
+    /// A code that is not in [`PHONE_REGIONS`].
+    pub fn with_phone_regions<I, S>(mut self, regions: I) -> Result<Self, SafetyError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut set = Vec::new();
+        for code in regions {
+            let code = code.as_ref();
+            set.push(entities::phone::Region::parse(code).ok_or_else(|| {
+                SafetyError::Config(format!(
+                    "unknown phone region {code:?}; known: {}",
+                    PHONE_REGIONS.join(", ")
+                ))
+            })?);
+        }
+        self.rules.phone_regions = entities::phone::Regions::of(set);
+        Ok(self)
+    }
+
+    /// The regions whose national phone formats are read.
+    #[must_use]
+    pub fn phone_regions(&self) -> Vec<&'static str> {
+        self.rules.phone_regions.iter().map(|r| r.code()).collect()
     }
 
     /// The configured mode.
@@ -266,8 +309,22 @@ impl Scanner {
     /// a stream is scanned exactly as it would be inside the whole text.
     #[must_use]
     pub fn find_range(&self, text: &str, from: usize, until: usize) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.find_range_anchored(text, from, until, |f, _| out.push(f));
+        out
+    }
+
+    /// [`Scanner::find_range`], also telling where each finding's match
+    /// starts (before the finding when a label leads it: `SSN 536228726`).
+    pub(crate) fn find_range_anchored(
+        &self,
+        text: &str,
+        from: usize,
+        until: usize,
+        push: impl FnMut(Finding, usize),
+    ) {
         let mut candidates = self.finder.cursor(text.as_bytes());
-        self.find_from(text, from, until, |pos| candidates.next(pos))
+        self.find_from(text, from, until, |pos| candidates.next(pos), push);
     }
 
     /// [`Scanner::find`] with every start found by running the unanchored
@@ -277,11 +334,19 @@ impl Scanner {
     #[must_use]
     pub fn find_by_full_scan(&self, text: &str) -> Vec<Finding> {
         let bytes = text.as_bytes();
-        self.find_from(text, 0, text.len(), |pos| {
-            self.regex
-                .search(&Input::new(bytes).span(pos..bytes.len()))
-                .map(|m| m.start())
-        })
+        let mut out = Vec::new();
+        self.find_from(
+            text,
+            0,
+            text.len(),
+            |pos| {
+                self.regex
+                    .search(&Input::new(bytes).span(pos..bytes.len()))
+                    .map(|m| m.start())
+            },
+            |f, _| out.push(f),
+        );
+        out
     }
 
     fn find_from(
@@ -290,8 +355,8 @@ impl Scanner {
         from: usize,
         until: usize,
         mut next_start: impl FnMut(usize) -> Option<usize>,
-    ) -> Vec<Finding> {
-        let mut out = Vec::new();
+        mut push: impl FnMut(Finding, usize),
+    ) {
         let mut pos = from;
         while pos < until {
             let Some(start) = next_start(pos) else {
@@ -301,23 +366,23 @@ impl Scanner {
                 break;
             }
             match self.best_at(text, start) {
-                Some((kind, end)) => {
-                    let value = &text[start..end];
+                Some((kind, s, end)) => {
+                    let value = &text[s..end];
                     if !self.allowed(kind, value) {
-                        out.push(Finding {
+                        let finding = Finding {
                             entity: kind.name().to_owned(),
-                            start,
+                            start: s,
                             end,
                             severity: kind.severity(),
                             value_hmac: self.hmac_hex(value),
-                        });
+                        };
+                        push(finding, start);
                     }
                     pos = end;
                 }
                 None => pos = next_char(text, start),
             }
         }
-        out
     }
 
     /// Patterns that match anchored at `start` (one search over all of them).
@@ -325,10 +390,11 @@ impl Scanner {
         self.which.matching_at(bytes, start)
     }
 
-    /// The longest validated match starting at `start`.
-    fn best_at(&self, text: &str, start: usize) -> Option<(&Kind, usize)> {
+    /// The longest validated match starting at `start`: its kind and the
+    /// span of the value (which a label may precede).
+    fn best_at(&self, text: &str, start: usize) -> Option<(&Kind, usize, usize)> {
         let bytes = text.as_bytes();
-        let mut best: Option<(&Kind, usize)> = None;
+        let mut best: Option<(&Kind, usize, usize)> = None;
         for pid in self.matching_at(bytes, start).iter() {
             let i = pid.as_usize();
             let kind = &self.kinds[i];
@@ -344,18 +410,16 @@ impl Scanner {
             if m.is_empty() || !text.is_char_boundary(m.end()) {
                 continue;
             }
-            let candidate = &text[start..m.end()];
-            let len = match kind {
-                Kind::Builtin(e) => entities::validate(*e, candidate)
-                    .filter(|&n| entities::context_ok(*e, text, start, start + n)),
-                Kind::Custom { .. } => Some(candidate.len()),
+            let span = match kind {
+                Kind::Builtin(e) => entities::validate(*e, text, start, m.end(), &self.rules),
+                Kind::Custom { .. } => Some((start, m.end())),
             };
-            if let Some(len) = len {
-                let end = start + len;
-                let better = best
-                    .is_none_or(|(k, e)| end > e || (end == e && kind.severity() > k.severity()));
+            if let Some((s, end)) = span {
+                let better = best.is_none_or(|(k, _, e)| {
+                    end > e || (end == e && kind.severity() > k.severity())
+                });
                 if better {
-                    best = Some((kind, end));
+                    best = Some((kind, s, end));
                 }
             }
         }

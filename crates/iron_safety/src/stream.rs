@@ -93,13 +93,23 @@ impl StreamScanner {
         // cut: if one would, emit only up to its start.
         let ctx = self.context.len();
         let whole = format!("{}{}", self.context, self.buffer);
+        // (From the start of its match: a label that leads a finding, as in
+        // `SSN 536228726`, stays with it.)
         let mut found = loop {
             if cut == 0 || self.blocked {
                 return String::new();
             }
-            let found = self.scanner.find_range(&whole, ctx, ctx + cut);
-            match found.iter().find(|f| f.end > ctx + cut) {
-                Some(f) => cut = f.start - ctx,
+            let mut found = Vec::new();
+            let mut straddling = None;
+            self.scanner
+                .find_range_anchored(&whole, ctx, ctx + cut, |f, anchor| {
+                    if f.end > ctx + cut && straddling.is_none() {
+                        straddling = Some(anchor);
+                    }
+                    found.push(f);
+                });
+            match straddling {
+                Some(anchor) => cut = anchor - ctx,
                 None => break found,
             }
         };

@@ -56,7 +56,7 @@ pub(crate) const PREFIXES: &[&str] = &[
 /// Whether a key prefix can start with the bytes `c0`, `c1` (a quick filter
 /// over [`PREFIXES`]: `tests` checks it lets every prefix through).
 #[inline]
-fn may_prefix(c0: u8, c1: u8) -> bool {
+pub(crate) fn may_prefix(c0: u8, c1: u8) -> bool {
     matches!(
         (c0, c1),
         (b's', b'k')
@@ -66,14 +66,4 @@ fn may_prefix(c0: u8, c1: u8) -> bool {
             | (b'e', b'y')
             | (b'-', b'-')
     )
-}
-
-/// The first key prefix at or after `from`, byte by byte: for a short text
-/// this runs far less code than the SIMD literal search (whose code, fetched
-/// cold once per governed reply, costs more than the search itself).
-pub(crate) fn find_prefix(b: &[u8], from: usize) -> Option<usize> {
-    let end = b.len().saturating_sub(1);
-    (from..end).find(|&i| {
-        may_prefix(b[i], b[i + 1]) && PREFIXES.iter().any(|p| b[i..].starts_with(p.as_bytes()))
-    })
 }

@@ -1,4 +1,5 @@
-//! CREDIT_CARD: 13 to 19 digits in groups, Luhn-valid, from a known issuer range.
+//! CREDIT_CARD: 13 to 19 digits, compact or in the groups cards print
+//! (fours, 4-6-5, 4-6-4), Luhn-valid, from a known issuer range.
 
 pub(crate) const PATTERNS: &[&str] = &[r"\b[0-9](?:[ \-]?[0-9]){12,18}\b"];
 
@@ -55,10 +56,26 @@ fn known_issuer(d: &[u8]) -> bool {
         || ((p2 == 50 || (56..=69).contains(&p2)) && (12..=19).contains(&len))
 }
 
+/// Whether the digit groups are laid out as cards print them: fours with a
+/// shorter last group, 4-6-5 (Amex) or 4-6-4 (Diners), or no groups at all
+/// (not a table of two-digit numbers that happens to pass Luhn).
+fn card_groups(c: &str) -> bool {
+    let lens: Vec<usize> = c
+        .split(|x: char| !x.is_ascii_digit())
+        .map(str::len)
+        .collect();
+    match lens.as_slice() {
+        [_] | [4, 6, 5] | [4, 6, 4] => true,
+        [init @ .., last] => init.iter().all(|&n| n == 4) && (1..=4).contains(last),
+        [] => false,
+    }
+}
+
 pub(crate) fn validate(c: &str) -> Option<usize> {
     let d = super::digits(c);
     ((13..=19).contains(&d.len())
         && super::consistent_separators(c)
+        && card_groups(c)
         && luhn(&d)
         && known_issuer(&d))
     .then_some(c.len())
@@ -80,4 +97,24 @@ pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate;
+
+    #[test]
+    fn grouped_as_cards_are() {
+        for card in [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "3782 822463 10005",
+            "3056 930902 5904",
+            "4222 2222 2222 2",
+        ] {
+            assert_eq!(validate(card), Some(card.len()), "{card}");
+        }
+        // Luhn-valid digits in a table of two-digit numbers.
+        assert_eq!(validate("63 94 31 54 62 44 96 52 38"), None);
+    }
 }

@@ -33,35 +33,71 @@ pub(crate) fn builtin_patterns() -> Vec<(Entity, &'static str)> {
     out
 }
 
-/// Runs the entity's validator on a candidate.
-pub(crate) fn validate(entity: Entity, candidate: &str) -> Option<usize> {
+/// What the validators are configured with.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Rules {
+    /// The regions whose national phone formats are read.
+    pub(crate) phone_regions: phone::Regions,
+}
+
+/// Runs the entity's validator on the pattern match `text[start..end]`,
+/// judged with the text around it; returns the part that is the entity (in
+/// `start..end`, usually a prefix of it).
+pub(crate) fn validate(
+    entity: Entity,
+    text: &str,
+    start: usize,
+    end: usize,
+    rules: &Rules,
+) -> Option<(usize, usize)> {
+    let c = &text[start..end];
+    let whole = |len: Option<usize>| len.map(|n| (start, start + n));
     match entity {
-        Entity::Email => email::validate(candidate),
-        Entity::Phone => phone::validate(candidate),
-        Entity::UsSsn => ssn::validate(candidate),
-        Entity::CreditCard => credit_card::validate(candidate),
-        Entity::Iban => iban::validate(candidate),
-        Entity::IpAddress => ip_address::validate(candidate),
-        Entity::MacAddress => mac_address::validate(candidate),
-        Entity::ApiKey => api_key::validate(candidate),
+        Entity::Email => whole(email::validate(c)),
+        Entity::Phone => whole(phone::validate(text, start, end, rules.phone_regions)),
+        Entity::UsSsn => ssn::validate(c).map(|(s, e)| (start + s, start + e)),
+        Entity::CreditCard => whole(credit_card::validate(c)),
+        Entity::Iban => whole(iban::validate(c)),
+        Entity::IpAddress => whole(ip_address::validate(text, start, end)),
+        Entity::MacAddress => whole(mac_address::validate(text, start, end)),
+        Entity::ApiKey => whole(api_key::validate(c)),
     }
 }
 
-/// Whether the text around a match lets it stand as the entity: a dotted IPv4
-/// must not be part of a longer dotted number (`1.2.3.4.5`, `10.1.2.3.4`).
-pub(crate) fn context_ok(entity: Entity, text: &str, start: usize, end: usize) -> bool {
-    match entity {
-        Entity::IpAddress if !text[start..end].contains(':') => {
-            let before = &text.as_bytes()[..start];
-            let after = &text.as_bytes()[end..];
-            let dotted_before = before.len() >= 2
-                && before[before.len() - 1] == b'.'
-                && before[before.len() - 2].is_ascii_digit();
-            let dotted_after = after.len() >= 2 && after[0] == b'.' && after[1].is_ascii_digit();
-            !dotted_before && !dotted_after
-        }
-        _ => true,
-    }
+/// Every literal a match can start with that the candidate search looks for
+/// (rather than a trigger byte): the key prefixes and the SSN labels.
+pub(crate) fn literals() -> Vec<&'static str> {
+    api_key::PREFIXES
+        .iter()
+        .chain(ssn::LABELS)
+        .copied()
+        .collect()
+}
+
+/// Whether a literal of [`literals`] can start with the bytes `c0`, `c1`.
+#[inline]
+fn may_literal(c0: u8, c1: u8) -> bool {
+    api_key::may_prefix(c0, c1) || ssn::may_label(c0, c1)
+}
+
+/// Whether a literal found at `i` can start a match: one that starts with a
+/// word character is always preceded by `\b` in its patterns.
+#[inline]
+pub(crate) fn literal_start_ok(b: &[u8], i: usize) -> bool {
+    !is_word(b[i]) || boundary(b, i)
+}
+
+/// The first literal start at or after `from` that can start a match, byte
+/// by byte: for a short text this runs far less code than the SIMD literal
+/// search (whose code, fetched cold once per governed reply, costs more than
+/// the search itself).
+pub(crate) fn find_literal(b: &[u8], from: usize, literals: &[&str]) -> Option<usize> {
+    let end = b.len().saturating_sub(1);
+    (from..end).find(|&i| {
+        may_literal(b[i], b[i + 1])
+            && literals.iter().any(|p| b[i..].starts_with(p.as_bytes()))
+            && literal_start_ok(b, i)
+    })
 }
 
 /// Digits of `s`, ignoring everything else.
@@ -118,10 +154,10 @@ pub(crate) fn hex_run(b: &[u8], s: usize) -> usize {
     byte_run(b, s, 5, |c| c.is_ascii_hexdigit())
 }
 
-/// Whether a built-in pattern other than EMAIL and API_KEY (found through
-/// their own literals) can match at `s`. False only when none can; a word
-/// character start must also be a word boundary (every such pattern opens
-/// with `\b`).
+/// Whether a built-in pattern other than EMAIL, API_KEY and labelled SSNs
+/// (found through their own literals) can match at `s`. False only when none
+/// can; a word character start must also be a word boundary (every such
+/// pattern opens with `\b`).
 pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
     match byte(b, s) {
         b'+' | b'(' => phone::may_start(b, s),
@@ -131,14 +167,15 @@ pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
             // After its first run of digits every such pattern goes on with a
             // hex letter (MAC, IPv6), `:` (IPv6, MAC), a space and a digit
             // (card, SSN, phone), `-` or `.` and a hex digit (card, SSN,
-            // phone, IPv4, MAC), or the run is already a card number.
+            // phone, IPv4, MAC), `(` perhaps after a separator (a phone
+            // number's `1 (415)`), or the run is already a card number.
             let run = byte_run(b, s, 13, |x| x.is_ascii_digit());
             let next = byte(b, s + run);
             let then = byte(b, s + run + 1);
             let goes_on = match next {
-                b':' => true,
-                b' ' => then.is_ascii_digit(),
-                b'-' | b'.' => then.is_ascii_hexdigit(),
+                b':' | b'(' => true,
+                b' ' => then.is_ascii_digit() || then == b'(',
+                b'-' | b'.' => then.is_ascii_hexdigit() || then == b'(',
                 x => x.is_ascii_hexdigit(),
             };
             if run < 13 && !goes_on {

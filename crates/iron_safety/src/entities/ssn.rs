@@ -1,29 +1,79 @@
-//! US_SSN: AAA-GG-SSSS (or with spaces), rejecting numbers the SSA never issues.
+//! US_SSN: AAA-GG-SSSS with dashes, spaces or dots (mixed too: `536-22 8726`),
+//! and nine bare digits right after an SSN label (`SSN 536228726`, `ssn:
+//! "536228726"`, `Social Security No. 536228726`, `social_security_number=...`;
+//! the finding is the digits). Numbers the SSA never issues are rejected.
 
-pub(crate) const PATTERNS: &[&str] = &[r"\b[0-9]{3}[ \-][0-9]{2}[ \-][0-9]{4}\b"];
+pub(crate) const PATTERNS: &[&str] = &[
+    r"\b[0-9]{3}[ .\-][0-9]{2}[ .\-][0-9]{4}\b",
+    r#"\b(?:SSN|[Ss]sn|(?:[Ss]ocial|SOCIAL)[ _\-](?:[Ss]ecurity|SECURITY))(?:[ _\-]?(?:[Nn]umber|NUMBER|[Nn]um|NUM|[Nn]o\.?|NO\.?|[Nn]r\.?|#))?[ \t"':#=\-]{0,6}(?:(?:is|was)[ \t:]{1,3})?["']?[0-9]{9}\b"#,
+];
+
+/// The label words a labelled SSN starts with (found by a literal search).
+pub(crate) const LABELS: &[&str] = &["SSN", "ssn", "Ssn", "social", "Social", "SOCIAL"];
+
+/// Whether a label can start with the bytes `c0`, `c1` (a quick filter over
+/// [`LABELS`]).
+#[inline]
+pub(crate) fn may_label(c0: u8, c1: u8) -> bool {
+    matches!((c0 | 0x20, c1 | 0x20), (b's', b's' | b'o'))
+}
 
 /// Numbers printed in advertisements and documentation, never valid.
 const SAMPLES: &[&str] = &["078051120", "219099999", "457555462", "123456789"];
 
-pub(crate) fn validate(c: &str) -> Option<usize> {
-    if !super::consistent_separators(c) {
-        return None;
-    }
-    let d: String = c.chars().filter(char::is_ascii_digit).collect();
-    let area: u32 = d[0..3].parse().ok()?;
-    let group: u32 = d[3..5].parse().ok()?;
-    let serial: u32 = d[5..9].parse().ok()?;
+fn issued(d: &[u8]) -> bool {
+    let n = |r: std::ops::Range<usize>| {
+        d[r].iter()
+            .fold(0u32, |acc, &x| acc * 10 + u32::from(x - b'0'))
+    };
+    let (area, group, serial) = (n(0..3), n(3..5), n(5..9));
     let bad = area == 0
         || area == 666
         || area >= 900
         || group == 0
         || serial == 0
-        || SAMPLES.contains(&d.as_str());
-    (!bad).then_some(c.len())
+        || SAMPLES.iter().any(|s| s.as_bytes() == d);
+    !bad
+}
+
+/// The span of the candidate that is an SSN: all of it, or the nine digits
+/// after a label.
+pub(crate) fn validate(c: &str) -> Option<(usize, usize)> {
+    let b = c.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_digit) {
+        let d: Vec<u8> = c.bytes().filter(u8::is_ascii_digit).collect();
+        return (d.len() == 9 && issued(&d)).then_some((0, c.len()));
+    }
+    let digits = c.len().checked_sub(9)?;
+    issued(&b[digits..]).then_some((digits, c.len()))
 }
 
 /// Whether an SSN can start at `s`: three digits, a separator, two digits.
 pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
     let at = |i| super::byte(b, s + i);
-    super::digits_at(b, s, 3) && matches!(at(3), b' ' | b'-') && super::digits_at(b, s + 4, 2)
+    super::digits_at(b, s, 3)
+        && matches!(at(3), b' ' | b'-' | b'.')
+        && super::digits_at(b, s + 4, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate;
+
+    #[test]
+    fn separators_and_labels() {
+        for ssn in [
+            "536-22-8726",
+            "536 22 8726",
+            "536.22.8726",
+            "536-22 8726",
+            "536.22-8726",
+        ] {
+            assert_eq!(validate(ssn), Some((0, ssn.len())), "{ssn}");
+        }
+        assert_eq!(validate("SSN 536228726"), Some((4, 13)));
+        assert_eq!(validate("SSN 666228726"), None);
+        assert_eq!(validate("ssn: 078051120"), None);
+        assert_eq!(validate("666-22-8726"), None);
+    }
 }
