@@ -95,3 +95,34 @@ def test_a_crew_made_before_a_plain_runtime_scope_is_governed(fake: FakeProvider
         crew.kickoff()
         assert rt.metrics()["calls"] == fake.request_count == 2
         assert rt.spent_usd > 0
+
+
+def test_a_streamed_crew_is_charged_and_redacted_across_chunks(fake: FakeProvider) -> None:
+    filler = " ".join(f"word{i}" for i in range(150))
+    fake.script_reply(f"{filler} Mail jane.roe@example.com now.")
+    llm = LLM(model="gpt-4o-mini", base_url=fake.base_url, api_key="k", stream=True)
+    agent = Agent(role="Writer", goal="Draft outreach", backstory="Brief.", llm=llm, verbose=False)
+    crew = Crew(
+        agents=[agent], tasks=[Task(description="Draft it", expected_output="an e-mail", agent=agent)]
+    )
+    with ic.AgentRuntime(budget=1.0) as rt:
+        result = str(crew.kickoff())
+        m = rt.metrics()
+    assert fake.requests()[0]["body"]["stream"] is True
+    assert result.endswith("Mail [EMAIL_REDACTED] now.") and "@example.com" not in result
+    assert m["calls"] == fake.request_count == 1
+    assert m["output_tokens"] > 0 and rt.spent_usd > 0
+
+
+def test_a_long_crew_stops_before_overspending(fake: FakeProvider) -> None:
+    llm = LLM(model="gpt-4o", base_url=fake.base_url, api_key="k", max_tokens=60)
+    agent = Agent(role="Qualifier", goal="Score leads", backstory="Fast.", llm=llm, verbose=False)
+    tasks = [Task(description=f"Score lead {n}", expected_output="a score", agent=agent) for n in range(50)]
+    budget = 0.004
+    rt = ic.AgentRuntime(budget=budget)
+    with pytest.raises(ic.BudgetExceededError):
+        kickoff(Crew(agents=[agent], tasks=tasks), rt)
+    m = rt.metrics()
+    assert 0 < rt.spent_usd <= budget
+    assert m["calls"] == fake.request_count >= 2
+    assert m["refused"] >= 1
