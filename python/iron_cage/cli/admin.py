@@ -217,7 +217,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add = user.add_parser("add", parents=[common], help="create a user; prints a one-time password")
     add.add_argument("email")
     add.add_argument("--name", default="")
-    add.add_argument("--role", default="developer", choices=["admin", "developer", "viewer"])
+    add.add_argument("--role", default="developer", choices=["admin", "developer", "viewer", "super_user"])
     add.set_defaults(func=_cmd(lambda c, a: c.create_user(a.email, name=a.name, role=a.role)))
     for action in ("suspend", "activate", "reset-password", "delete"):
         p = user.add_parser(action, parents=[common])
@@ -257,7 +257,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     create = token.add_parser("create", parents=[common], help="a new IC token (printed once)")
     create.add_argument("agent_id", type=int)
     create.add_argument("--name", default="")
-    create.set_defaults(func=_cmd(lambda c, a: c.create_token(a.agent_id, a.name)))
+    create.add_argument(
+        "--env",
+        default="production",
+        choices=["development", "staging", "production"],
+        help="the environment whose secrets the token reads",
+    )
+    create.set_defaults(func=_cmd(lambda c, a: c.create_token(a.agent_id, a.name, environment=a.env)))
     lst = token.add_parser("list", parents=[common])
     lst.add_argument("agent_id", type=int)
     lst.set_defaults(
@@ -282,6 +288,34 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     st.add_argument("agent_id", type=int)
     st.add_argument("usd")
     st.set_defaults(func=_cmd(lambda c, a: c.set_budget(a.agent_id, a.usd), cols))
+    pool_cols = ("id", "user_id", "team_id", "limit_usd", "allocated_usd", "unallocated_usd")
+    mine = budget.add_parser("mine", parents=[common], help="your pools and your agents' allocations")
+
+    def run_mine(a: argparse.Namespace) -> int:
+        out = _run(a, lambda c: c.my_budgets())
+        if a.json:
+            _show(a, out)
+            return 0
+        _show(a, out.pools, (*pool_cols, "spent_usd", "leased_usd"))
+        _show(a, out.agents, (*cols, "pool_id"))
+        return 0
+
+    mine.set_defaults(func=run_mine)
+    dev = budget.add_parser("developer", parents=[common], help="allocate to a developer's pool (admin)")
+    dev.add_argument("user_id", type=int)
+    dev.add_argument("usd")
+    dev.set_defaults(func=_cmd(lambda c, a: c.set_developer_budget(a.user_id, a.usd), pool_cols))
+    team = budget.add_parser("team", parents=[common], help="allocate to a team's pool (admin)")
+    team.add_argument("team_id", type=int)
+    team.add_argument("usd")
+    team.set_defaults(func=_cmd(lambda c, a: c.set_team_budget(a.team_id, a.usd), pool_cols))
+    alloc = budget.add_parser("allocate", parents=[common], help="an agent's allocation from a pool")
+    alloc.add_argument("agent_id", type=int)
+    alloc.add_argument("usd")
+    alloc.add_argument("--pool", type=int, required=True, help="the pool to draw from")
+    alloc.set_defaults(
+        func=_cmd(lambda c, a: c.allocate(a.agent_id, a.usd, pool_id=a.pool), (*cols, "pool_id"))
+    )
     req = budget.add_parser("request", parents=[common], help="ask for more budget for an agent")
     req.add_argument("agent_id", type=int)
     req.add_argument("usd")

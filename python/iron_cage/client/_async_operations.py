@@ -56,8 +56,10 @@ class AsyncOperations:
         provider: str = "openai",
         owner_id: int | None = None,
         budget_usd: Usd | None = None,
+        pool_id: int | None = None,
     ) -> m.AgentOut:
-        return await self._run(c.create_agent(name, project, provider, owner_id, budget_usd))
+        """``budget_usd`` drawn from ``pool_id`` when given (developers: their pool or team's)."""
+        return await self._run(c.create_agent(name, project, provider, owner_id, budget_usd, pool_id))
 
     async def get_agent(self, agent_id: int) -> m.AgentOut:
         return await self._run(c.get_agent(agent_id))
@@ -89,6 +91,66 @@ class AsyncOperations:
 
     async def regenerate_token(self, token_id: int) -> m.TokenCreated:
         return await self._run(c.regenerate_token(token_id))
+
+    async def set_developer_budget(self, user_id: int, limit_usd: Usd) -> m.PoolOut:
+        """Allocates to a developer: their agents' allocations are drawn from this pool (admins)."""
+        return await self._run(c.set_pool("users", user_id, limit_usd))
+
+    async def set_team_budget(self, team_id: int, limit_usd: Usd) -> m.PoolOut:
+        """Allocates to a team: its members' agents draw from it (admins)."""
+        return await self._run(c.set_pool("teams", team_id, limit_usd))
+
+    async def list_pools(self) -> list[m.PoolOut]:
+        return await self._run(c.list_pools())
+
+    async def get_pool(self, pool_id: int) -> m.PoolOut:
+        return await self._run(c.get_pool(pool_id))
+
+    async def my_budgets(self) -> m.MyBudgets:
+        """Your pool, your teams' pools and your agents' allocations (every role)."""
+        return await self._run(c.my_budgets())
+
+    async def allocate(self, agent_id: int, limit_usd: Usd, *, pool_id: int) -> m.BudgetOut:
+        """Sets an agent's allocation, drawn from ``pool_id`` (developers: their pool or team's)."""
+        return await self._run(c.allocate(agent_id, limit_usd, pool_id))
+
+    async def create_team(self, name: str) -> m.TeamOut:
+        return await self._run(c.create_team(name))
+
+    async def list_teams(self) -> list[m.TeamOut]:
+        return await self._run(c.list_teams())
+
+    async def add_team_member(self, team_id: int, user_id: int) -> m.TeamOut:
+        return await self._run(c.add_team_member(team_id, user_id))
+
+    async def remove_team_member(self, team_id: int, user_id: int) -> None:
+        return await self._run(c.remove_team_member(team_id, user_id))
+
+    async def set_developer_models(
+        self,
+        user_id: int,
+        *,
+        allowed_models: list[str] | None = None,
+        allowed_providers: list[str] | None = None,
+    ) -> m.ModelPolicy:
+        """The models and providers a developer's agents may call (None: any)."""
+        return await self._run(c.set_user_models(user_id, allowed_models, allowed_providers))
+
+    async def set_agent_models(
+        self,
+        agent_id: int,
+        *,
+        allowed_models: list[str] | None = None,
+        allowed_providers: list[str] | None = None,
+    ) -> m.AgentPolicyOut:
+        """An agent's own lists; its developer's apply too."""
+        return await self._run(c.set_agent_models(agent_id, allowed_models, allowed_providers))
+
+    async def agent_models(self, agent_id: int) -> m.AgentPolicyOut:
+        return await self._run(c.agent_model_policy(agent_id))
+
+    async def unauthorized_actions(self, agent_id: int | None = None) -> list[m.UnauthorizedActionOut]:
+        return await self._run(c.unauthorized_actions(agent_id))
 
     async def request_budget(self, agent_id: int, amount_usd: Usd, reason: str = "") -> m.BudgetRequestOut:
         return await self._run(c.request_budget(agent_id, amount_usd, reason))

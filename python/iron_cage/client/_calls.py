@@ -67,7 +67,12 @@ def list_agents() -> Call[list[m.AgentOut]]:
 
 
 def create_agent(
-    name: str, project: str, provider: str, owner_id: int | None, budget_usd: Usd | None
+    name: str,
+    project: str,
+    provider: str,
+    owner_id: int | None,
+    budget_usd: Usd | None,
+    pool_id: int | None,
 ) -> Call[m.AgentOut]:
     body = {
         "name": name,
@@ -75,6 +80,7 @@ def create_agent(
         "provider": provider,
         "owner_id": owner_id,
         "budget_usd": budget_usd,
+        "pool_id": pool_id,
     }
     return call("POST", "/agents", m.AgentOut, body)
 
@@ -110,6 +116,70 @@ def revoke_token(token_id: int) -> Call[None]:
 
 def regenerate_token(token_id: int) -> Call[m.TokenCreated]:
     return call("POST", f"/tokens/{token_id}/regenerate", m.TokenCreated)
+
+
+def set_pool(owner: str, owner_id: int, limit_usd: Usd) -> Call[m.PoolOut]:
+    return call("PUT", f"/{owner}/{owner_id}/budget", m.PoolOut, {"limit_usd": limit_usd})
+
+
+def list_pools() -> Call[list[m.PoolOut]]:
+    return call("GET", "/budgets/pools", list[m.PoolOut])
+
+
+def get_pool(pool_id: int) -> Call[m.PoolOut]:
+    return call("GET", f"/budgets/pools/{pool_id}", m.PoolOut)
+
+
+def my_budgets() -> Call[m.MyBudgets]:
+    return call("GET", "/budgets/mine", m.MyBudgets)
+
+
+def allocate(agent_id: int, limit_usd: Usd, pool_id: int) -> Call[m.BudgetOut]:
+    body = {"limit_usd": limit_usd, "pool_id": pool_id}
+    return call("PUT", f"/agents/{agent_id}/budget", m.BudgetOut, body)
+
+
+def create_team(name: str) -> Call[m.TeamOut]:
+    return call("POST", "/teams", m.TeamOut, {"name": name})
+
+
+def list_teams() -> Call[list[m.TeamOut]]:
+    return call("GET", "/teams", list[m.TeamOut])
+
+
+def add_team_member(team_id: int, user_id: int) -> Call[m.TeamOut]:
+    return call("PUT", f"/teams/{team_id}/members/{user_id}", m.TeamOut)
+
+
+def remove_team_member(team_id: int, user_id: int) -> Call[None]:
+    return call("DELETE", f"/teams/{team_id}/members/{user_id}", NONE)
+
+
+def _lists(models: list[str] | None, providers: list[str] | None) -> dict[str, Any]:
+    # Sent as given: null is "no restriction", so it is not left out like other unset fields.
+    return {"allowed_models": models, "allowed_providers": providers}
+
+
+def set_user_models(
+    user_id: int, models: list[str] | None, providers: list[str] | None
+) -> Call[m.ModelPolicy]:
+    adapter = TypeAdapter(m.ModelPolicy)
+    return Call("PUT", f"/users/{user_id}/model-policy", adapter, _lists(models, providers))
+
+
+def set_agent_models(
+    agent_id: int, models: list[str] | None, providers: list[str] | None
+) -> Call[m.AgentPolicyOut]:
+    adapter = TypeAdapter(m.AgentPolicyOut)
+    return Call("PUT", f"/agents/{agent_id}/model-policy", adapter, _lists(models, providers))
+
+
+def agent_model_policy(agent_id: int) -> Call[m.AgentPolicyOut]:
+    return call("GET", f"/agents/{agent_id}/model-policy", m.AgentPolicyOut)
+
+
+def unauthorized_actions(agent_id: int | None) -> Call[list[m.UnauthorizedActionOut]]:
+    return call("GET", "/unauthorized-actions", list[m.UnauthorizedActionOut], agent_id=agent_id)
 
 
 def request_budget(agent_id: int, amount_usd: Usd, reason: str) -> Call[m.BudgetRequestOut]:

@@ -17,7 +17,7 @@ def visible_agent(s: Session, who: Principal, agent_id: int, *, write: bool = Fa
     a = s.get(Agent, agent_id)
     if a is None:
         raise not_found(f"agent {agent_id}")
-    if who.role == "developer" and a.owner_id != who.user_id:
+    if who.role in ("developer", "super_user") and a.owner_id != who.user_id:
         raise forbidden(f"agent {agent_id} belongs to another developer")
     if who.role == "agent" and a.id != who.agent_id:
         raise forbidden(f"IC token of agent {who.agent_id} cannot act on agent {agent_id}")

@@ -22,6 +22,8 @@ from iron_cage.control_panel.routes import (
     auth,
     budget,
     live,
+    policies,
+    pools,
     processes,
     secrets,
     usage,
@@ -81,7 +83,7 @@ def create_app(settings: Settings | None = None, *, control_panel: ControlPanel 
         small_limit=cp.settings.max_auth_body_bytes,
         small_prefix=f"{API}/auth/",
     )
-    for module in (auth, users, agents, processes, budget, usage, alerts, secrets):
+    for module in (auth, users, agents, processes, budget, pools, policies, usage, alerts, secrets):
         app.include_router(module.router, prefix=API)
     app.include_router(live.router)
 

@@ -18,6 +18,7 @@ def budget_out(b: Budget) -> BudgetOut:
         spent_usd=usd(b.spent_micros),
         leased_usd=usd(b.leased_micros),
         available_usd=usd(max(0, b.limit_micros - b.spent_micros - b.leased_micros)),
+        pool_id=b.pool_id,
     )
 
 

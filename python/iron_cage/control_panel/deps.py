@@ -144,7 +144,9 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
 Admin = Annotated[Principal, Depends(require("admin"))]
 Staff = Annotated[Principal, Depends(require("admin", "developer"))]
 Reader = Annotated[Principal, Depends(require("admin", "developer", "viewer"))]
+# Every person, the read-only super_user included (who sees only their own budgets and usage).
+Person = Annotated[Principal, Depends(require("admin", "developer", "viewer", "super_user"))]
 AgentCaller = Annotated[Principal, Depends(require("agent"))]
-SecretReader = Annotated[Principal, Depends(require("admin", "developer", "viewer", "agent"))]
-Auditor = Annotated[Principal, Depends(require("admin", "viewer"))]
+# Reads of one agent: people who may see agents, and the agent's own IC token.
+AgentReader = Annotated[Principal, Depends(require("admin", "developer", "viewer", "agent"))]
 LeaseReader = Annotated[Principal, Depends(require("admin", "developer", "viewer", "agent"))]

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-ROLES = ("admin", "developer", "viewer")
+ROLES = ("admin", "developer", "viewer", "super_user")
 
 UTC = timezone.utc
 
@@ -87,6 +87,10 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     token_stamp: Mapped[str] = mapped_column(String(32), default=new_token_stamp, server_default="")
+    # The models and providers this developer's agents may call: JSON lists, NULL for any
+    # (migration 0007). An agent's own lists narrow them further.
+    allowed_models: Mapped[str | None] = mapped_column(Text, nullable=True)
+    allowed_providers: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class RefreshToken(Base):
@@ -115,6 +119,67 @@ class Agent(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     stop_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    allowed_models: Mapped[str | None] = mapped_column(Text, nullable=True)
+    allowed_providers: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Team(Base):
+    """A group of users with a budget pool of its own (migration 0007)."""
+
+    __tablename__ = "teams"
+    __table_args__ = NEVER_REUSE_IDS
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class BudgetPool(Base):
+    """What an admin allocated to a developer (``user_id``) or a team (``team_id``).
+
+    Invariant: ``allocated <= limit``, where ``allocated`` is the sum of the allocations of the
+    agents in the pool (their ``Budget.limit``); each agent's spent + leased stays within its
+    own allocation, so the pool's do too. Every change is a conditional UPDATE on this row.
+    """
+
+    __tablename__ = "budget_pools"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (team_id IS NULL)", name="ck_budget_pools_one_owner"),
+        NEVER_REUSE_IDS,
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True, nullable=True
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), unique=True, nullable=True
+    )
+    limit_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    allocated_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class UnauthorizedAction(Base):
+    """Something a runtime or a person tried and was not allowed to do (a usage report for a
+    model the agent may not call, ...), recorded even though the request was refused."""
+
+    __tablename__ = "unauthorized_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    role: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
 
 
 class AgentProcess(Base):
@@ -168,6 +233,8 @@ class Budget(Base):
     last_grant_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     alerted_pct: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    # The developer's or team's pool this allocation is drawn from (NULL: allocated directly).
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("budget_pools.id"), nullable=True, index=True)
 
 
 class Lease(Base):

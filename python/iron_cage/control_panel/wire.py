@@ -21,7 +21,8 @@ from iron_cage.control_panel.money import MAX_USD
 
 Usd = Annotated[Decimal, Field(ge=0, le=MAX_USD, allow_inf_nan=False, decimal_places=6)]
 PositiveUsd = Annotated[Decimal, Field(gt=0, le=MAX_USD, allow_inf_nan=False, decimal_places=6)]
-Role = Literal["admin", "developer", "viewer"]
+# super_user: read-only, sees only its own budgets (pools, agents) and usage.
+Role = Literal["admin", "developer", "viewer", "super_user"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[
     str,
@@ -101,7 +102,12 @@ class AgentIn(Model):
     project: Name = "default"
     provider: Provider = "openai"
     owner_id: int | None = Field(None, ge=1, le=2**31 - 1, description="admins only; default: you")
-    budget_usd: Usd | None = None
+    budget_usd: Usd | None = Field(
+        None, description="admins; developers too when the allocation comes from pool_id"
+    )
+    pool_id: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="the owner's or one of their teams' budget pool to draw from"
+    )
 
 
 class AgentPatch(Model):
@@ -116,6 +122,7 @@ class BudgetOut(BaseModel):
     spent_usd: float
     leased_usd: float
     available_usd: float
+    pool_id: int | None = None
 
 
 class AgentOut(BaseModel):
@@ -132,6 +139,83 @@ class AgentOut(BaseModel):
 
 class BudgetSet(Model):
     limit_usd: Usd
+    pool_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="move the allocation into this pool (null: out of any pool, admins); omit to keep",
+    )
+
+
+class PoolSet(Model):
+    limit_usd: Usd
+
+
+class PoolOut(BaseModel):
+    """A developer's or team's pool: agents' allocations are drawn from it and never add up
+    to more than its limit."""
+
+    id: int
+    user_id: int | None
+    team_id: int | None
+    limit_usd: float
+    allocated_usd: float = Field(description="the sum of the allocations of the agents in the pool")
+    unallocated_usd: float
+    spent_usd: float = Field(description="what the pool's agents spent")
+    leased_usd: float = Field(description="what the pool's agents hold in live leases")
+    agent_ids: list[int]
+
+
+class TeamIn(Model):
+    name: Name
+
+
+class TeamOut(BaseModel):
+    id: int
+    name: str
+    member_ids: list[int]
+    created_at: datetime
+
+
+class MyBudgets(BaseModel):
+    """What the caller may spend or watch: their pool, their teams' pools, their agents'
+    allocations."""
+
+    pools: list[PoolOut]
+    agents: list[BudgetOut]
+
+
+ModelName = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$")
+]
+ProviderName = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+]
+
+
+class ModelPolicy(Model):
+    """Which models and providers may be called (null: any). Names as the price table spells
+    them; a listed name also admits its dated snapshots (what the price table resolves to it)."""
+
+    allowed_models: Annotated[list[ModelName], Field(max_length=200)] | None = None
+    allowed_providers: Annotated[list[ProviderName], Field(max_length=20)] | None = None
+
+
+class AgentPolicyOut(BaseModel):
+    agent_id: int
+    agent: ModelPolicy = Field(description="the agent's own lists")
+    developer: ModelPolicy = Field(description="its owner's lists")
+    effective: ModelPolicy = Field(description="what the runtime receives: both apply")
+
+
+class UnauthorizedActionOut(BaseModel):
+    id: int
+    kind: str
+    agent_id: int | None
+    user_id: int | None
+    role: str
+    detail: str
+    at: datetime
 
 
 class TokenIn(Model):

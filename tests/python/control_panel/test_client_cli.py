@@ -133,3 +133,47 @@ def test_cli_admin_commands(server: ServerProcess, tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "which Control Panel" in r.stderr, r.stderr
+
+
+def test_a_super_user_sees_their_own_budgets_and_usage_and_nothing_else(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """The read-only super user: `budget mine` and `usage` from the CLI (and the client), their
+    own agents only; every other read is refused."""
+    password = "super-user-password-1"
+    with ControlPanelClient(server.url, email=ADMIN_EMAIL, password=ADMIN_PASSWORD) as admin:
+        su = admin.create_user("su@example.com", role="super_user", password=password).user
+        pool = admin.set_developer_budget(su.id, 5)
+        theirs = admin.create_agent("theirs", owner_id=su.id, pool_id=pool.id, budget_usd=2)
+        other = admin.create_agent("other", budget_usd=3)
+        for agent, cost in ((theirs, "0.25"), (other, "1.5")):
+            token = admin.create_token(agent.id).token
+            headers = {"authorization": f"Bearer {token}"}
+            runtime = httpx.Client(base_url=f"{server.url}/api/v1", headers=headers)
+            lease = runtime.post("/budget/handshake", json={"requested_usd": 2}).json()
+            report = {"request_id": f"r-{agent.id}", "model": "gpt-4o-mini", "cost_usd": cost}
+            sent = runtime.post("/budget/report", json={"lease_id": lease["lease_id"], "reports": [report]})
+            assert sent.is_success, sent.text
+            runtime.close()
+    with ControlPanelClient(server.url, email="su@example.com", password=password) as me:
+        mine = me.my_budgets()
+        assert [p.id for p in mine.pools] == [pool.id] and [b.agent_id for b in mine.agents] == [theirs.id]
+        assert me.usage_summary().cost_usd == 0.25  # their agent's spend only
+        assert [g.key for g in me.usage_breakdown("agent")] == [str(theirs.id)]
+        reads = (me.list_agents, me.traces, me.list_secrets, me.list_alerts, me.list_limits, me.list_leases)
+        for refused in reads:
+            with pytest.raises(ic.ControlPanelError) as denied:
+                refused()
+            assert denied.value.status == 403, refused
+        with pytest.raises(ic.ControlPanelError) as denied:
+            me.usage_summary(agent_id=other.id)
+        assert denied.value.status == 403
+    session = tmp_path / "su-session.json"
+    cli(session, "login", "--server", server.url, "--email", "su@example.com", stdin=password + "\n")
+    out = json.loads(cli(session, "budget", "mine", "--json"))
+    assert [a["agent_id"] for a in out["agents"]] == [theirs.id] and out["pools"][0]["limit_usd"] == 5
+    assert json.loads(cli(session, "usage", "--json"))["cost_usd"] == 0.25
+    env = dict(os.environ, IRON_CAGE_SESSION=str(session))
+    command = [sys.executable, "-m", "iron_cage", "agent", "list"]
+    refused_cli = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert refused_cli.returncode != 0 and "403" in refused_cli.stderr

@@ -35,7 +35,7 @@ def test_the_client_imports_and_works_without_any_server_library() -> None:
         wire.AgentIn(name="a", budget_usd=2)
         wire.LimitIn(kind="daily_usd", value=3)
         wire.ChannelIn(kind="email", target="ops@example.com")
-        call = _calls.create_agent("lead-gen", "default", "openai", None, "2.5")
+        call = _calls.create_agent("lead-gen", "default", "openai", None, "2.5", None)
         assert call.json == {{"name": "lead-gen", "project": "default", "provider": "openai",
                               "budget_usd": "2.5"}}, call.json
 

@@ -49,6 +49,7 @@ def test_handshake_grants_min_of_request_and_available(api: Api) -> None:
         "spent_usd": 0.0,
         "leased_usd": 2.5,
         "available_usd": 0.0,
+        "pool_id": None,
     }
 
 

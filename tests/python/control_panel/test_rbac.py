@@ -8,8 +8,9 @@ from typing import Any
 
 from .conftest import Api
 
-ROLES = ("anonymous", "admin", "developer", "viewer", "agent")
-A, D, V, G = "admin", "developer", "viewer", "agent"
+ROLES = ("anonymous", "admin", "developer", "viewer", "super_user", "agent")
+A, D, V, S, G = "admin", "developer", "viewer", "super_user", "agent"
+# People who see agents; the read-only super user (S) sees only their own budgets and usage.
 PEOPLE = {A, D, V}
 _n = itertools.count()
 
@@ -19,9 +20,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/health"): set(ROLES),
     ("POST", "/api/v1/auth/login"): set(ROLES),
     ("POST", "/api/v1/auth/refresh"): set(ROLES),
-    ("POST", "/api/v1/auth/logout"): PEOPLE,
-    ("GET", "/api/v1/users/me"): PEOPLE,
-    ("POST", "/api/v1/users/me/password"): PEOPLE,
+    ("POST", "/api/v1/auth/logout"): PEOPLE | {S},
+    ("GET", "/api/v1/users/me"): PEOPLE | {S},
+    ("POST", "/api/v1/users/me/password"): PEOPLE | {S},
     ("GET", "/api/v1/users"): {A},
     ("POST", "/api/v1/users"): {A},
     ("GET", "/api/v1/users/{user_id}"): {A},
@@ -40,7 +41,21 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/agents/{agent_id}/metrics"): PEOPLE | {G},
     ("POST", "/api/v1/runtime/process"): {G},
     ("POST", "/api/v1/runtime/metrics"): {G},
-    ("PUT", "/api/v1/agents/{agent_id}/budget"): {A},
+    ("PUT", "/api/v1/agents/{agent_id}/budget"): {A},  # developers: within a pool (SCOPED)
+    ("GET", "/api/v1/agents/{agent_id}/model-policy"): PEOPLE | {G},
+    ("PUT", "/api/v1/agents/{agent_id}/model-policy"): {A},
+    ("GET", "/api/v1/users/{user_id}/model-policy"): {A},
+    ("PUT", "/api/v1/users/{user_id}/model-policy"): {A},
+    ("GET", "/api/v1/unauthorized-actions"): {A, D},
+    ("PUT", "/api/v1/users/{user_id}/budget"): {A},
+    ("PUT", "/api/v1/teams/{team_id}/budget"): {A},
+    ("GET", "/api/v1/budgets/pools"): PEOPLE | {S},
+    ("GET", "/api/v1/budgets/pools/{pool_id}"): PEOPLE,  # the developer's pool; S: their own (SCOPED)
+    ("GET", "/api/v1/budgets/mine"): PEOPLE | {S},
+    ("POST", "/api/v1/teams"): {A},
+    ("GET", "/api/v1/teams"): PEOPLE,
+    ("PUT", "/api/v1/teams/{team_id}/members/{user_id}"): {A},
+    ("DELETE", "/api/v1/teams/{team_id}/members/{user_id}"): {A},
     ("POST", "/api/v1/agents/{agent_id}/tokens"): {A, D},
     ("GET", "/api/v1/agents/{agent_id}/tokens"): {A, D},
     ("DELETE", "/api/v1/tokens/{token_id}"): {A, D},
@@ -55,9 +70,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/budget/requests"): PEOPLE,
     ("POST", "/api/v1/budget/requests/{request_id}/approve"): {A},
     ("POST", "/api/v1/budget/requests/{request_id}/reject"): {A},
-    ("GET", "/api/v1/usage/summary"): PEOPLE,
-    ("GET", "/api/v1/usage/breakdown"): PEOPLE,
-    ("GET", "/api/v1/usage/timeseries"): PEOPLE,
+    ("GET", "/api/v1/usage/summary"): PEOPLE | {S},
+    ("GET", "/api/v1/usage/breakdown"): PEOPLE | {S},
+    ("GET", "/api/v1/usage/timeseries"): PEOPLE | {S},
     ("GET", "/api/v1/traces"): PEOPLE,
     ("GET", "/api/v1/providers/keys"): PEOPLE,
     ("POST", "/api/v1/providers/keys"): {A},
@@ -82,8 +97,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 
 # Calls whose answer depends on whose object it is or what the body asks for, beyond the route:
 # (what, method, path, body) -> roles allowed. {own} is the developer's agent, {other} another
-# developer's; {own_limit} and {other_limit} are limits of those agents. {provider} is a new
-# provider name each time, so every call really switches the provider.
+# developer's, {pooled} a developer's agent in the developer's pool, {su_agent} and {su_pool} the
+# super user's; {own_limit} and {other_limit} are limits of those agents. A str body is a field
+# set to a new value each time (so every call really switches the provider).
 SCOPED: dict[tuple[str, str, str, str | None], set[str]] = {
     ("switch own agent's provider", "PATCH", "/api/v1/agents/{own}", "provider"): {A},
     ("rename own agent's project", "PATCH", "/api/v1/agents/{own}", "project"): {A, D},
@@ -92,6 +108,13 @@ SCOPED: dict[tuple[str, str, str, str | None], set[str]] = {
     ("limits of another developer's agent", "GET", "/api/v1/limits?agent_id={other}", None): {A, V},
     ("a limit of another developer's agent", "GET", "/api/v1/limits/{other_limit}", None): {A, V},
     ("another developer's agent", "GET", "/api/v1/agents/{other}", None): {A, V},
+    ("own pooled agent's allocation", "PUT", "/api/v1/agents/{pooled}/budget", "limit_usd"): {A, D},
+    ("the super user's pool", "GET", "/api/v1/budgets/pools/{su_pool}", None): {A, V, S},
+    ("the super user's agent's budget", "GET", "/api/v1/agents/{su_agent}/budget", None): {A, V, S},
+    ("the super user's agent", "GET", "/api/v1/agents/{su_agent}", None): {A, V},
+    ("usage of the super user's agent", "GET", "/api/v1/usage/summary?agent_id={su_agent}", None): {A, V, S},
+    ("usage of a developer's agent", "GET", "/api/v1/usage/summary?agent_id={own}", None): PEOPLE,
+    ("traces of the super user's agent", "GET", "/api/v1/traces?agent_id={su_agent}", None): {A, V},
 }
 
 
@@ -104,6 +127,7 @@ class World:
         self.ic_token = api.ic_token(self.agent["id"])
         admin = api.as_("admin")
         api.as_("viewer")
+        api.as_("super_user")
         self.lease = api.client.post(
             "/api/v1/budget/handshake", json={"ic_token": self.ic_token, "requested_usd": 50}
         ).json()
@@ -112,9 +136,12 @@ class World:
                 f"{r}@example.com" if r != A else "admin@example.com",
                 "developer-password-1" if r != A else "admin-password-123",
             )["refresh_token"]
-            for r in PEOPLE
+            for r in PEOPLE | {S}
         }
         self.admin = admin
+        developer = api.user_id("developer")
+        self.pool = self.put(f"/api/v1/users/{developer}/budget", {"limit_usd": 50})
+        self.team = self.post("/api/v1/teams", {"name": "rbac"})
 
     def headers(self, role: str) -> dict[str, str]:
         if role == "anonymous":
@@ -126,6 +153,12 @@ class World:
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self.api.client.post(path, json=body, headers=self.admin)
         assert r.status_code in (200, 201), r.text
+        out: dict[str, Any] = r.json()
+        return out
+
+    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.api.client.put(path, json=body, headers=self.admin)
+        assert r.status_code == 200, r.text
         out: dict[str, Any] = r.json()
         return out
 
@@ -173,6 +206,8 @@ class World:
             "secret_id": self.secret_id,
             "key_id": self.key_id,
             "request_id": self.request_id,
+            "team_id": lambda: int(self.team["id"]),
+            "pool_id": lambda: int(self.pool["id"]),
         }
 
     def body(self, method: str, path: str, role: str) -> dict[str, Any] | None:
@@ -194,6 +229,11 @@ class World:
             ("PUT", "/api/v1/agents/{agent_id}/budget"): {"limit_usd": 100},
             ("POST", "/api/v1/agents/{agent_id}/tokens"): {"name": "x"},
             ("POST", "/api/v1/budget/handshake"): {"requested_usd": 0.01},
+            ("PUT", "/api/v1/agents/{agent_id}/model-policy"): {"allowed_models": None},
+            ("PUT", "/api/v1/users/{user_id}/model-policy"): {"allowed_models": ["gpt-4o-mini"]},
+            ("PUT", "/api/v1/users/{user_id}/budget"): {"limit_usd": 5},
+            ("PUT", "/api/v1/teams/{team_id}/budget"): {"limit_usd": 5},
+            ("POST", "/api/v1/teams"): {"name": f"team-{next(_n)}"},
             ("POST", "/api/v1/runtime/process"): {"local_id": "lg-7a3f9c2d", "state": "running", "pid": 7},
             ("POST", "/api/v1/runtime/metrics"): {"unit": "leads", "done": 3, "total": 10},
             ("POST", "/api/v1/budget/report"): {
@@ -247,9 +287,21 @@ def test_scoped_calls_refuse_every_role_outside_the_matrix(api: Api) -> None:
     )["user"]["id"]
     other = world.post("/api/v1/agents", {"name": "theirs", "owner_id": other_dev})["id"]
     own = world.agent["id"]
+    pooled = world.post(
+        "/api/v1/agents",
+        {"name": "pooled", "owner_id": api.user_id(D), "pool_id": world.pool["id"], "budget_usd": 1},
+    )["id"]
+    su = api.user_id(S)
+    su_pool = world.put(f"/api/v1/users/{su}/budget", {"limit_usd": 5})["id"]
+    su_agent = world.post(
+        "/api/v1/agents", {"name": "su", "owner_id": su, "pool_id": su_pool, "budget_usd": 2}
+    )["id"]
     ids = {
         "own": own,
         "other": other,
+        "pooled": pooled,
+        "su_pool": su_pool,
+        "su_agent": su_agent,
         "own_limit": world.post("/api/v1/limits", {"agent_id": own, "kind": "daily_usd", "value": 5})["id"],
         "other_limit": world.post("/api/v1/limits", {"agent_id": other, "kind": "daily_usd", "value": 5})[
             "id"
@@ -258,7 +310,11 @@ def test_scoped_calls_refuse_every_role_outside_the_matrix(api: Api) -> None:
     wrong: list[str] = []
     for (what, method, path, field), allowed in SCOPED.items():
         for role in ROLES:
-            body = {field: f"p{next(_n)}"} if field else None
+            body: dict[str, Any] | None = None
+            if field == "limit_usd":
+                body = {"limit_usd": f"0.{next(_n) % 9 + 1}"}
+            elif field:
+                body = {field: f"p{next(_n)}"}
             r = api.client.request(method, path.format(**ids), json=body, headers=world.headers(role))
             refused = r.status_code in (401, 403)
             if refused == (role in allowed) or r.status_code >= 500:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from fastapi import Response
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.budgets import budget_of, budget_out, publish_state
-from iron_cage.control_panel.db import updated
-from iron_cage.control_panel.deps import Admin, Caller, Db, Id, Reader, Staff, TxRouter
+from iron_cage.control_panel.deps import AgentReader, Caller, Db, Id, Reader, Staff, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, forbidden, not_found
 from iron_cage.control_panel.events import emit
 from iron_cage.control_panel.models import Agent, Budget, IcToken, User
-from iron_cage.control_panel.money import micros, usd
+from iron_cage.control_panel.money import micros
+from iron_cage.control_panel.pools import allocate, get_pool, may_draw
 from iron_cage.control_panel.principal import Principal
 from iron_cage.control_panel.security import IC_TOKEN_PREFIX, new_token, token_hash
 from iron_cage.control_panel.wire import (
@@ -56,8 +56,11 @@ def list_agents(who: Reader, s: Db) -> list[AgentOut]:
     return [agent_out(s, a) for a in s.scalars(q)]
 
 
-@router.post("/agents", status_code=201, responses={400: {}, 403: {}})
+@router.post("/agents", status_code=201, responses={400: {}, 403: {}, 409: {}})
 def create_agent(body: AgentIn, who: Staff, s: Db) -> AgentOut:
+    """A new agent of yours (admins: of anyone). Its allocation (``budget_usd``) comes from an
+    admin, or from a budget pool (``pool_id``: the owner's or one of their teams') within what
+    the pool has unallocated."""
     owner_id = who.user_id
     if body.owner_id is not None and body.owner_id != who.user_id:
         if who.role != "admin":
@@ -66,19 +69,29 @@ def create_agent(body: AgentIn, who: Staff, s: Db) -> AgentOut:
         if owner is None or owner.status != "active":
             raise bad_request(f"owner {body.owner_id} is not an active user")
         owner_id = owner.id
-    if body.budget_usd is not None and who.role != "admin":
-        raise forbidden("only admins allocate budgets: create the agent, then ask for budget")
     assert owner_id is not None
+    if body.pool_id is not None:
+        pool = get_pool(s, body.pool_id)
+        if not may_draw(s, owner_id, pool):
+            raise forbidden(f"budget pool {body.pool_id} is neither the owner's nor one of their teams'")
+    elif body.budget_usd is not None and who.role != "admin":
+        raise forbidden(
+            "only admins allocate budgets outside a pool: create the agent with pool_id (your pool "
+            "or your team's), or ask for budget"
+        )
     a = Agent(name=body.name, project=body.project, provider=body.provider, owner_id=owner_id)
     s.add(a)
     s.flush()
-    s.add(Budget(agent_id=a.id, limit_micros=micros(body.budget_usd) if body.budget_usd is not None else 0))
+    s.add(Budget(agent_id=a.id, limit_micros=0))
     s.flush()
+    if body.budget_usd is not None or body.pool_id is not None:
+        limit = micros(body.budget_usd) if body.budget_usd is not None else 0
+        allocate(s, a, limit, body.pool_id)
     return agent_out(s, a)
 
 
 @router.get("/agents/{agent_id}", responses={403: {}, 404: {}})
-def read_agent(agent_id: Id, who: Caller, s: Db) -> AgentOut:
+def read_agent(agent_id: Id, who: AgentReader, s: Db) -> AgentOut:
     return agent_out(s, visible_agent(s, who, agent_id))
 
 
@@ -127,32 +140,30 @@ def read_budget(agent_id: Id, who: Caller, s: Db) -> BudgetOut:
     return budget_out(budget_of(s, agent_id))
 
 
-@router.put("/agents/{agent_id}/budget", responses={404: {}, 409: {}})
-def set_budget(agent_id: Id, body: BudgetSet, _: Admin, s: Db) -> BudgetOut:
-    """Sets the allocation. It cannot drop below what is already spent plus leased out
-    (one conditional UPDATE, so a concurrent grant cannot slip under it)."""
-    if s.get(Agent, agent_id) is None:
-        raise not_found(f"agent {agent_id}")
-    limit = micros(body.limit_usd)
-    done = updated(
-        s,
-        update(Budget)
-        .where(Budget.agent_id == agent_id, Budget.spent_micros + Budget.leased_micros <= limit)
-        .values(limit_micros=limit, updated_at=datetime.now(UTC), alerted_pct=0),
-    )
-    b = budget_of(s, agent_id)
-    if done != 1:
-        s.refresh(b)
-        floor = usd(b.spent_micros + b.leased_micros)
-        raise conflict(
-            f"limit ${body.limit_usd} is below spent + leased (${floor:.6f}): wait for leases to return "
-            "or set a higher limit",
-            minimum_usd=floor,
-        )
-    s.refresh(b)
-    agent = s.get(Agent, agent_id)
-    assert agent is not None
-    publish_state(s, agent)
+@router.put("/agents/{agent_id}/budget", responses={403: {}, 404: {}, 409: {}})
+def set_budget(agent_id: Id, body: BudgetSet, who: Staff, s: Db) -> BudgetOut:
+    """Sets the allocation, never below what is already spent plus leased out. With
+    ``pool_id`` (or when the agent is in a pool) it is drawn from that pool and never takes the
+    pool past its limit. Admins set any allocation; a developer sets their own agent's within
+    their pool or their team's."""
+    a = visible_agent(s, who, agent_id, write=True)
+    current = budget_of(s, agent_id).pool_id
+    pool_id = body.pool_id if "pool_id" in body.model_fields_set else current
+    if who.role != "admin":
+        assert who.user_id is not None
+        if pool_id is None:
+            raise forbidden(
+                f"agent {agent_id} is not in a budget pool: only admins allocate outside one "
+                "(send pool_id: your pool or your team's, or ask for budget)"
+            )
+        for pid in {pool_id, current} - {None}:
+            assert pid is not None
+            if not may_draw(s, who.user_id, get_pool(s, pid)):
+                raise forbidden(f"budget pool {pid} is neither yours nor one of your teams'")
+    elif pool_id is not None and pool_id != current and not may_draw(s, a.owner_id, get_pool(s, pool_id)):
+        raise bad_request(f"budget pool {pool_id} is neither the agent owner's nor one of their teams'")
+    b = allocate(s, a, micros(body.limit_usd), pool_id)
+    publish_state(s, a)
     return budget_out(b)
 
 

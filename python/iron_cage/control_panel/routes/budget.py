@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from iron_cage.control_panel import leasing
+from iron_cage.control_panel import leasing, policy
 from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.alerts import check_budget
 from iron_cage.control_panel.budgets import publish_state
-from iron_cage.control_panel.db import updated
 from iron_cage.control_panel.deps import (
     CP,
     Admin,
@@ -30,9 +30,10 @@ from iron_cage.control_panel.deps import (
     bearer,
 )
 from iron_cage.control_panel.errors import ApiError, bad_request, conflict, not_found, unauthorized
-from iron_cage.control_panel.events import emit
+from iron_cage.control_panel.events import after_rollback, emit
 from iron_cage.control_panel.models import Agent, Budget, BudgetRequest, Lease, Limit, ProviderKey
 from iron_cage.control_panel.money import MAX_USD, micros, usd
+from iron_cage.control_panel.pools import raise_allocation
 from iron_cage.control_panel.provider_keys import current_key, release_audited, require_exchange, sealed_for
 from iron_cage.control_panel.state import ControlPanel
 from iron_cage.control_panel.wire import (
@@ -97,7 +98,10 @@ def effective_limits(s: Session, agent: Agent) -> LeaseLimits:
     out: dict[str, float] = {}
     for kind, value, _owner in sorted(rows, key=lambda r: r[2] is not None):  # global first, agent overrides
         out[kind] = value
-    return LeaseLimits.model_validate(out)
+    allowed = policy.effective(s, agent)
+    return LeaseLimits(
+        **out, allowed_models=allowed.allowed_models, allowed_providers=allowed.allowed_providers
+    )
 
 
 @router.post("/handshake", status_code=201, responses={400: {}, 401: {}, 402: {}, 409: {}})
@@ -138,16 +142,35 @@ def handshake(
         return grant_out(cp, s, lease, key, body.key_exchange)
 
 
-@router.post("/report", responses={403: {}, 404: {}})
+@router.post("/report", responses={403: {}, 404: {}, 409: {}})
 def report(body: ReportIn, who: AgentCaller, cp: CP, s: Db) -> ReportOut:
     """Records a batch of calls. Idempotent on each ``request_id``: a replayed report is
     counted once and answered as a duplicate."""
     assert who.agent_id is not None
     lease = leasing.owned_lease(s, body.lease_id, who.agent_id)
+    agent = s.get(Agent, lease.agent_id)
+    assert agent is not None
+    allowed = policy.effective(s, agent)
+    for r in body.reports:
+        if (why := policy.refusal(allowed, r)) is not None:
+            detail = f"usage report {r.request_id!r} on lease {lease.id!r}: {why}"
+            record = partial(
+                policy.record_unauthorized, cp, who, agent.id, agent.owner_id, "model_not_allowed", detail
+            )
+            after_rollback(s, record)
+            raise ApiError(
+                409,
+                "model_not_allowed",
+                f"{detail}: nothing in this batch was recorded; the call was made outside what an "
+                "admin allowed this agent, which is recorded as an unauthorized action. A runtime "
+                "refuses such calls itself (403 model_not_allowed): upgrade it if it made this one",
+                request_id=r.request_id,
+                model=r.model,
+                allowed_models=allowed.allowed_models,
+                allowed_providers=allowed.allowed_providers,
+            )
     result = leasing.record_usage(cp.db, s, lease, body.reports)
     if result.accepted:
-        agent = s.get(Agent, lease.agent_id)
-        assert agent is not None
         _report_events(
             s, agent, lease, [r for r in body.reports if r.request_id in result.new_ids], result.cost
         )
@@ -320,15 +343,10 @@ def _decide(s: Session, request_id: int, admin_id: int | None, status: str) -> B
 
 @router.post("/requests/{request_id}/approve", responses={404: {}, 409: {}})
 def approve_request(request_id: Id, who: Admin, s: Db) -> BudgetRequestOut:
-    """Approves and raises the agent's allocation by the requested amount, atomically."""
+    """Approves and raises the agent's allocation by the requested amount, atomically (inside its
+    pool when it has one: 409 ``pool_exceeded`` when the pool has not that much unallocated)."""
     r = _decide(s, request_id, who.user_id, "approved")
-    raised = updated(
-        s,
-        update(Budget)
-        .where(Budget.agent_id == r.agent_id, Budget.limit_micros + r.amount_micros <= micros(MAX_USD))
-        .values(limit_micros=Budget.limit_micros + r.amount_micros, updated_at=datetime.now(UTC)),
-    )
-    if raised != 1:
+    if not raise_allocation(s, r.agent_id, r.amount_micros, micros(MAX_USD)):
         raise bad_request(f"the raised limit would exceed ${MAX_USD}: reject this request")
     agent = s.get(Agent, r.agent_id)
     assert agent is not None

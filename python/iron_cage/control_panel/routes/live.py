@@ -87,6 +87,9 @@ async def live(websocket: WebSocket) -> None:
     if who.role == "agent":
         await websocket.close(code=4403, reason="agents do not receive live events; log in as a user")
         return
+    if who.role == "super_user":
+        await websocket.close(code=4403, reason="super users read their budgets and usage through the API")
+        return
     sub = cp.events.subscribe(who.role, who.user_id)
     receiver = asyncio.create_task(_drain(websocket))
     clock = asyncio.get_running_loop().time

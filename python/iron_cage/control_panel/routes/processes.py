@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from fastapi import Response
 
 from iron_cage.control_panel.access import visible_agent
-from iron_cage.control_panel.deps import AgentCaller, Caller, Db, Id, TxRouter
+from iron_cage.control_panel.deps import AgentCaller, AgentReader, Db, Id, TxRouter
 from iron_cage.control_panel.errors import not_found
 from iron_cage.control_panel.events import emit
 from iron_cage.control_panel.models import Agent, AgentProcess
@@ -99,7 +99,7 @@ def report_metrics(body: MetricsIn, who: AgentCaller, s: Db) -> Response:
 
 
 @router.get("/agents/{agent_id}/metrics", responses={403: {}, 404: {}})
-def read_metrics(agent_id: Id, who: Caller, s: Db) -> AgentMetricsOut:
+def read_metrics(agent_id: Id, who: AgentReader, s: Db) -> AgentMetricsOut:
     """Progress (``23 / 100 leads``), success rate, throughput (``212 leads/hour``), per-unit
     latency p50/p95/p99 and cost per unit of the agent's supervised process."""
     a = visible_agent(s, who, agent_id)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.db import SafeSum
-from iron_cage.control_panel.deps import Db, Reader, TxRouter
+from iron_cage.control_panel.deps import Db, Person, Reader, TxRouter
 from iron_cage.control_panel.errors import bad_request
 from iron_cage.control_panel.models import Agent, UsageRecord, User
 from iron_cage.control_panel.money import usd
@@ -70,14 +70,14 @@ def _scoped(q: Any, s: Session, who: Principal, agent_id: int | None, start: dat
     if agent_id is not None:
         visible_agent(s, who, agent_id)
         q = q.where(UsageRecord.agent_id == agent_id)
-    elif who.role == "developer":
+    elif who.role in ("developer", "super_user"):
         q = q.where(UsageRecord.agent_id.in_(select(Agent.id).where(Agent.owner_id == who.user_id)))
     return q
 
 
 @router.get("/usage/summary")
 def usage_summary(
-    who: Reader, s: Db, since: Since = None, until: Until = None, agent_id: AgentFilter = None
+    who: Person, s: Db, since: Since = None, until: Until = None, agent_id: AgentFilter = None
 ) -> UsageTotals:
     start, end = _window(since, until)
     row = s.execute(_scoped(select(*_TOTALS), s, who, agent_id, start, end)).one()
@@ -89,7 +89,7 @@ GroupBy = Literal["developer", "agent", "project", "provider", "model"]
 
 @router.get("/usage/breakdown")
 def usage_breakdown(
-    who: Reader,
+    who: Person,
     s: Db,
     by: GroupBy = "model",
     since: Since = None,
@@ -118,7 +118,7 @@ def usage_breakdown(
 
 @router.get("/usage/timeseries")
 def usage_timeseries(
-    who: Reader,
+    who: Person,
     s: Db,
     bucket: Literal["hour", "day"] = "hour",
     since: Since = None,
