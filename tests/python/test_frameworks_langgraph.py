@@ -85,7 +85,9 @@ def lead_pipeline(llm: ChatOpenAI) -> Any:
     return graph.compile()
 
 
-def chat_graph(llm: ChatOpenAI | ChatAnthropic, checkpointer: InMemorySaver | None = None) -> Any:
+def chat_graph(
+    llm: ChatOpenAI | ChatAnthropic, checkpointer: InMemorySaver | None = None, *, asynchronous: bool = False
+) -> Any:
     async def achat(state: MessagesState) -> dict[str, list[BaseMessage]]:
         return {"messages": [await llm.ainvoke(state["messages"])]}
 
@@ -93,7 +95,7 @@ def chat_graph(llm: ChatOpenAI | ChatAnthropic, checkpointer: InMemorySaver | No
         return {"messages": [llm.invoke(state["messages"])]}
 
     graph = StateGraph(MessagesState)
-    graph.add_node("chat", chat if checkpointer is None else achat)
+    graph.add_node("chat", achat if asynchronous else chat)
     graph.add_edge(START, "chat")
     graph.add_edge("chat", END)
     return graph.compile(checkpointer=checkpointer)
@@ -188,7 +190,7 @@ def test_async_checkpointed_conversation_with_claude(fake: FakeProvider) -> None
         max_retries=0,
         max_tokens=200,
     )
-    app = chat_graph(llm, checkpointer=InMemorySaver())
+    app = chat_graph(llm, checkpointer=InMemorySaver(), asynchronous=True)
     thread = {"configurable": {"thread_id": "lead-42"}}
 
     async def run() -> list[BaseMessage]:
