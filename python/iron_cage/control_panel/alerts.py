@@ -1,5 +1,6 @@
-"""Budget alerts: each threshold fires once (across replicas), with a recommended action,
-to the configured webhooks and email addresses."""
+"""Alerts to the configured webhooks and email addresses, each once (across replicas), with a
+recommended action: budget thresholds, and PII reported by an agent's runtime (once per agent,
+entity and window, ``Settings.pii_alert_window_s``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import logging
 import math
 import smtplib
 import threading
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from typing import Any
 
@@ -17,11 +20,14 @@ from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.db import updated
 from iron_cage.control_panel.events import after_commit, emit
-from iron_cage.control_panel.models import Agent, Alert, AlertChannel, Budget
+from iron_cage.control_panel.models import Agent, Alert, AlertChannel, Budget, PiiAlertMark
 from iron_cage.control_panel.money import usd
 from iron_cage.control_panel.state import ControlPanel
+from iron_cage.control_panel.wire import UsageIn
 
 log = logging.getLogger("iron_cage.control_panel")
+UTC = timezone.utc
+SEVERITY = ("low", "medium", "high", "critical")
 
 
 def recommended_increase(limit_micros: int) -> float:
@@ -88,6 +94,65 @@ def check_budget(cp: ControlPanel, s: Session, agent: Agent) -> None:
     after_commit(s, lambda: deliver_in_background(cp, payload))
 
 
+def check_pii(cp: ControlPanel, s: Session, agent: Agent, reports: Sequence[UsageIn]) -> list[dict[str, Any]]:
+    """Fires a PII alert for each entity in ``reports``' findings that has not fired for this
+    agent in the current window; the alerts' payloads."""
+    found: dict[str, list[str]] = {}  # entity -> severities
+    calls: dict[str, int] = {}
+    for r in reports:
+        seen = set()
+        for f in r.pii or ():
+            found.setdefault(f.entity, []).append(f.severity)
+            seen.add(f.entity)
+        for entity in seen:
+            calls[entity] = calls.get(entity, 0) + 1
+    if not found:
+        return []
+    window = max(1, cp.settings.pii_alert_window_s)
+    now = datetime.now(UTC)
+    start = datetime.fromtimestamp(int(now.timestamp()) // window * window, UTC)
+    payloads = []
+    for entity in sorted(found):
+        # The primary key makes "once per window" hold across concurrent reports and replicas.
+        won = s.execute(
+            cp.db.insert(PiiAlertMark)
+            .values(agent_id=agent.id, entity=entity, window_start=start)
+            .on_conflict_do_nothing()
+            .returning(PiiAlertMark.entity)
+        ).first()
+        if won is None:
+            continue
+        worst = max(found[entity], key=SEVERITY.index)
+        n, k = len(found[entity]), calls[entity]
+        message = (
+            f"agent {agent.name!r} (#{agent.id}) reported {n} {entity} finding(s), up to {worst} "
+            f"severity, in {k} call(s)"
+        )
+        action = (
+            f"Review agent #{agent.id}'s recent calls (GET /api/v1/pii/findings?agent_id={agent.id}) and "
+            "its safety mode (redact or block); no further alert for this entity before "
+            f"{datetime.fromtimestamp(start.timestamp() + window, UTC).isoformat()}"
+        )
+        alert = Alert(agent_id=agent.id, kind="pii_detected", message=message, recommended_action=action)
+        s.add(alert)
+        s.flush()
+        payload = {
+            "id": alert.id,
+            "kind": alert.kind,
+            "agent_id": agent.id,
+            "agent": agent.name,
+            "entity": entity,
+            "severity": worst,
+            "findings": n,
+            "calls": k,
+            "message": message,
+            "recommended_action": action,
+        }
+        after_commit(s, lambda p=payload: deliver_in_background(cp, p))  # type: ignore[misc]
+        payloads.append(payload)
+    return payloads
+
+
 def deliver_in_background(cp: ControlPanel, payload: dict[str, Any]) -> threading.Thread:
     t = threading.Thread(target=deliver, args=(cp, payload), name="iron-cage-alert", daemon=True)
     t.start()
@@ -115,6 +180,11 @@ def deliver(cp: ControlPanel, payload: dict[str, Any]) -> list[str]:
     return results
 
 
+def _line(text: object) -> str:
+    """One line of printable text (a header value cannot hold a line break)."""
+    return "".join(c if c.isprintable() else " " for c in str(text))
+
+
 def send_email(cp: ControlPanel, to: str, payload: dict[str, Any]) -> None:
     st = cp.settings
     if not st.smtp_host:
@@ -122,10 +192,15 @@ def send_email(cp: ControlPanel, to: str, payload: dict[str, Any]) -> None:
     msg = EmailMessage()
     msg["From"] = st.smtp_from
     msg["To"] = to
-    msg["Subject"] = f"[iron-cage] {payload['agent']} reached {payload['threshold_pct']}% of its budget"
-    msg.set_content(
-        f"{payload['message']}.\n\nRecommended action: {payload['recommended_action']} "
-        f"(POST /api/v1/budget/requests, then approve it).\n"
-    )
+    if payload["kind"] == "pii_detected":
+        msg["Subject"] = _line(f"[iron-cage] {payload['agent']} reported {payload['entity']} PII")
+        msg.set_content(f"{payload['message']}.\n\nRecommended action: {payload['recommended_action']}.\n")
+    else:
+        subject = f"[iron-cage] {payload['agent']} reached {payload['threshold_pct']}% of its budget"
+        msg["Subject"] = _line(subject)
+        msg.set_content(
+            f"{payload['message']}.\n\nRecommended action: {payload['recommended_action']} "
+            f"(POST /api/v1/budget/requests, then approve it).\n"
+        )
     with smtplib.SMTP(st.smtp_host, st.smtp_port, timeout=10) as smtp:
         smtp.send_message(msg)

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.db import Database, SafeSum, updated
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.events import EventHub, emit, run_after_commit
-from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, UsageRecord
+from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, PiiFinding, UsageRecord
 from iron_cage.control_panel.money import MAX_USD, micros, usd
 from iron_cage.control_panel.wire import UsageIn
 
@@ -191,7 +191,7 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             "cached_tokens": r.cached_tokens,
             "cost_micros": cost[r.request_id],
             "latency_ms": r.latency_ms,
-            "pii_findings": r.pii_findings,
+            "pii_findings": max(r.pii_findings, len(r.pii or ())),
             "breaker_state": r.breaker_state,
             "status": r.status,
             "occurred_at": r.occurred_at.astimezone(UTC) if r.occurred_at and r.occurred_at.tzinfo else now,
@@ -241,11 +241,30 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
                 "an admin should look at what this agent's runtime reports",
                 batch_usd=usd(total),
             )
+    new_ids = {str(r[0]) for r in inserted}
+    findings = [
+        {
+            "agent_id": lease.agent_id,
+            "lease_id": lease.id,
+            "request_id": r.request_id,
+            "entity": f.entity,
+            "severity": f.severity,
+            "start": f.start,
+            "end": f.end,
+            "value_hmac": f.value_hmac,
+            "received_at": now,
+        }
+        for r in reports
+        if r.pii and r.request_id in new_ids  # a replayed report's findings are already stored
+        for f in r.pii
+    ]
+    if findings:
+        s.execute(insert(PiiFinding), findings)
     s.refresh(lease)
     return ReportResult(
         accepted=accepted,
         duplicates=len(reports) - accepted,
-        new_ids={str(r[0]) for r in inserted},
+        new_ids=new_ids,
         cost=total,
     )
 

@@ -274,6 +274,33 @@ class UsageRecord(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
 
 
+class PiiFinding(Base):
+    """One PII finding a runtime reported with a call (entity, severity, where, a keyed HMAC of
+    the value: never the value), kept for audit (migration 0008)."""
+
+    __tablename__ = "pii_findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    lease_id: Mapped[str] = mapped_column(String(40))
+    request_id: Mapped[str] = mapped_column(String(100), index=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16))
+    start: Mapped[int] = mapped_column(BigInteger)
+    end: Mapped[int] = mapped_column(BigInteger)
+    value_hmac: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
+
+
+class PiiAlertMark(Base):
+    """That a PII alert fired for (agent, entity) in the window starting at ``window_start``:
+    the primary key makes "once per window" hold across concurrent reports and replicas."""
+
+    __tablename__ = "pii_alert_marks"
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(40), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+
+
 class BudgetRequest(Base):
     __tablename__ = "budget_requests"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -48,6 +48,9 @@ class Settings:
     max_auth_body_bytes: int = 16 << 10
     # Budget alerts fire once per threshold (percent of the allocation).
     alert_thresholds: tuple[int, ...] = (50, 75, 90, 100)
+    # A PII alert fires at most once per agent and entity in each window of this many seconds
+    # (windows start at multiples of it since the epoch: with 3600, at the top of each UTC hour).
+    pii_alert_window_s: int = 3600
     smtp_host: str | None = field(default_factory=lambda: os.environ.get("IRON_CAGE_SMTP_HOST"))
     smtp_port: int = field(default_factory=lambda: int(os.environ.get("IRON_CAGE_SMTP_PORT", "25")))
     smtp_from: str = field(

@@ -186,7 +186,8 @@ class MyBudgets(BaseModel):
 
 
 ModelName = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$")
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$"),
 ]
 ProviderName = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
@@ -332,6 +333,27 @@ class LeaseGrantOut(LeaseOut):
     provider_base_url: str | None = None
 
 
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class PiiFindingIn(Model):
+    """One finding in a call's reply, as the runtime's scanner reports it: never the value."""
+
+    entity: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,39}$")]
+    severity: Severity
+    start: int = Field(ge=0, le=2**40)
+    end: int = Field(ge=0, le=2**40)
+    value_hmac: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,128}$")] = Field(
+        description="the runtime's keyed HMAC-SHA256 of the value, hex"
+    )
+
+    @model_validator(mode="after")
+    def _in_order(self) -> PiiFindingIn:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+
 class UsageIn(Model):
     request_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     model: Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -345,6 +367,9 @@ class UsageIn(Model):
     breaker_state: Literal["closed", "open", "half_open"] = "closed"
     status: Literal["ok", "error", "blocked"] = "ok"
     occurred_at: datetime | None = None
+    pii: Annotated[list[PiiFindingIn], Field(max_length=1000)] | None = Field(
+        default=None, description="the findings behind pii_findings, one each (optional)"
+    )
 
 
 class ReportIn(Model):
@@ -422,6 +447,19 @@ class TraceOut(BaseModel):
     status: str
     occurred_at: datetime = Field(description="when the runtime says the call happened")
     received_at: datetime = Field(description="when the server recorded it; usage windows use this")
+
+
+class PiiFindingOut(BaseModel):
+    id: int
+    agent_id: int
+    lease_id: str
+    request_id: str
+    entity: str
+    severity: str
+    start: int
+    end: int
+    value_hmac: str
+    received_at: datetime
 
 
 # --- provider keys and secrets ------------------------------------------------------------------

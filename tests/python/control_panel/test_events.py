@@ -347,3 +347,83 @@ def _login(http: httpx.Client, email: str, password: str) -> str:
     r = http.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     return str(r.json()["access_token"])
+
+
+def finding(entity: str, severity: str = "high", start: int = 0) -> dict[str, Any]:
+    return {
+        "entity": entity,
+        "severity": severity,
+        "start": start,
+        "end": start + 12,
+        "value_hmac": "ab" * 32,
+    }
+
+
+def test_pii_findings_are_stored_one_row_each_and_alert_once_per_agent_entity_and_window(
+    api: Api, receivers: tuple[str, int, _Inbox]
+) -> None:
+    hook, smtp_port, inbox = receivers
+    api.cp.settings.smtp_host, api.cp.settings.smtp_port = "127.0.0.1", smtp_port
+    admin = api.as_("admin")
+    for body in [{"kind": "webhook", "target": hook}, {"kind": "email", "target": "privacy@example.com"}]:
+        assert api.client.post("/api/v1/alerts/channels", json=body, headers=admin).status_code == 201
+    agent = api.agent(budget_usd=10)
+    token = api.ic_token(agent["id"])
+    lease = api.client.post("/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 5}).json()
+
+    def report(*reports: dict[str, Any]) -> Any:
+        body = {"lease_id": lease["lease_id"], "reports": list(reports)}
+        r = api.client.post("/api/v1/budget/report", json=body, headers=api.auth(token))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    three = [finding("EMAIL"), finding("EMAIL", "medium", 40), finding("IBAN", "critical")]
+    with api.client.websocket_connect(f"/ws?token={api.tokens['admin']}") as ws:
+        ws.receive_json()  # the agent's STATE_UPDATE
+        report(
+            usage("p1", 0.01, pii=three),
+            usage("p2", 0.01, pii=[finding("EMAIL", "low")]),
+            usage("p3", 0.01),  # reports without findings are accepted as before
+        )
+        pii = next(e for e in (ws.receive_json() for _ in range(6)) if e["type"] == "PII_ALERT")
+    assert (pii["findings"], pii["calls"], pii["entities"]) == (4, 2, ["EMAIL", "IBAN"])
+    assert [(a["entity"], a["severity"], a["findings"]) for a in pii["alerts"]] == [
+        ("EMAIL", "high", 3),
+        ("IBAN", "critical", 1),
+    ]
+    report(usage("p4", 0.01, pii=[finding("EMAIL")]))  # same window: stored, no new alert
+    assert report(usage("p1", 0.01, pii=[finding("EMAIL")]))["duplicates"] == 1  # a replay adds nothing
+    rows = api.client.get(f"/api/v1/pii/findings?agent_id={agent['id']}", headers=api.as_("developer")).json()
+    assert sorted((r["request_id"], r["entity"], r["severity"]) for r in rows) == [
+        ("p1", "EMAIL", "high"),
+        ("p1", "EMAIL", "medium"),
+        ("p1", "IBAN", "critical"),
+        ("p2", "EMAIL", "low"),
+        ("p4", "EMAIL", "high"),
+    ]
+    assert {r["value_hmac"] for r in rows} == {"ab" * 32}
+    assert {r["lease_id"] for r in rows} == {lease["lease_id"]}
+    ibans = api.client.get("/api/v1/pii/findings?entity=IBAN", headers=admin).json()
+    assert [r["request_id"] for r in ibans] == ["p1"]
+    deadline = time.monotonic() + 10
+    while (len(_Hook.received) < 2 or len(inbox.messages) < 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(h["entity"] for h in _Hook.received) == ["EMAIL", "IBAN"]
+    subjects = sorted(str(message_from_bytes(m)["Subject"]) for m in inbox.messages)
+    assert len(subjects) == 2 and "reported EMAIL PII" in subjects[0] and "reported IBAN PII" in subjects[1]
+    alerts = api.client.get(f"/api/v1/alerts?agent_id={agent['id']}", headers=admin).json()
+    assert sorted(a["kind"] for a in alerts) == ["pii_detected", "pii_detected"]
+    # A new window fires again.
+    api.cp.settings.pii_alert_window_s = 1
+    time.sleep(1.1)
+    report(usage("p5", 0.01, pii=[finding("EMAIL")]))
+    assert len(api.client.get(f"/api/v1/alerts?agent_id={agent['id']}", headers=admin).json()) == 3
+    bad = api.client.post(
+        "/api/v1/budget/report",
+        json={
+            "lease_id": lease["lease_id"],
+            "reports": [usage("p6", 0.01, pii=[{**finding("EMAIL"), "end": -1}])],
+        },
+        headers=api.auth(token),
+    )
+    assert bad.status_code == 422

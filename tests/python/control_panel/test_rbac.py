@@ -74,6 +74,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/usage/breakdown"): PEOPLE | {S},
     ("GET", "/api/v1/usage/timeseries"): PEOPLE | {S},
     ("GET", "/api/v1/traces"): PEOPLE,
+    ("GET", "/api/v1/pii/findings"): PEOPLE,
     ("GET", "/api/v1/providers/keys"): PEOPLE,
     ("POST", "/api/v1/providers/keys"): {A},
     ("DELETE", "/api/v1/providers/keys/{key_id}"): {A},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from iron_cage.control_panel import leasing, policy
 from iron_cage.control_panel.access import visible_agent
-from iron_cage.control_panel.alerts import check_budget
+from iron_cage.control_panel.alerts import check_budget, check_pii
 from iron_cage.control_panel.budgets import publish_state
 from iron_cage.control_panel.deps import (
     CP,
@@ -171,14 +171,20 @@ def report(body: ReportIn, who: AgentCaller, cp: CP, s: Db) -> ReportOut:
             )
     result = leasing.record_usage(cp.db, s, lease, body.reports)
     if result.accepted:
-        _report_events(
-            s, agent, lease, [r for r in body.reports if r.request_id in result.new_ids], result.cost
-        )
+        new = [r for r in body.reports if r.request_id in result.new_ids]
+        _report_events(s, agent, lease, new, result.cost, check_pii(cp, s, agent, new))
         check_budget(cp, s, agent)
     return ReportOut(accepted=result.accepted, duplicates=result.duplicates, lease=lease_out(s, lease))
 
 
-def _report_events(s: Session, agent: Agent, lease: Lease, reports: list[UsageIn], cost: int) -> None:
+def _report_events(
+    s: Session,
+    agent: Agent,
+    lease: Lease,
+    reports: list[UsageIn],
+    cost: int,
+    pii_alerts: list[dict[str, Any]],
+) -> None:
     a, o = agent.id, agent.owner_id
     emit(
         s,
@@ -191,16 +197,18 @@ def _report_events(s: Session, agent: Agent, lease: Lease, reports: list[UsageIn
         cost_usd=usd(cost),
         models=sorted({r.model for r in reports}),
     )
-    pii = [r for r in reports if r.pii_findings]
+    pii = [r for r in reports if r.pii_findings or r.pii]
     if pii:
         emit(
             s,
             "PII_ALERT",
             a,
             o,
-            findings=sum(r.pii_findings for r in pii),
+            findings=sum(max(r.pii_findings, len(r.pii or ())) for r in pii),
             calls=len(pii),
+            entities=sorted({f.entity for r in pii for f in r.pii or ()}),
             request_ids=[r.request_id for r in pii][:50],
+            alerts=pii_alerts,
         )
     for model, state in sorted({(r.model, r.breaker_state) for r in reports if r.breaker_state != "closed"}):
         emit(s, "BREAKER_EVENT", a, o, model=model, state=state)

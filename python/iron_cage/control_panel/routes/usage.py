@@ -18,10 +18,10 @@ from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.db import SafeSum
 from iron_cage.control_panel.deps import Db, Person, Reader, TxRouter
 from iron_cage.control_panel.errors import bad_request
-from iron_cage.control_panel.models import Agent, UsageRecord, User
+from iron_cage.control_panel.models import Agent, PiiFinding, UsageRecord, User
 from iron_cage.control_panel.money import usd
 from iron_cage.control_panel.principal import Principal
-from iron_cage.control_panel.wire import TraceOut, UsageGroup, UsagePoint, UsageTotals
+from iron_cage.control_panel.wire import PiiFindingOut, TraceOut, UsageGroup, UsagePoint, UsageTotals
 
 router = TxRouter(tags=["usage"])
 
@@ -203,3 +203,28 @@ def traces(
         )
         for r in s.scalars(q)
     ]
+
+
+@router.get("/pii/findings")
+def pii_findings(
+    who: Reader,
+    s: Db,
+    agent_id: AgentFilter = None,
+    entity: Annotated[str | None, Query(pattern=r"^[A-Z][A-Z0-9_]{0,39}$")] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[PiiFindingOut]:
+    """PII found in agents' replies, one row per finding (entity, severity, position, a keyed
+    HMAC of the value: never the value), newest first."""
+    start, end = _window(since, until)
+    q = select(PiiFinding).where(PiiFinding.received_at >= start, PiiFinding.received_at < end)
+    if agent_id is not None:
+        visible_agent(s, who, agent_id)
+        q = q.where(PiiFinding.agent_id == agent_id)
+    elif who.role == "developer":
+        q = q.where(PiiFinding.agent_id.in_(select(Agent.id).where(Agent.owner_id == who.user_id)))
+    if entity is not None:
+        q = q.where(PiiFinding.entity == entity)
+    q = q.order_by(PiiFinding.id.desc()).limit(limit)
+    return [PiiFindingOut.model_validate(f, from_attributes=True) for f in s.scalars(q)]
