@@ -47,6 +47,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         access_log=False,
+        ws_max_size=settings.ws_max_bytes,  # /ws reads nothing a client sends
+        forwarded_allow_ips=settings.trusted_proxies,  # whose X-Forwarded-For names the client
     )
     return 0
 

@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from iron_cage import __version__
 from iron_cage.control_panel import errors, leasing
 from iron_cage.control_panel.bodylimit import BodyLimit
+from iron_cage.control_panel.headers import SecurityHeaders
 from iron_cage.control_panel.routes import (
     agents,
     alerts,
@@ -77,12 +79,24 @@ def create_app(settings: Settings | None = None, *, control_panel: ControlPanel 
     )
     app.state.control_panel = cp
     errors.install(app)
+    # Middleware added last runs first: security headers on everything (413s included), then the
+    # body limit before anything reads a body, then CORS (only for the configured origins).
+    if cp.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cp.settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,  # bearer tokens, never cookies
+            max_age=600,
+        )
     app.add_middleware(
         BodyLimit,
         limit=cp.settings.max_body_bytes,
         small_limit=cp.settings.max_auth_body_bytes,
         small_prefix=f"{API}/auth/",
     )
+    app.add_middleware(SecurityHeaders, api_prefix=API, docs_path=f"{API}/docs")
     for module in (auth, users, agents, processes, budget, pools, policies, usage, alerts, secrets):
         app.include_router(module.router, prefix=API)
     app.include_router(live.router)

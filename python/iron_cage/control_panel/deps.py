@@ -110,7 +110,7 @@ def principal_for_token(cp: ControlPanel, token: str) -> Principal:
         raise unauthorized("missing credentials: send 'Authorization: Bearer <access token or IC token>'")
     if token.startswith(IC_TOKEN_PREFIX):
         return agent_for_token(cp, token)
-    claims = decode_access_token(cp.jwt_key, token)
+    claims = decode_access_token(cp.signing_keys.verifying, token)
     if claims is None:
         raise unauthorized("invalid or expired access token: log in again or use POST /api/v1/auth/refresh")
     try:

@@ -31,7 +31,13 @@ class EmbeddedControlPanel:
                 port = int(s.getsockname()[1])
         self.port = port
         config = uvicorn.Config(
-            create_app(control_panel=self.panel), host=host, port=port, log_level="warning", access_log=False
+            create_app(control_panel=self.panel),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            ws_max_size=settings.ws_max_bytes,
+            forwarded_allow_ips=settings.trusted_proxies,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="iron-cage-control-panel", daemon=True)

@@ -82,8 +82,6 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), default="active")
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     token_stamp: Mapped[str] = mapped_column(String(32), default=new_token_stamp, server_default="")
@@ -91,6 +89,32 @@ class User(Base):
     # (migration 0007). An agent's own lists narrow them further.
     allowed_models: Mapped[str | None] = mapped_column(Text, nullable=True)
     allowed_providers: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LoginAttempts(Base):
+    """Failed logins counted per (account, client address), per address and per account, and
+    the addresses an account logged in from (migration 0009). Keys are SHA-256 of the email
+    and the address, so the table holds neither; ``account`` lets an admin's activate clear
+    an account's rows."""
+
+    __tablename__ = "login_attempts"
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # pair, address, account, known
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class JwtKey(Base):
+    """An access-token signing key, encrypted under the master key; the newest live one signs,
+    a retired one still verifies the tokens it signed until they expire (migration 0009)."""
+
+    __tablename__ = "jwt_keys"
+    kid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class RefreshToken(Base):

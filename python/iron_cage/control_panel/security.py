@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -59,10 +60,10 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def access_token(key: str, user_id: int, role: str, stamp: str, ttl_s: int) -> tuple[str, datetime]:
-    """A JWT for ``user_id``; ``stamp`` is the user's token stamp, which every request compares
-    with the user's current one (a changed password, role or status, or another user who got
-    the same id, makes it differ)."""
+def access_token(key: str, kid: str, user_id: int, role: str, stamp: str, ttl_s: int) -> tuple[str, datetime]:
+    """A JWT for ``user_id`` signed with ``key`` (named ``kid`` in its header); ``stamp`` is the
+    user's token stamp, which every request compares with the user's current one (a changed
+    password, role or status, or another user who got the same id, makes it differ)."""
     expires = datetime.now(UTC) + timedelta(seconds=ttl_s)
     claims = {
         "sub": str(user_id),
@@ -72,12 +73,17 @@ def access_token(key: str, user_id: int, role: str, stamp: str, ttl_s: int) -> t
         "iat": datetime.now(UTC),
         "typ": "access",
     }
-    return jwt.encode(claims, key, algorithm=JWT_ALGORITHM), expires
+    return jwt.encode(claims, key, algorithm=JWT_ALGORITHM, headers={"kid": kid}), expires
 
 
-def decode_access_token(key: str, token: str) -> dict[str, Any] | None:
-    """The claims of a valid, unexpired access token, else None."""
+def decode_access_token(key_for: Callable[[str | None], str | None], token: str) -> dict[str, Any] | None:
+    """The claims of a valid, unexpired access token, else None. ``key_for(kid)`` is the key
+    that verifies tokens of that key id (None: unknown or retired too long ago)."""
     try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = key_for(kid if isinstance(kid, str) else None)
+        if key is None:
+            return None
         claims: dict[str, Any] = jwt.decode(
             token, key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "stm"]}
         )

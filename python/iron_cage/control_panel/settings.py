@@ -27,10 +27,21 @@ class Settings:
     master_key: str | None = field(default_factory=lambda: os.environ.get("IRON_SECRETS_MASTER_KEY"))
     admin_email: str | None = field(default_factory=lambda: os.environ.get("IRON_CAGE_ADMIN_EMAIL"))
     admin_password: str | None = field(default_factory=lambda: os.environ.get("IRON_CAGE_ADMIN_PASSWORD"))
+    # The access-token signing key; without one the keys are kept in the database, encrypted
+    # under the master key, and rotated with POST /api/v1/auth/signing-keys/rotate.
+    jwt_key: str | None = field(default_factory=lambda: os.environ.get("IRON_CAGE_JWT_KEY") or None)
+    jwt_previous_keys: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            k.strip() for k in os.environ.get("IRON_CAGE_JWT_PREVIOUS_KEYS", "").split(",") if k.strip()
+        )
+    )
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
     bcrypt_rounds: int = 12
+    # Failed logins (logins.py): per account and client address, per address, per account.
     max_failed_logins: int = 5
+    max_failed_logins_per_address: int = 20
+    max_failed_logins_per_account: int = 50
     lockout_s: int = 15 * 60
     lease_ttl_s: int = 15 * 60
     # A runtime stops spending at expires_at; reports may still be in flight or queued in its
@@ -57,6 +68,19 @@ class Settings:
         default_factory=lambda: os.environ.get("IRON_CAGE_SMTP_FROM", "iron-cage@localhost")
     )
     replica_name: str = field(default_factory=lambda: os.environ.get("IRON_CAGE_REPLICA", "cp-1"))
+    # Origins whose browser pages may call the API (CORS); none by default.
+    cors_origins: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            o.strip() for o in os.environ.get("IRON_CAGE_CORS_ORIGINS", "").split(",") if o.strip()
+        )
+    )
+    # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips): the login
+    # limits count per that address.
+    trusted_proxies: str = field(
+        default_factory=lambda: os.environ.get("IRON_CAGE_TRUSTED_PROXIES", "127.0.0.1")
+    )
+    # The largest WebSocket message a client may send to /ws (it sends nothing the server reads).
+    ws_max_bytes: int = 64 << 10
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -63,6 +63,17 @@ class TokenPair(BaseModel):
     user: UserOut
 
 
+class RetiredKey(BaseModel):
+    kid: str
+    valid_until: datetime = Field(description="tokens it signed are refused after this")
+
+
+class SigningKeyRotated(BaseModel):
+    kid: str = Field(description="the key new access tokens are signed with")
+    created_at: datetime
+    retired: list[RetiredKey]
+
+
 # --- users --------------------------------------------------------------------------------------
 class UserIn(Model):
     email: Email

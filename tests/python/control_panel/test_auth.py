@@ -20,18 +20,28 @@ def test_login_returns_a_working_access_token_and_wrong_passwords_fail(api: Api)
     for email, password in [(ADMIN_EMAIL, "wrong-password"), ("nobody@example.com", ADMIN_PASSWORD)]:
         r = api.client.post("/api/v1/auth/login", json={"email": email, "password": password})
         assert r.status_code == 401
-        assert r.json()["error"]["message"] == "wrong email or password"  # same for unknown users
+        # The same for unknown users (they are counted alike, so nothing tells them apart).
+        assert r.json()["error"]["message"] == (
+            "wrong email or password (4 attempts left from this address before a 15-minute lock)"
+        )
+        assert r.json()["error"]["details"] == {"attempts_left": 4}
     r = api.client.post("/api/v1/auth/login", json={"email": ADMIN_EMAIL.upper(), "password": ADMIN_PASSWORD})
     assert r.status_code == 200  # emails are case-insensitive
 
 
-def test_repeated_failures_lock_the_account(api: Api) -> None:
+def test_repeated_failures_lock_the_account_for_that_address_until_an_admin_unlocks_it(api: Api) -> None:
     api.as_("developer")
-    for _ in range(api.cp.settings.max_failed_logins):
-        r = api.client.post("/api/v1/auth/login", json={"email": "developer@example.com", "password": "nope"})
-        assert r.status_code == 401
+    wrong = {"email": "developer@example.com", "password": "nope"}
+    for left in range(api.cp.settings.max_failed_logins - 1, 0, -1):
+        r = api.client.post("/api/v1/auth/login", json=wrong)
+        assert r.status_code == 401 and r.json()["error"]["details"]["attempts_left"] == left
+    last = api.client.post("/api/v1/auth/login", json=wrong)
+    assert last.status_code == 423 and "that was the last attempt" in last.json()["error"]["message"]
     r = api.client.post("/api/v1/auth/login", json={"email": "developer@example.com", "password": PASSWORD})
-    assert r.status_code == 423 and "try again in" in r.json()["error"]["message"]
+    assert r.status_code == 423
+    error = r.json()["error"]
+    assert "try again in" in error["message"] and "other addresses are not affected" in error["message"]
+    assert 890 <= error["details"]["retry_after_s"] <= 901 and error["details"]["attempts_left"] == 0
     # An admin can unlock it.
     uid = api.user_id("developer")
     assert api.client.post(f"/api/v1/users/{uid}/activate", headers=api.as_("admin")).status_code == 200

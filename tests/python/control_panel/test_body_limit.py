@@ -90,5 +90,39 @@ def test_bodies_within_the_limit_arrive_whole_chunked_or_not(server: EmbeddedCon
     )
     assert created.status_code == 201, created.text
     with httpx.Client(timeout=30) as client:
-        got = client.get(f"{server.url}/api/v1/secrets/{created.json()['id']}", headers=headers)
+        sid = created.json()["id"]
+        got = client.post(f"{server.url}/api/v1/secrets/{sid}/reveal", headers=headers)
     assert got.json()["value"] == value
+
+
+def test_every_endpoint_refuses_an_oversize_body_before_anything_else(server: EmbeddedControlPanel) -> None:
+    """Every operation of the OpenAPI spec, without credentials: 413 from the body limit, never a
+    401 or a 422 from something that read the body; chunked bodies alike."""
+    spec = httpx.get(f"{server.url}/api/v1/openapi.json").json()
+    st = server.panel.settings
+    wrong = []
+    with httpx.Client(timeout=30) as client:
+        for path, ops in spec["paths"].items():
+            url = server.url + path.replace("{", "").replace("}", "").replace("_id", "1")
+            for method in ops:
+                limit = st.max_auth_body_bytes if path.startswith("/api/v1/auth/") else st.max_body_bytes
+                sized = client.request(method.upper(), url, content=b"x" * (limit + 1))
+                chunked = client.request(method.upper(), url, content=Counted(limit + 1))
+                for how, r in (("sized", sized), ("chunked", chunked)):
+                    if r.status_code != 413 or r.json()["error"]["details"] != {"limit_bytes": limit}:
+                        wrong.append(f"{method.upper()} {path} ({how}): {r.status_code}")
+    assert not wrong, wrong
+    assert len(spec["paths"]) > 40
+
+
+def test_a_websocket_message_past_the_limit_closes_the_connection(server: EmbeddedControlPanel) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    r = httpx.post(f"{server.url}/api/v1/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    token = r.json()["access_token"]
+    with connect(server.url.replace("http", "ws") + f"/ws?token={token}", max_size=None) as ws:
+        ws.send("x" * (server.panel.settings.ws_max_bytes + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)  # the heartbeat never comes: the server closed the connection
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big

@@ -76,7 +76,11 @@ def test_0003_keeps_every_row_and_ids_are_never_reused_after_it(database_url: st
             conn.execute(text("DELETE FROM agents"))
             conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": u2})
             assert conn.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one() == 0
-        u3 = _insert(engine, user, email="u3@example.com", now=now)
+        user_at_head = (  # failed_logins went away in 0009
+            "INSERT INTO users (email, name, role, password_hash, status, created_at) "
+            "VALUES (:email, 'U', 'developer', 'x', 'active', :now)"
+        )
+        u3 = _insert(engine, user_at_head, email="u3@example.com", now=now)
         assert u3 > u2
         a2 = _insert(
             engine,

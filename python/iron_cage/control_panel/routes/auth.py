@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from fastapi import Response
+from fastapi import Request, Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel import logins
 from iron_cage.control_panel.accounts import user_out
 from iron_cage.control_panel.db import updated
-from iron_cage.control_panel.deps import CP, Caller, Db, TxRouter
+from iron_cage.control_panel.deps import CP, Admin, Caller, Db, TxRouter
 from iron_cage.control_panel.errors import ApiError, unauthorized
 from iron_cage.control_panel.models import RefreshToken, User
 from iron_cage.control_panel.security import (
@@ -22,7 +23,7 @@ from iron_cage.control_panel.security import (
     verify_password,
 )
 from iron_cage.control_panel.state import ControlPanel
-from iron_cage.control_panel.wire import LoginIn, RefreshIn, TokenPair
+from iron_cage.control_panel.wire import LoginIn, RefreshIn, RetiredKey, SigningKeyRotated, TokenPair
 
 router = TxRouter(prefix="/auth", tags=["auth"])
 
@@ -39,7 +40,10 @@ def issue_tokens(cp: ControlPanel, s: Session, user: User, family: str | None = 
             expires_at=datetime.now(UTC) + timedelta(seconds=cp.settings.refresh_token_ttl_s),
         )
     )
-    access, _ = access_token(cp.jwt_key, user.id, user.role, user.token_stamp, cp.settings.access_token_ttl_s)
+    key = cp.signing_keys.signing(s)
+    access, _ = access_token(
+        key.secret, key.kid, user.id, user.role, user.token_stamp, cp.settings.access_token_ttl_s
+    )
     return TokenPair(
         access_token=access,
         refresh_token=refresh,
@@ -48,37 +52,63 @@ def issue_tokens(cp: ControlPanel, s: Session, user: User, family: str | None = 
     )
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the connection's peer, or the X-Forwarded-For address when the
+    peer is a proxy uvicorn trusts (``Settings.trusted_proxies``)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 @router.post("/login", responses={401: {}, 423: {}})
-def login(body: LoginIn, cp: CP) -> TokenPair:
-    """Email and password for an access token (short-lived JWT) and a rotating refresh token."""
+def login(body: LoginIn, request: Request, cp: CP) -> TokenPair:
+    """Email and password for an access token (short-lived JWT) and a rotating refresh token.
+
+    Failed attempts are limited per account and client address (docs/security.md): a locked
+    login is a 423 saying how long it lasts; it never locks the account for other addresses."""
     st = cp.settings
     now = datetime.now(UTC)
-    # Count the attempt in its own transaction so a failure is recorded even though we raise.
+    attempt = logins.Attempt.of(body.email, client_address(request))
+    # Check and count in their own transaction, so a failure is recorded even though we raise.
     with cp.db.session() as s:
+        logins.check(s, st, attempt, now)
         user = s.scalar(select(User).where(User.email == body.email))
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            wait = int((user.locked_until - now).total_seconds()) + 1
-            raise ApiError(
-                423, "locked", f"too many failed logins: try again in {wait} s", retry_after_s=wait
-            )
         ok = verify_password(body.password, user.password_hash if user else None, st.bcrypt_rounds)
-        if user is None or not ok:
-            if user is not None:
-                user.failed_logins += 1
-                if user.failed_logins >= st.max_failed_logins:
-                    user.locked_until = now + timedelta(seconds=st.lockout_s)
-                    user.failed_logins = 0
-            failed = True
-        else:
-            failed = False
+        if user is not None and ok:
             if user.status != "active":
                 raise unauthorized("this account is suspended: ask an admin to activate it")
-            user.failed_logins = 0
-            user.locked_until = None
+            logins.succeeded(s, cp.db, attempt, now)
             user.last_login_at = now
             return issue_tokens(cp, s, user)
-    assert failed
-    raise unauthorized("wrong email or password")
+        left = logins.failed(s, cp.db, st, attempt, now)
+    if left == 0:
+        raise ApiError(
+            423,
+            "locked",
+            f"wrong email or password; that was the last attempt from your address: this account "
+            f"is locked for it for {st.lockout_s} s (other addresses are not affected)",
+            retry_after_s=st.lockout_s,
+            attempts_left=0,
+            locked="account_from_address",
+        )
+    raise ApiError(
+        401,
+        "unauthorized",
+        f"wrong email or password ({left} attempt{'s' if left != 1 else ''} left from this address "
+        f"before a {st.lockout_s // 60}-minute lock)",
+        attempts_left=left,
+    )
+
+
+@router.post("/signing-keys/rotate", responses={403: {}, 409: {}})
+def rotate_signing_key(_: Admin, cp: CP) -> SigningKeyRotated:
+    """A new access-token signing key for every replica; tokens signed with the old ones stay
+    valid until they expire (at most ``access_token_ttl_s``)."""
+    key, retired = cp.signing_keys.rotate()
+    ttl = timedelta(seconds=cp.settings.access_token_ttl_s)
+    return SigningKeyRotated(
+        kid=key.kid,
+        created_at=key.created_at,
+        retired=[RetiredKey(kid=k.kid, valid_until=(k.retired_at or key.created_at) + ttl) for k in retired],
+    )
 
 
 @router.post("/refresh", responses={401: {}})

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel import logins
 from iron_cage.control_panel.accounts import end_sessions, user_out
 from iron_cage.control_panel.deps import CP, Admin, Caller, Db, Id, TxRouter
 from iron_cage.control_panel.errors import bad_request, conflict, not_found, unauthorized
@@ -140,10 +141,10 @@ def suspend_user(user_id: Id, _: Admin, s: Db) -> UserOut:
 
 @router.post("/{user_id}/activate", responses={404: {}})
 def activate_user(user_id: Id, _: Admin, s: Db) -> UserOut:
+    """Activates the account and clears its failed-login counts."""
     user = get_user(s, user_id)
     user.status = "active"
-    user.failed_logins = 0
-    user.locked_until = None
+    logins.unlock(s, user.email)
     return user_out(user)
 
 
@@ -153,7 +154,6 @@ def reset_password(user_id: Id, _: Admin, cp: CP, s: Db) -> PasswordOut:
     user = get_user(s, user_id)
     password = secrets.token_urlsafe(18)
     user.password_hash = hash_password(password, cp.settings.bcrypt_rounds)
-    user.failed_logins = 0
-    user.locked_until = None
+    logins.unlock(s, user.email)
     end_sessions(s, user)
     return PasswordOut(password=password)
