@@ -359,6 +359,7 @@ fn cidr_prefixes_zones_and_ports() {
         "[[IP_ADDRESS_REDACTED]]:443",
         "a port is not part of the address"
     );
+    one("IP_ADDRESS", "allow 5000::/4;", "5000::/4");
     // Not a prefix length: too long, or glued to more text.
     one("IP_ADDRESS", "10.0.0.1/33", "10.0.0.1");
     one("IP_ADDRESS", "10.0.0.1/24abc", "10.0.0.1");
@@ -466,6 +467,7 @@ fn phone_prefixes_and_national_formats() {
         "dates 03.12.2024 and 12-03-24",
         "amounts 750 000 000 and 1 234 567",
         "hexdump 00 01 02 03 04 05 06 07 08 09 0a",
+        "bytes d4 59 ba 05 44 90 37 e0 93 23",
         "ids 0123456789 and 01234567890",
         "ratio 01 02",
         "version 0.12.3",

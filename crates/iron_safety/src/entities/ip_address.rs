@@ -13,6 +13,7 @@
 //! unless it is the loopback `::1` (not in a subscript: `a[::1]`); a single
 //! group before a final `::` needs
 //! a hex letter too (`fe80::`, not the `1000::` of a reST literal block).
+//! With a prefix length it is a network, and a digit is enough (`5000::/4`).
 //!
 //! A dotted quad after `version`, `==` and other version specifiers, `§` or
 //! `section` is a version or a section number (`__version__ = "3.5.0.1"`).
@@ -136,7 +137,7 @@ fn ipv6(b: &[u8], start: usize, end: usize) -> Option<usize> {
     let mut addr = text.len();
     loop {
         let s = &text[..addr];
-        if s.matches(':').count() >= 2 && Ipv6Addr::from_str(s).is_ok() && plausible(s) {
+        if s.matches(':').count() >= 2 && Ipv6Addr::from_str(s).is_ok() {
             break;
         }
         if !s.ends_with(':') || suffix != end || addr <= 2 {
@@ -161,8 +162,14 @@ fn ipv6(b: &[u8], start: usize, end: usize) -> Option<usize> {
             stop = z;
         }
     }
+    let mut network = false;
     if stop == suffix || byte(b, stop) == b'/' {
-        stop += prefix_len(b, stop, end, 128);
+        let n = prefix_len(b, stop, end, 128);
+        network = n > 0;
+        stop += n;
+    }
+    if !plausible(&text[..addr], network) {
+        return None;
     }
     // Glued on the right: more word characters (`fe80::1text`), more groups
     // (`...:8b:b7:0a`, `2001::db8::1`), or a dotted continuation.
@@ -189,12 +196,14 @@ fn subscript(b: &[u8], start: usize) -> bool {
     open > 0 && (is_word(b[open - 1]) || matches!(b[open - 1], b')' | b']'))
 }
 
-/// The shape rules that set addresses apart from code (see the module comment).
-fn plausible(s: &str) -> bool {
+/// The shape rules that set addresses apart from code (see the module
+/// comment); a network (an address with a prefix length: `5000::/4`) needs
+/// only a digit.
+fn plausible(s: &str, network: bool) -> bool {
     if !s.bytes().any(|c| c.is_ascii_digit()) {
         return false;
     }
-    if s == "::1" || !s.contains("::") {
+    if network || s == "::1" || !s.contains("::") {
         return true;
     }
     let groups: Vec<&str> = s.split(':').filter(|g| !g.is_empty()).collect();
@@ -251,6 +260,8 @@ mod tests {
         assert_eq!(at_start("10.0.0.1/33"), Some("10.0.0.1"));
         assert_eq!(at_start("10.0.0.1/024"), Some("10.0.0.1"));
         assert_eq!(at_start("2001:db8::/32"), Some("2001:db8::/32"));
+        assert_eq!(at_start("5000::/4"), Some("5000::/4"));
+        assert_eq!(at_start("f60::/12"), Some("f60::/12"));
         assert_eq!(at_start("fe80::1%eth0"), Some("fe80::1%eth0"));
         assert_eq!(at_start("fe80::1%25eth0"), Some("fe80::1%25eth0"));
         assert_eq!(at_start("fe80::1%eth0."), Some("fe80::1%eth0"));

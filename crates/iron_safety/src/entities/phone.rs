@@ -10,7 +10,8 @@
 //! for Italian mobiles, the leading digit and grouping the plan gives them),
 //! the region's number of digits, and at least one separator: a bare run of
 //! digits is a phone number only in E.164 form (`+4930901820`). It is not
-//! read inside a longer run of grouped digits (hex dumps, tables), as a date
+//! read inside a longer run of grouped digits (tables, hex dumps: pairs next
+//! to a pair with a hex letter), as a date
 //! (`03.12.2024`), as an amount (a currency sign or code next to it:
 //! `612 345 678 €`), when it has fewer than 8 digits, when it is grouped like
 //! an SSN (`078-05-1120`), or when everything after the first group is zeros
@@ -322,7 +323,19 @@ fn national(
     regions: Regions,
 ) -> bool {
     let c = &text[start..end];
-    let glued = glued(text.as_bytes(), start, end) || money(text, start, end);
+    let b = text.as_bytes();
+    // Pairs of digits next to a pair with a hex letter: bytes of a hex dump.
+    let hex_pair = |i: usize| {
+        byte(b, i).is_ascii_hexdigit()
+            && byte(b, i + 1).is_ascii_hexdigit()
+            && !super::is_word(byte(b, i + 2))
+            && (i == 0 || !super::is_word(b[i - 1]))
+    };
+    let sep = |x: u8| matches!(x, b' ' | b'.' | b'-');
+    let dump = lens.iter().all(|&n| n == 2)
+        && ((start >= 3 && sep(b[start - 1]) && hex_pair(start - 3))
+            || (sep(byte(b, end)) && hex_pair(end + 1)));
+    let glued = glued(b, start, end) || dump || money(text, start, end);
     let paren = c.starts_with('(');
     // The area code may be set apart differently (`070-123 45 67`, `(020) 7946 0958`).
     let one_style = seps.len() < 2 || seps[1..].windows(2).all(|w| w[0] == w[1]);
@@ -485,6 +498,8 @@ mod tests {
     fn not_inside_longer_digit_groups_nor_amounts() {
         let dump = "00 01 02 03 04 05 06 07";
         assert_eq!(validate(dump, 3, 17, Regions::default()), None);
+        let dump = "d4 59 ba 05 44 90 37 e0 93";
+        assert_eq!(validate(dump, 9, 20, Regions::default()), None);
         let amount = "612 345 678 € or EUR 912 345 678";
         assert_eq!(validate(amount, 0, 11, Regions::default()), None);
         let eur = amount.rfind("912").expect("digits");
