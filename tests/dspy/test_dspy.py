@@ -223,8 +223,8 @@ def test_litellm_engine_stops_before_overspending(fake: FakeProvider) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="DSPy's default engine (vendored lm15) writes HTTP to its own sockets: library mode neither "
-    "meters it nor refuses it (needs a guard on dspy._vendor.lm15.transports in the SDK); use router mode",
+    reason="DSPy's default engine (vendored lm15) writes HTTP to its own sockets: library mode refuses it "
+    "for provider hosts but cannot meter it (to a base URL like this one it goes unmetered); use router mode",
 )
 def test_default_engine_inside_a_runtime_scope_is_governed(fake: FakeProvider) -> None:
     fake.script_reply(reply(answer="Bill Lumbergh"))
@@ -235,16 +235,23 @@ def test_default_engine_inside_a_runtime_scope_is_governed(fake: FakeProvider) -
         assert rt.metrics()["calls"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LiteLLM's async httpx transport sends through aiohttp; the SDK's aiohttp guard refuses "
-    "the request to a provider host although the httpx layer already governs it",
-)
+def test_default_engine_to_a_provider_is_refused_unsent() -> None:
+    lm = dspy.LM("openai/gpt-4o-mini", api_key="sk-none", cache=False, num_retries=0)
+    with dspy.context(lm=lm), ic.AgentRuntime(budget=1.0) as rt, pytest.raises(Exception) as info:  # noqa: PT011
+        dspy.Predict("question -> answer")(question="hi")
+    exc: BaseException | None = info.value
+    while exc is not None and not isinstance(exc, ic.UngovernedRequestError):
+        exc = exc.__cause__ or exc.__context__
+    assert isinstance(exc, ic.UngovernedRequestError), info.value
+    assert "DSPy" in str(exc) and "engine='litellm'" in str(exc)
+    assert rt.metrics()["calls"] == 0
+
+
 def test_litellm_async_call_to_a_provider_host_is_governed_not_refused() -> None:
     import aiohttp  # noqa: F401 - imported before the runtime, as LiteLLM does on first use
 
     lm = dspy.LM("openai/gpt-4o-mini", api_key="sk-none", cache=False, num_retries=0, engine="litellm")
-    with dspy.context(lm=lm), ic.AgentRuntime(budget=1.0), pytest.raises(Exception) as info:  # noqa: PT011 - any error but ours
+    with dspy.context(lm=lm), ic.AgentRuntime(budget=1.0) as rt, pytest.raises(Exception) as info:  # noqa: PT011
         # Nothing leaves this machine: the refusal comes before any connection, and
         # without it the connection is refused by loopback_only.
         asyncio.run(dspy.Predict("question -> answer").acall(question="hi"))
@@ -252,10 +259,12 @@ def test_litellm_async_call_to_a_provider_host_is_governed_not_refused() -> None
     while exc is not None:
         assert not isinstance(exc, ic.UngovernedRequestError), exc
         exc = exc.__cause__ or exc.__context__
+    # Admitted and charged by the httpx layer, sent by aiohttp (then failed: loopback_only).
+    assert rt.metrics()["failed"] == 1
 
 
 def test_litellm_async_without_its_aiohttp_transport_is_governed(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The workaround for the xfail above: LiteLLM's async calls on httpx's own transport.
+    # LiteLLM's async calls on httpx's own transport.
     import aiohttp  # noqa: F401
 
     monkeypatch.setenv("DISABLE_AIOHTTP_TRANSPORT", "True")

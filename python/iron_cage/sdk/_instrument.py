@@ -11,9 +11,12 @@ out of a scope.
 
 Fail closed: inside a scope, an ``openai``/``anthropic`` client whose HTTP
 client cannot be governed (another HTTP library, or an httpx subclass that
-replaces the send path), and a ``requests``/``urllib3``/``aiohttp`` request to a
-provider's API, are refused with :class:`UngovernedRequestError` instead of
-being sent unmetered.
+replaces the send path), and a ``requests``/``urllib3``/``aiohttp`` request (or one
+of DSPy's built-in HTTP client) to a provider's API, are refused with
+:class:`UngovernedRequestError` instead of being sent unmetered. A request a
+governed transport has admitted and hands to a transport built on one of those
+libraries (LiteLLM's aiohttp transport under httpx) is already charged and
+passes.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import functools
 import importlib
 import sys
 import threading
+import urllib.parse
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from iron_cage._exceptions import UngovernedRequestError
-from iron_cage.sdk._context import CURRENT
+from iron_cage.sdk._context import CURRENT, SENDING_GOVERNED
 from iron_cage.sdk._transport import ERROR_KEY, transports_for
 
 if TYPE_CHECKING:
@@ -230,7 +234,7 @@ def _guard_urllib3() -> None:
 
     @functools.wraps(original)
     def urlopen(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if governing(None) is not None and is_provider_host(str(self.host)):
+        if not SENDING_GOVERNED.get() and governing(None) is not None and is_provider_host(str(self.host)):
             raise _refuse(
                 f"{method} {self.scheme}://{self.host}{url} (urllib3/requests)", "urllib3 is not governed"
             )
@@ -245,7 +249,7 @@ def _guard_aiohttp() -> None:
 
     @functools.wraps(original)
     async def _request(self: Any, method: str, str_or_url: Any, *args: Any, **kwargs: Any) -> Any:
-        if governing(None) is not None:
+        if not SENDING_GOVERNED.get() and governing(None) is not None:
             host = sys.modules["yarl"].URL(str(str_or_url)).host or ""
             if is_provider_host(host):
                 raise _refuse(f"{method} {str_or_url} (aiohttp)", "aiohttp is not governed")
@@ -254,7 +258,27 @@ def _guard_aiohttp() -> None:
     session_cls._request = _request
 
 
-_GUARDS = {"urllib3": _guard_urllib3, "aiohttp": _guard_aiohttp}
+def _guard_lm15() -> None:
+    # DSPy's default engine: HTTP/1.1 written to its own sockets.
+    transports = sys.modules[_LM15]
+    for cls in (transports.StdlibTransport, transports.StdlibAsyncTransport):
+        original = cls.stream
+
+        def stream(self: Any, request: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            if not SENDING_GOVERNED.get() and governing(None) is not None:
+                host = urllib.parse.urlsplit(str(request.url)).hostname or ""
+                if is_provider_host(host):
+                    raise _refuse(
+                        f"{request.method} {request.url} (DSPy's built-in HTTP client)",
+                        "DSPy's default engine is not governed; use engine='litellm' or an iron-cage router",
+                    )
+            return _original(self, request, *args, **kwargs)
+
+        cls.stream = functools.wraps(original)(stream)
+
+
+_LM15 = "dspy._vendor.lm15.transports"
+_GUARDS = {"urllib3": _guard_urllib3, "aiohttp": _guard_aiohttp, _LM15: _guard_lm15}
 
 
 def install_auto_instrument() -> None:

@@ -20,7 +20,7 @@ from iron_cage._events import Events
 from iron_cage._pii import PiiScanner
 from iron_cage._policy import budget_for, scanner_for
 from iron_cage.sdk import _instrument
-from iron_cage.sdk._context import CURRENT
+from iron_cage.sdk._context import CURRENT, SENDING_GOVERNED
 
 C = TypeVar("C")
 R = TypeVar("R", bound="AgentRuntime")
@@ -189,12 +189,20 @@ class AgentRuntime(Events):
         """Sends an admitted request (``MockRuntime`` answers in-process instead)."""
         if self._key_proxy is not None:
             request = self._key_proxy.route(request)
-        return transport.handle_request(request)
+        token = SENDING_GOVERNED.set(True)
+        try:
+            return transport.handle_request(request)
+        finally:
+            SENDING_GOVERNED.reset(token)
 
     async def _asend(self, mod: Any, transport: Any, request: Any) -> Any:
         if self._key_proxy is not None:
             request = self._key_proxy.route(request)
-        return await transport.handle_async_request(request)
+        token = SENDING_GOVERNED.set(True)
+        try:
+            return await transport.handle_async_request(request)
+        finally:
+            SENDING_GOVERNED.reset(token)
 
     def _record_latency(self, seconds: float) -> None:
         self._latencies.append(seconds)  # list.append is atomic under the GIL
