@@ -189,9 +189,12 @@ def run(
             for n, reply in enumerate(replies, start=1):
                 provider.script_reply(reply, at_request=n)
             a = client.create_agent("lead-gen-agent", project="demo", budget_usd=f"{budget:.2f}")
-            token = client.create_token(a.id, "demo supervisor").token
+            token = client.create_token(a.id, "demo supervisor", environment="development").token
             client.create_secret(
-                "OPENAI_API_KEY", "sk-demo-" + os.urandom(12).hex(), environment="development"
+                "OPENAI_API_KEY",
+                "sk-demo-" + os.urandom(12).hex(),
+                environment="development",
+                agent_ids=[a.id],
             )
             cmd = [
                 sys.executable, "-m", "iron_cage", "start", str(agent_path), "--budget", f"{budget:g}",
