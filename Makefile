@@ -158,7 +158,7 @@ install-check:
 bench: bench-rust bench-python bench-router bench-control-panel
 
 bench-rust:
-	cargo bench -p iron_cage_benches --bench cost --bench reliability --bench secrets --bench pii --quiet -- --noplot
+	cargo bench -p iron_cage_benches --bench cost --bench reliability --bench secrets --bench pii --bench egress --quiet -- --noplot
 
 $(VENV)/.bench-deps: requirements/bench.txt $(VENV)/.deps
 	$(BIN)/pip install --quiet -r requirements/bench.txt
@@ -171,6 +171,7 @@ bench-python: setup $(VENV)/.bench-deps
 	$(PY) benches/python/bench_pii.py
 	$(PY) benches/python/bench_library.py
 	$(PY) benches/python/bench_library_split.py
+	$(PY) benches/python/bench_egress.py
 
 # Handshake latency and report ingestion of the Control Panel, on SQLite and PostgreSQL.
 bench-control-panel: setup postgres

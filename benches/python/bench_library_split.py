@@ -39,7 +39,7 @@ def core_calls(core: Any, request: bytes, reply: bytes, evict: bytearray | None,
         if evict is not None:
             bytes(evict)
         t0 = time.perf_counter_ns()
-        call, _ = core.begin(PATH, request)
+        call, _, _ = core.begin(PATH, request)
         t1 = time.perf_counter_ns()
         if evict is not None:
             bytes(evict)

@@ -332,6 +332,8 @@ class RouterCore:
         threads: int = 1,
         unbounded_reserve_usd: float | None = None,
         lease: LeaseClientCore | None = None,
+        egress: str | None = None,
+        egress_scanner: PiiScannerCore | None = None,
     ) -> RouterCore: ...
     @property
     def base_url(self) -> str: ...
@@ -383,6 +385,8 @@ class GovernorCore:
         failure_threshold: int = 5,
         cooldown_s: float = 60.0,
         unbounded_reserve_usd: float | None = None,
+        egress: str | None = None,
+        egress_scanner: PiiScannerCore | None = None,
     ) -> GovernorCore: ...
     def begin(self, path: str, body: bytes) -> tuple[CallCore, bytes | None, bool] | None: ...
     @property

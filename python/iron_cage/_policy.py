@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from decimal import Decimal
 
 from iron_cage import _core
@@ -10,6 +12,8 @@ from iron_cage._pii import PiiScanner
 
 SAFETY_MODES = ("redact", "block", "warn", "off")
 BudgetArg = float | int | str | Decimal | _core.Budget | None
+EgressArg = str | Mapping[str, str] | None
+EGRESS_ACTIONS = ("allow", "warn", "redact", "pseudonymize", "block")
 
 
 def scanner_for(safety_mode: str | None, pii: PiiScanner | None) -> PiiScanner | None:
@@ -29,3 +33,38 @@ def budget_for(budget: BudgetArg, name: str) -> _core.Budget | None:
     if budget is None or isinstance(budget, _core.Budget):
         return budget
     return _core.Budget(budget, name=name)
+
+
+def egress_for(
+    egress: EgressArg, scanner: PiiScanner | None
+) -> tuple[str | None, _core.PiiScannerCore | None]:
+    """The request policy as the core takes it: its JSON (``None``: requests are not
+    scanned) and the scanner to find with (the reply scanner's rules when there is one).
+
+    ``"default"``: credentials (API_KEY, PRIVATE_KEY) are blocked, everything else is
+    pseudonymized; ``"off"`` or ``None``: not scanned; a mapping of entity (or
+    ``"default"``) to action overrides the default policy.
+    """
+    if egress is None or egress == "off":
+        return None, None
+    if isinstance(egress, str):
+        if egress == "default":
+            overrides: dict[str, str] = {}
+        elif egress in EGRESS_ACTIONS:
+            overrides = {"default": egress}
+        else:
+            raise ConfigError(
+                f"unknown egress policy {egress!r}: use 'default', 'off', "
+                f"one of {', '.join(EGRESS_ACTIONS)}, "
+                'or a mapping like {"EMAIL": "redact", "default": "pseudonymize"}'
+            )
+    else:
+        overrides = dict(egress)
+        for entity, action in overrides.items():
+            if action not in EGRESS_ACTIONS:
+                raise ConfigError(
+                    f"egress policy for {entity}: unknown action {action!r}; "
+                    f"use one of {', '.join(EGRESS_ACTIONS)}"
+                )
+    finder = None if scanner is not None else PiiScanner(mode="warn")._core
+    return json.dumps(overrides), finder

@@ -12,7 +12,7 @@ from iron_cage import _core, _lease
 from iron_cage._events import Events
 from iron_cage._exceptions import ConfigError
 from iron_cage._pii import PiiScanner
-from iron_cage._policy import budget_for, scanner_for
+from iron_cage._policy import EgressArg, budget_for, egress_for, scanner_for
 from iron_cage._server import LoopbackServer
 
 OPENAI_UPSTREAM = "https://api.openai.com/v1"
@@ -49,6 +49,10 @@ class LlmRouter(Events, LoopbackServer):
     default 10), take the provider key it releases, and report every call; clients
     present the IC token as their API key.
 
+    Requests are scanned before they are forwarded (``egress``, as in
+    :class:`AgentRuntime`): credentials refused with 422 ``pii_blocked``, other PII sent as
+    placeholders and restored in the reply.
+
     A request whose cost has no upper bound (server-side tools such as web search,
     an input kind iron-cage cannot price) is refused with 402 ``cost_unbounded``
     under a budget; ``unbounded_reserve_usd`` admits such requests with that amount
@@ -78,8 +82,10 @@ class LlmRouter(Events, LoopbackServer):
         threads: int = 1,
         outbox_path: str | os.PathLike[str] | None = None,
         unbounded_reserve_usd: float | None = None,
+        egress: EgressArg = "default",
     ) -> None:
         scanner = scanner_for(safety_mode, pii)
+        egress_policy, egress_scanner = egress_for(egress, scanner)
         remote = _lease.resolve(server_url, api_key, "server_url= and api_key= (an IC token)")
         self._lease: _lease.ControlPanelLease | None = None
         openai_key = provider_key if provider_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -125,6 +131,8 @@ class LlmRouter(Events, LoopbackServer):
             upstream_timeout_s=upstream_timeout_s,
             unbounded_reserve_usd=unbounded_reserve_usd,
             lease=self._lease._core if self._lease is not None else None,
+            egress=egress_policy,
+            egress_scanner=egress_scanner,
             events_path=os.fspath(events_path) if events_path is not None else None,
             threads=threads,
         )

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use iron_cost::Money;
 use iron_llm::ApiFormat;
 use iron_reliability::{BreakerConfig, TripRule};
-use iron_runtime::{Call, Pipeline, PipelineConfig, StreamGuard};
+use iron_runtime::{Call, EgressPolicy, Pipeline, PipelineConfig, StreamGuard};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::budget::PyBudget;
-use crate::errors::{seconds, Error, Result};
+use crate::errors::{config, seconds, Error, Result};
 use crate::pii::PyPiiScanner;
 
 /// Delivers every event of `bus` to a Python `callback(event_json: str)`;
@@ -47,6 +47,7 @@ pub(crate) fn build_pipeline(
     scanner: Option<PyRef<'_, PyPiiScanner>>,
     breaker: Option<(u32, f64)>,
     unbounded_reserve_usd: Option<f64>,
+    egress: Option<(&str, Option<PyRef<'_, PyPiiScanner>>)>,
 ) -> Result<Arc<Pipeline>> {
     let breaker = match breaker {
         Some((failures, cooldown_s)) => Some(BreakerConfig {
@@ -56,7 +57,20 @@ pub(crate) fn build_pipeline(
         }),
         None => None,
     };
+    let (egress, egress_scanner) = match egress {
+        Some((policy, egress_scanner)) => {
+            let value: serde_json::Value = serde_json::from_str(policy)
+                .map_err(|e| config(format!("the egress policy is not valid JSON: {e}")))?;
+            (
+                Some(EgressPolicy::from_json(&value).map_err(config)?),
+                egress_scanner.map(|s| Arc::clone(&s.inner)),
+            )
+        }
+        None => (None, None),
+    };
     let config = PipelineConfig {
+        egress,
+        egress_scanner,
         scanner: scanner.map(|s| Arc::clone(&s.inner)),
         breaker,
         unbounded_reserve: unbounded_reserve_usd
@@ -80,7 +94,8 @@ impl PyGovernor {
 #[pymethods]
 impl PyGovernor {
     #[new]
-    #[pyo3(signature = (*, budget = None, scanner = None, circuit_breaker = true, failure_threshold = 5, cooldown_s = 60.0, unbounded_reserve_usd = None))]
+    #[pyo3(signature = (*, budget = None, scanner = None, circuit_breaker = true, failure_threshold = 5, cooldown_s = 60.0, unbounded_reserve_usd = None, egress = None, egress_scanner = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         budget: Option<PyRef<'_, PyBudget>>,
         scanner: Option<PyRef<'_, PyPiiScanner>>,
@@ -88,12 +103,15 @@ impl PyGovernor {
         failure_threshold: u32,
         cooldown_s: f64,
         unbounded_reserve_usd: Option<f64>,
+        egress: Option<String>,
+        egress_scanner: Option<PyRef<'_, PyPiiScanner>>,
     ) -> Result<Self> {
         let pipeline = build_pipeline(
             budget,
             scanner,
             circuit_breaker.then_some((failure_threshold, cooldown_s)),
             unbounded_reserve_usd,
+            egress.as_deref().map(|p| (p, egress_scanner)),
         )?;
         Ok(PyGovernor { pipeline })
     }

@@ -493,6 +493,43 @@ impl ParsedRequest {
         true
     }
 
+    /// Marks the body as rewritten by iron-cage (it is sent re-serialised).
+    pub fn mark_modified(&mut self) {
+        self.modified = true;
+    }
+
+    /// The body as received.
+    #[must_use]
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// Runs `f` on every string the request sends the model as text: message
+    /// text and parts, system and developer prompts, tool results and call
+    /// arguments, Responses input items, predicted outputs; never media
+    /// payloads, ids, roles or names. `f` says whether it changed the string.
+    /// Returns whether any changed (the body is then rewritten; parse
+    /// [`ParsedRequest::to_bytes`] again to count what is now sent).
+    pub fn rewrite_sent_text(&mut self, f: &mut dyn FnMut(&mut String) -> bool) -> bool {
+        let fields: &[&str] = match self.format {
+            ApiFormat::ChatCompletions => &["messages", "prediction"],
+            ApiFormat::Messages => &["messages", "system"],
+            ApiFormat::Responses => &["input", "instructions"],
+            ApiFormat::Embeddings => &["input"],
+        };
+        let mut changed = false;
+        let body = self.body_mut();
+        for field in fields {
+            if let Some(v) = body.get_mut(*field) {
+                changed |= walk_sent_text(v, f);
+            }
+        }
+        if changed {
+            self.modified = true;
+        }
+        changed
+    }
+
     /// The (possibly rewritten) body as JSON bytes.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -501,6 +538,63 @@ impl ParsedRequest {
         } else {
             self.raw.clone()
         }
+    }
+}
+
+/// Members that carry no text the model reads (or carry media priced apart).
+const NOT_SENT_TEXT: [&str; 21] = [
+    "type",
+    "id",
+    "role",
+    "name",
+    "model",
+    "cache_control",
+    "image_url",
+    "input_audio",
+    "file",
+    "file_data",
+    "file_id",
+    "file_url",
+    "audio",
+    "call_id",
+    "tool_call_id",
+    "tool_use_id",
+    "signature",
+    "encrypted_content",
+    "detail",
+    "format",
+    "status",
+];
+
+fn walk_sent_text(v: &mut Value, f: &mut dyn FnMut(&mut String) -> bool) -> bool {
+    match v {
+        Value::String(s) => f(s),
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, item| walk_sent_text(item, f) | changed),
+        Value::Object(map) => {
+            let mut changed = false;
+            for (key, value) in map.iter_mut() {
+                if key == "source" {
+                    // An Anthropic document's text (`text` / `content` sources) is sent as text.
+                    let textual = matches!(
+                        value.get("type").and_then(Value::as_str),
+                        Some("text" | "content")
+                    );
+                    if textual {
+                        for inner in ["data", "content"] {
+                            if let Some(x) = value.get_mut(inner) {
+                                changed |= walk_sent_text(x, f);
+                            }
+                        }
+                    }
+                } else if !NOT_SENT_TEXT.contains(&key.as_str()) {
+                    changed |= walk_sent_text(value, f);
+                }
+            }
+            changed
+        }
+        _ => false,
     }
 }
 

@@ -381,6 +381,65 @@ pub fn for_each_text_mut(format: ApiFormat, body: &mut Value, mut f: impl FnMut(
     }
 }
 
+/// The tool calls a reply makes, for code that rewrites their arguments: `f`
+/// gets each call's arguments, a JSON-encoded string (Chat Completions
+/// `tool_calls[].function.arguments`, Responses `function_call` items) or an
+/// object (Anthropic `tool_use` blocks' `input`).
+pub fn for_each_tool_call_mut(format: ApiFormat, body: &mut Value, mut f: impl FnMut(&mut Value)) {
+    match format {
+        ApiFormat::ChatCompletions => {
+            for choice in body
+                .get_mut("choices")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                let calls = choice
+                    .get_mut("message")
+                    .and_then(|m| m.get_mut("tool_calls"))
+                    .and_then(Value::as_array_mut);
+                for call in calls.into_iter().flatten() {
+                    if let Some(args) = call
+                        .get_mut("function")
+                        .and_then(|f| f.get_mut("arguments"))
+                    {
+                        f(args);
+                    }
+                }
+            }
+        }
+        ApiFormat::Responses => {
+            for item in body
+                .get_mut("output")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if item.get("type").and_then(Value::as_str) == Some("function_call") {
+                    if let Some(args) = item.get_mut("arguments") {
+                        f(args);
+                    }
+                }
+            }
+        }
+        ApiFormat::Messages => {
+            for block in body
+                .get_mut("content")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if block.get("type").and_then(Value::as_str) == Some("tool_use") {
+                    if let Some(input) = block.get_mut("input") {
+                        f(input);
+                    }
+                }
+            }
+        }
+        ApiFormat::Embeddings => {}
+    }
+}
+
 /// Text parts of one Responses output item (`message` items' `output_text` parts).
 pub fn output_item_texts(item: &mut Value, f: &mut impl FnMut(&mut String)) {
     if let Some(parts) = item.get_mut("content").and_then(Value::as_array_mut) {

@@ -9,6 +9,7 @@
 //! - [`lease_client`] + [`outbox`]: budget leases from the Control Panel,
 //!   enforced locally, usage reported through a durable SQLite outbox.
 
+pub mod egress;
 pub mod error;
 pub mod events;
 pub mod limits;
@@ -16,6 +17,7 @@ pub mod pipeline;
 pub mod record;
 pub mod stream_guard;
 
+pub use egress::{Action as EgressAction, EgressPolicy};
 pub use error::{PipelineError, Refusal};
 pub use events::EventBus;
 pub use limits::{ModelPolicy, RequestLimits};

@@ -23,6 +23,7 @@ use iron_safety::{Finding, Mode, Scanner};
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 
+use crate::egress::{apply_to_text, Action, Applied, EgressPolicy, Pseudonyms};
 use crate::error::PipelineError;
 use crate::events::EventBus;
 use crate::limits::{Limiter, RequestLimits};
@@ -49,6 +50,10 @@ pub struct PipelineConfig {
     /// (server-side tools, input kinds iron-cage cannot price). `None`: under
     /// a limit such requests are refused.
     pub unbounded_reserve: Option<Money>,
+    /// The PII policy for what requests send (`None`: requests are not scanned).
+    pub egress: Option<EgressPolicy>,
+    /// The scanner for requests (`None`: the reply scanner's rules).
+    pub egress_scanner: Option<Arc<Scanner>>,
 }
 
 /// Counters kept by the pipeline.
@@ -89,6 +94,10 @@ pub struct Pipeline {
     stats: Stats,
     limiter: Limiter,
     unbounded_reserve: Option<Money>,
+    /// The request policy and its scanner.
+    egress: Option<(EgressPolicy, Arc<Scanner>)>,
+    /// The placeholders of pseudonymized values, restored in replies.
+    pseudonyms: Arc<Pseudonyms>,
     /// Our threshold subscription on the ledger (which may outlive us when shared).
     ledger_subscription: u64,
 }
@@ -155,7 +164,16 @@ impl Pipeline {
                 );
             });
         }
+        let egress = match (
+            config.egress,
+            config.egress_scanner.or_else(|| config.scanner.clone()),
+        ) {
+            (Some(policy), Some(scanner)) if !policy.is_off() => Some((policy, scanner)),
+            _ => None,
+        };
         Ok(Arc::new(Pipeline {
+            egress,
+            pseudonyms: Arc::default(),
             ledger,
             prices,
             models: Default::default(),
@@ -285,6 +303,10 @@ impl Pipeline {
         let started = Instant::now();
         let mut parsed =
             ParsedRequest::parse(format, body).map_err(|e| self.refuse(None, llm_error(e)))?;
+        let mut egress_findings = 0;
+        if let Some((policy, scanner)) = &self.egress {
+            (parsed, egress_findings) = self.apply_egress(parsed, policy, scanner)?;
+        }
         // One breaker per upstream model, however it is called (Claude via chat completions too).
         let provider = if iron_llm::translate::is_claude(&parsed.model) {
             Provider::Anthropic
@@ -398,7 +420,76 @@ impl Pipeline {
             reservation,
             permit,
             started,
+            egress_findings,
         })
+    }
+
+    /// Applies the request policy: the request as it will be sent (placeholders
+    /// and redactions in, counted again) and how many findings it had.
+    fn apply_egress(
+        &self,
+        parsed: ParsedRequest,
+        policy: &EgressPolicy,
+        scanner: &Scanner,
+    ) -> Result<(ParsedRequest, usize), PipelineError> {
+        // The common case: nothing in the raw body. An escape (`\n`, `\u00e9`) can hide a
+        // value or join it to a letter, so a body with one is looked at text by text.
+        let raw = std::str::from_utf8(parsed.raw()).unwrap_or_default();
+        if !raw.contains('\\') && scanner.find(raw).is_empty() {
+            return Ok((parsed, 0));
+        }
+        let mut parsed = parsed;
+        let mut applied = Applied::default();
+        let names = &self.pseudonyms;
+        parsed.rewrite_sent_text(&mut |text| {
+            apply_to_text(text, scanner, policy, names, &mut applied)
+        });
+        let listening = self.events.is_active();
+        for (f, action) in applied.findings.iter().filter(|_| listening) {
+            self.events.emit(
+                "pii_detected",
+                json!({"model": parsed.model, "direction": "egress", "entity": f.entity,
+                       "severity": f.severity.as_str(), "value_hmac": f.value_hmac, "action": action.as_str()}),
+            );
+        }
+        if applied.blocked().is_some() {
+            let mut kinds: Vec<&str> = applied
+                .findings
+                .iter()
+                .filter(|(_, a)| *a == Action::Block)
+                .map(|(f, _)| f.entity.as_str())
+                .collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            let message = format!(
+                "the request contains {} and the PII policy for requests blocks it: nothing was sent or charged. Remove it from the prompt (a credential in a prompt is almost always a leak), or set the policy for that entity to redact or pseudonymize",
+                kinds.join(", ")
+            );
+            let findings = applied
+                .findings
+                .into_iter()
+                .filter(|(_, a)| *a == Action::Block)
+                .map(|(f, _)| f)
+                .collect();
+            return Err(self.refuse(
+                Some(&parsed.model),
+                PipelineError::PiiBlocked { message, findings },
+            ));
+        }
+        let count = applied.findings.len();
+        if !applied.changed {
+            return Ok((parsed, count));
+        }
+        // Count and price what is sent, not what the agent wrote.
+        let mut sent = ParsedRequest::parse(parsed.format, &parsed.to_bytes())
+            .map_err(|e| self.refuse(Some(&parsed.model), llm_error(e)))?;
+        sent.mark_modified();
+        Ok((sent, count))
+    }
+
+    /// The placeholders of this pipeline (restored in replies).
+    pub(crate) fn pseudonyms(&self) -> &Arc<Pseudonyms> {
+        &self.pseudonyms
     }
 
     /// The price, tokenizer and breaker of `model` called at `provider`,
@@ -503,6 +594,8 @@ pub struct Call {
     reservation: SharedReservation,
     permit: Option<Permit>,
     started: Instant,
+    /// Findings the request policy acted on (sent as placeholders, redacted, or warned of).
+    egress_findings: usize,
 }
 
 /// What a finished call cost.
@@ -601,7 +694,12 @@ impl Call {
                 }
             }
             let mode = scanner.map(|s| s.mode());
-            if findings.is_empty() || mode != Some(Mode::Redact) {
+            // Placeholders this runtime sent may come back (in text or tool-call
+            // arguments, `<` possibly escaped): they are restored from the tree.
+            let restore = !self.pipeline.pseudonyms.is_empty()
+                && (memchr::memchr(b'<', body).is_some()
+                    || memchr::memmem::find(body, b"\\u003c").is_some());
+            if (findings.is_empty() || mode != Some(Mode::Redact)) && !restore {
                 let usage = iron_llm::response::skimmed_usage(format, &skimmed)
                     .ok()
                     .flatten();
@@ -646,14 +744,32 @@ impl Call {
             ),
         };
         let mut findings = Vec::new();
-        if let (Some(scanner), Some(v)) = (self.pipeline.scanner.clone(), value.as_mut()) {
+        let mut restored = false;
+        let scanner = self.pipeline.scanner.clone();
+        let names = Arc::clone(&self.pipeline.pseudonyms);
+        if let Some(v) = value
+            .as_mut()
+            .filter(|_| scanner.is_some() || !names.is_empty())
+        {
             iron_llm::response::for_each_text_mut(format, v, |text| {
-                let result = scanner.scan(text);
-                if scanner.mode() == Mode::Redact {
-                    *text = result.text;
+                // Scanned as received (placeholders are not PII), then the agent's values put back.
+                if let Some(scanner) = &scanner {
+                    let result = scanner.scan(text);
+                    if scanner.mode() == Mode::Redact {
+                        *text = result.text;
+                    }
+                    findings.extend(result.findings);
                 }
-                findings.extend(result.findings);
+                if let Some(back) = names.restore(text) {
+                    *text = back;
+                    restored = true;
+                }
             });
+            if !names.is_empty() {
+                iron_llm::response::for_each_tool_call_mut(format, v, |args| {
+                    restored |= names.restore_value(args);
+                });
+            }
         }
         let mode = self.pipeline.scanner.as_ref().map(|s| s.mode());
         let blocked = !findings.is_empty() && mode == Some(Mode::Block);
@@ -662,8 +778,9 @@ impl Call {
         if blocked {
             return Err(pii_blocked(&findings));
         }
-        Ok(match (value, findings.is_empty()) {
-            (Some(v), false) if redact => Some(serde_json::to_vec(&v).unwrap_or_default()),
+        let rewritten = restored || (redact && !findings.is_empty());
+        Ok(match value {
+            Some(v) if rewritten => Some(serde_json::to_vec(&v).unwrap_or_default()),
             _ => None,
         })
     }
@@ -770,6 +887,7 @@ impl Call {
             exact_usage: exact,
             latency_ms: ms(self.started.elapsed()),
             pii_findings: findings.len(),
+            egress_findings: self.egress_findings,
             blocked,
             spent: snap.spent,
             limit: snap.limit,

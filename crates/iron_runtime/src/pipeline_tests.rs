@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use iron_cost::{Money, PriceTable, Usage};
-use iron_llm::ApiFormat;
+use iron_llm::{ApiFormat, ParsedRequest};
 use iron_reliability::BreakerConfig;
 use iron_safety::{Mode, Scanner, ScannerConfig};
 
@@ -227,4 +227,174 @@ fn a_request_without_a_bound_is_refused_under_a_limit_only() {
     assert!(unlimited
         .begin(ApiFormat::Responses, body.as_bytes())
         .is_ok());
+}
+
+fn egress_pipeline() -> Arc<Pipeline> {
+    let scanner = Arc::new(
+        Scanner::new(ScannerConfig {
+            mode: Mode::Redact,
+            hmac_key: b"k".to_vec(),
+            ..ScannerConfig::default()
+        })
+        .expect("scanner"),
+    );
+    Pipeline::new(PipelineConfig {
+        budget: Some(usd(1.0)),
+        scanner: Some(scanner),
+        egress: Some(crate::egress::EgressPolicy::default()),
+        prices: Some(Arc::new(PriceTable::embedded().clone())),
+        ..PipelineConfig::default()
+    })
+    .expect("pipeline")
+}
+
+#[test]
+fn values_leave_as_placeholders_and_come_back_restored() {
+    let p = egress_pipeline();
+    let body = r#"{"model": "gpt-4o-mini", "max_tokens": 64, "messages": [
+        {"role": "system", "content": "Customer: jane.roe@example.com"},
+        {"role": "user", "content": [{"type": "text", "text": "Write to jane.roe@example.com and call (415) 555-2671."}]},
+        {"role": "tool", "tool_call_id": "t1", "content": "{\"email\": \"bob@example.org\"}"}]}"#;
+    let call = p
+        .begin(ApiFormat::ChatCompletions, body.as_bytes())
+        .expect("admitted");
+    let sent = String::from_utf8(call.modified_body().expect("rewritten")).expect("utf-8");
+    assert!(
+        !sent.contains("jane.roe") && !sent.contains("555-2671") && !sent.contains("bob@"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("<EMAIL_1>") && sent.contains("<PHONE_1>") && sent.contains("<EMAIL_2>"),
+        "{sent}"
+    );
+    // The reservation counts what is sent.
+    assert_eq!(
+        call.request().input_tokens(),
+        ParsedRequest::parse(ApiFormat::ChatCompletions, sent.as_bytes())
+            .expect("parses")
+            .input_tokens()
+    );
+    let (reply, _) = render_reply(
+        "/v1/chat/completions",
+        sent.as_bytes(),
+        1,
+        Some("Done: mailed <EMAIL_1>, not <EMAIL_7>.".into()),
+    )
+    .expect("a reply");
+    let out = call
+        .complete(200, None, &reply)
+        .expect("charged")
+        .expect("restored");
+    let text = String::from_utf8(out).expect("utf-8");
+    // Restored after the reply scan: the agent's own value is not redacted away.
+    assert!(
+        text.contains("mailed jane.roe@example.com, not <EMAIL_7>."),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_credential_in_a_prompt_is_refused_before_anything_is_reserved() {
+    let p = egress_pipeline();
+    let body = r#"{"model": "gpt-4o-mini", "max_tokens": 8, "messages": [{"role": "user", "content": "debug this: OPENAI_API_KEY=sk-proj-AbCdEf0123456789AbCdEf0123456789AbCdEf01"}]}"#;
+    match p
+        .begin(ApiFormat::ChatCompletions, body.as_bytes())
+        .expect_err("blocked")
+    {
+        PipelineError::PiiBlocked { message, findings } => {
+            assert_eq!(findings[0].entity, "API_KEY");
+            assert!(message.contains("nothing was sent"), "{message}");
+            assert!(!message.contains("sk-proj"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.ledger().snapshot().reserved, Money::ZERO);
+}
+
+#[test]
+fn placeholders_in_the_tool_calls_a_reply_makes_are_restored() {
+    let p = egress_pipeline();
+    let body = r#"{"model": "gpt-4o-mini", "max_tokens": 64, "messages": [{"role": "user", "content": "mail jane.roe@example.com"}]}"#;
+    let call = p
+        .begin(ApiFormat::ChatCompletions, body.as_bytes())
+        .expect("admitted");
+    // The model writes the placeholder in a tool call; the agent's tool must get the address.
+    let reply = r#"{"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+        "tool_calls": [{"id": "t", "type": "function", "function": {"name": "send", "arguments": "{\"to\": \"\u003cEMAIL_1\u003e\", \"cc\": [\"<EMAIL_1>\"]}"}}]}}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 9}}"#;
+    let out = call
+        .complete(200, None, reply.as_bytes())
+        .expect("charged")
+        .expect("restored");
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    let args = v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+        .as_str()
+        .expect("a string");
+    let args: serde_json::Value = serde_json::from_str(args).expect("still JSON");
+    assert_eq!(
+        args,
+        serde_json::json!({"to": "jane.roe@example.com", "cc": ["jane.roe@example.com"]})
+    );
+}
+
+#[test]
+fn a_value_next_to_a_json_escape_is_found() {
+    // In the raw body `\nsk-...` reads as one word; the text the provider decodes does not.
+    let p = egress_pipeline();
+    for text in [
+        r"key:\nsk-proj-AbCdEf0123456789AbCdEf0123456789AbCdEf01\nthanks",
+        r"\u0073k-proj-AbCdEf0123456789AbCdEf0123456789AbCdEf01",
+    ] {
+        let body = format!(
+            r#"{{"model": "gpt-4o-mini", "max_tokens": 8, "messages": [{{"role": "user", "content": "{text}"}}]}}"#
+        );
+        assert!(
+            matches!(
+                p.begin(ApiFormat::ChatCompletions, body.as_bytes()),
+                Err(PipelineError::PiiBlocked { .. })
+            ),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_streamed_placeholder_is_restored_across_every_chunk_boundary() {
+    let p = egress_pipeline();
+    let body = r#"{"model": "gpt-4o-mini", "max_tokens": 64, "stream": true, "messages": [{"role": "user", "content": "hello jane.roe@example.com"}]}"#;
+    for size in [1, 2, 3, 5, 7, 11, 64] {
+        let call = p
+            .begin(ApiFormat::ChatCompletions, body.as_bytes())
+            .expect("admitted");
+        let sent = call.modified_body().expect("rewritten");
+        let (sse, _) = render_reply(
+            "/v1/chat/completions",
+            &sent,
+            1,
+            Some("Hi <EMAIL_1>, done.".into()),
+        )
+        .expect("a reply");
+        let mut guard = call.stream();
+        let mut out = Vec::new();
+        for chunk in sse.chunks(size) {
+            out.extend(guard.feed(chunk));
+        }
+        out.extend(guard.finish(true).0);
+        let text = String::from_utf8(out).expect("utf-8");
+        let content: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .filter_map(|v| {
+                v["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(
+            content, "Hi jane.roe@example.com, done.",
+            "chunks of {size}"
+        );
+    }
 }

@@ -45,6 +45,8 @@ pub struct CallRecord {
     pub latency_ms: f64,
     /// PII findings in the reply.
     pub pii_findings: usize,
+    /// PII findings in the request that the request policy acted on.
+    pub egress_findings: usize,
     /// Whether block mode withheld the reply (still charged: the provider billed it).
     pub blocked: bool,
     /// The budget's spend after this call.

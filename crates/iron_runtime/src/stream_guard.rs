@@ -16,6 +16,7 @@ use iron_llm::{ApiFormat, SseEvent, SseParser};
 use iron_safety::{Finding, Mode, StreamScanner};
 use serde_json::{json, Value};
 
+use crate::egress::StreamRestorer;
 use crate::error::PipelineError;
 use crate::pipeline::{pii_blocked, Call, Charge};
 
@@ -26,6 +27,8 @@ pub struct StreamGuard {
     parser: SseParser,
     usage: StreamUsage,
     scanners: BTreeMap<(u64, u64), StreamScanner>,
+    /// Placeholder restoration per output, after the scanner.
+    restorers: BTreeMap<(u64, u64), StreamRestorer>,
     findings: Vec<Finding>,
     blocked: bool,
     /// The last chat chunk, as a template for synthetic ones.
@@ -42,6 +45,7 @@ impl StreamGuard {
             parser: SseParser::new(),
             usage: StreamUsage::new(format),
             scanners: BTreeMap::new(),
+            restorers: BTreeMap::new(),
             findings: Vec::new(),
             blocked: false,
             chat_template: None,
@@ -97,7 +101,16 @@ impl StreamGuard {
     }
 
     fn scanning(&self) -> bool {
-        self.call.pipeline().scanner().is_some()
+        self.call.pipeline().scanner().is_some() || !self.call.pipeline().pseudonyms().is_empty()
+    }
+
+    /// The text to emit after putting back placeholders (held back while one may be split).
+    fn restore(&mut self, key: (u64, u64), text: String) -> String {
+        let names = std::sync::Arc::clone(self.call.pipeline().pseudonyms());
+        if names.is_empty() {
+            return text;
+        }
+        self.restorers.entry(key).or_default().feed(&names, &text)
     }
 
     fn event(&mut self, ev: SseEvent, out: &mut String) {
@@ -140,7 +153,7 @@ impl StreamGuard {
     /// Feeds `text` to the output `key`'s scanner; the text to emit.
     fn feed_text(&mut self, key: (u64, u64), text: &str) -> String {
         let Some(scanner) = self.call.pipeline().scanner().cloned() else {
-            return text.to_owned();
+            return self.restore(key, text.to_owned());
         };
         let s = self
             .scanners
@@ -154,20 +167,24 @@ impl StreamGuard {
         if blocked {
             self.blocked = true;
         }
-        safe
+        self.restore(key, safe)
     }
 
     fn finish_text(&mut self, key: (u64, u64)) -> String {
-        let Some(mut s) = self.scanners.remove(&key) else {
-            return String::new();
-        };
-        let before = s.findings().len();
-        let rest = s.finish();
-        self.findings.extend(s.findings()[before..].iter().cloned());
-        if s.blocked() {
-            self.blocked = true;
+        let mut rest = String::new();
+        if let Some(mut s) = self.scanners.remove(&key) {
+            let before = s.findings().len();
+            rest = s.finish();
+            self.findings.extend(s.findings()[before..].iter().cloned());
+            if s.blocked() {
+                self.blocked = true;
+            }
         }
-        rest
+        let mut out = self.restore(key, rest);
+        if let Some(mut r) = self.restorers.remove(&key) {
+            out.push_str(&r.finish(self.call.pipeline().pseudonyms()));
+        }
+        out
     }
 
     fn chat_event(&mut self, v: &mut Value, out: &mut String) -> bool {
@@ -311,7 +328,12 @@ impl StreamGuard {
 
     /// Releases every held-back tail as synthetic deltas.
     fn flush_all(&mut self, out: &mut String) {
-        let keys: Vec<(u64, u64)> = self.scanners.keys().copied().collect();
+        let mut keys: Vec<(u64, u64)> = self.scanners.keys().copied().collect();
+        keys.extend(
+            self.restorers
+                .keys()
+                .filter(|k| !self.scanners.contains_key(k)),
+        );
         for key in keys {
             let rest = self.finish_text(key);
             if self.blocked {

@@ -164,6 +164,7 @@ def _router(args: argparse.Namespace) -> int:
         budget=args.budget,
         upstream=args.upstream,
         safety_mode=args.safety_mode,
+        egress=args.egress,
         port=args.port,
         events_path=args.events,
     ) as router:
@@ -187,6 +188,12 @@ def _add_server_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     router.add_argument("--budget", default=None, help="USD limit (default: unlimited, tracked)")
     router.add_argument("--upstream", default=None, help="upstream base URL with /v1 (default: OpenAI's)")
     router.add_argument("--safety-mode", default="redact", choices=["redact", "block", "warn", "off"])
+    router.add_argument(
+        "--egress",
+        default="default",
+        choices=["default", "pseudonymize", "redact", "warn", "allow", "block", "off"],
+        help="what requests may send (default: credentials refused, other PII as placeholders)",
+    )
     router.add_argument("--port", type=int, default=0)
     router.add_argument("--events", default=None, help="append events as JSON lines to this file")
     router.set_defaults(func=_router)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast, overload
 from iron_cage import _core, _keys, _lease
 from iron_cage._events import Events
 from iron_cage._pii import PiiScanner
-from iron_cage._policy import budget_for, scanner_for
+from iron_cage._policy import EgressArg, budget_for, egress_for, scanner_for
 from iron_cage.sdk import _instrument
 from iron_cage.sdk._context import CURRENT, SENDING_GOVERNED
 
@@ -55,6 +55,10 @@ class AgentRuntime(Events):
     made (before the scope, with its own ``http_client``, by a framework); one
     that cannot be governed raises :class:`UngovernedRequestError` unsent.
     ``rt.instrument(client)`` binds a client to this runtime, in or out of a scope.
+    What requests send is scanned too (``egress``): by default credentials are refused
+    before anything is sent and other PII leaves as stable placeholders (``<EMAIL_1>``)
+    that are put back in the reply, so the provider never sees the values;
+    ``egress="off"``, ``"redact"``, ... or ``{"EMAIL": "redact"}`` change that.
     Images, documents and audio are reserved at their worst case; a request
     whose cost has no bound (server-side tools) is refused under a budget unless
     ``unbounded_reserve_usd`` states an amount to reserve for it.
@@ -77,8 +81,10 @@ class AgentRuntime(Events):
         ic_token: str | None = None,
         outbox_path: str | os.PathLike[str] | None = None,
         unbounded_reserve_usd: float | None = None,
+        egress: EgressArg = "default",
     ) -> None:
         scanner = scanner_for(safety_mode, pii)
+        egress_policy, egress_scanner = egress_for(egress, scanner)
         self._remote = _lease.resolve(control_panel, ic_token, "control_panel= and ic_token=")
         self._lease: _lease.ControlPanelLease | None = None
         self._key_proxy: _keys.KeyProxy | None = None
@@ -98,6 +104,8 @@ class AgentRuntime(Events):
             failure_threshold=failure_threshold,
             cooldown_s=cooldown_s,
             unbounded_reserve_usd=unbounded_reserve_usd,
+            egress=egress_policy,
+            egress_scanner=egress_scanner,
         )
         # Entered once per thread / asyncio task at a time; each needs its own reset token.
         self._tokens: dict[tuple[int, int], list[Token[AgentRuntime | None]]] = {}

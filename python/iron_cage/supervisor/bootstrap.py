@@ -122,6 +122,7 @@ def _runtime(cfg: dict[str, Any]) -> Any:
     common: dict[str, Any] = {
         "safety_mode": None if scanner is not None else mode,
         "pii": scanner,
+        "egress": pii.get("egress", "default"),
         "failure_threshold": int(cfg["breaker"]["failure_threshold"]),
         "cooldown_s": float(cfg["breaker"]["cooldown_s"]),
         "name": cfg["name"],

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from iron_cage._exceptions import ConfigError
 
 SafetyMode = Literal["redact", "block", "warn", "off"]
+EgressAction = Literal["allow", "warn", "redact", "pseudonymize", "block"]
 EnvName = Literal["dev", "staging", "prod"]
 RestartPolicy = Literal["no", "on-failure", "always"]
 LogFormat = Literal["text", "json"]
@@ -35,11 +36,13 @@ class _Strict(BaseModel):
 
 
 class PiiConfig(_Strict):
-    """Allow-lists of the reply scanner (see docs/pii.md)."""
+    """Allow-lists of the reply scanner (see docs/pii.md) and the policy for what
+    requests send (``egress``: see docs/egress.md)."""
 
     entities: list[str] | None = None
     allow_domains: list[str] = Field(default_factory=list)
     allow_values: list[str] = Field(default_factory=list)
+    egress: EgressAction | Literal["default", "off"] | dict[str, EgressAction] = "default"
 
 
 class BreakerConfig(_Strict):
@@ -122,6 +125,7 @@ class AgentConfig(_Strict):
 ENV_KEYS: dict[str, tuple[str, ...]] = {
     "IRON_CAGE_BUDGET": ("budget",),
     "IRON_CAGE_SAFETY_MODE": ("safety_mode",),
+    "IRON_CAGE_EGRESS": ("pii", "egress"),
     "IRON_CAGE_ENV": ("environment",),
     "IRON_CAGE_NAME": ("name",),
     "IRON_CAGE_CONTROL_PANEL": ("control_panel", "url"),

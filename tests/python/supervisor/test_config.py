@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from faker import Faker
 
 import iron_cage as ic
 from iron_cage.supervisor import config
 
-from .conftest import ECHO, Env
+from .conftest import ECHO, WORKER, Env
 
 
 def test_bad_files_are_clear_errors_before_anything_starts(env: Env, tmp_path: Path) -> None:
@@ -47,3 +48,18 @@ def test_flags_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None
         config.build(environ={"IRON_CAGE_MAX_RESTARTS": "-1"})
     with pytest.raises(ic.ConfigError, match="unknown config format"):
         config.build(file=tmp_path / "c.toml.bak" if (tmp_path / "c.toml.bak").write_text("") == 0 else f)
+
+
+def test_the_request_policy_reaches_the_supervised_agent(env: Env, tmp_path: Path) -> None:
+    email = Faker().email()
+    prompt = {"AGENT_PROMPT": f"write to {email}"}
+    out = env.cli("start", "--restart", "no", WORKER, "1", **prompt)
+    assert out.returncode == 0, out.stdout + out.stderr
+    off = tmp_path / "off.toml"
+    off.write_text('[pii]\negress = "off"\n')
+    out = env.cli("start", "--restart", "no", "--config", str(off), WORKER, "1", **prompt)
+    assert out.returncode == 0, out.stdout + out.stderr
+    sent = [r["body"]["messages"][0]["content"] for r in env.provider.requests()]
+    assert sent == ["write to <EMAIL_1>", f"write to {email}"]
+    bad = env.cli("start", WORKER, "1", IRON_CAGE_EGRESS="scramble")
+    assert bad.returncode == 2 and "$IRON_CAGE_EGRESS: pii.egress" in bad.stderr, bad.stderr

@@ -2,6 +2,7 @@
 
 ``worker_agent.py N`` makes N chat calls (0: until stopped), a new client for each, and
 reports progress and outcomes; AGENT_PAUSE seconds between calls; exits with AGENT_EXIT.
+AGENT_PROMPT is the message sent (``{i}``: the call's number).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import iron_cage as ic
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 pause = float(os.environ.get("AGENT_PAUSE", "0"))
+prompt = os.environ.get("AGENT_PROMPT", "call {i}")
 key = os.environ.get("OPENAI_API_KEY", "")
 digest = hashlib.sha256(key.encode()).hexdigest()[:16]
 print(f"argv={sys.argv[1:]} main={__name__} key_sha={digest}", flush=True)
@@ -26,7 +28,7 @@ while n == 0 or i < n:
     client = openai.OpenAI(max_retries=0)
     try:
         client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": f"call {i}"}], max_tokens=20
+            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt.replace("{i}", str(i))}], max_tokens=20
         )
         print(f"call {i} ok", flush=True)
         ic.outcome(True)
