@@ -20,6 +20,10 @@ class AsyncOperations:
     async def _run(self, call: Call[T]) -> T:
         raise NotImplementedError
 
+    async def rotate_signing_key(self) -> m.SigningKeyRotated:
+        """A new access-token signing key; tokens signed before stay valid until they expire (admins)."""
+        return await self._run(c.rotate_signing_key())
+
     async def me(self) -> m.UserOut:
         """Your own account."""
         return await self._run(c.me())

@@ -34,6 +34,11 @@ def call(method: str, path: str, answer: Any, json: dict[str, Any] | None = None
 NONE: Any = None
 
 
+# auth
+def rotate_signing_key() -> Call[m.SigningKeyRotated]:
+    return call("POST", "/auth/signing-keys/rotate", m.SigningKeyRotated)
+
+
 # users
 def me() -> Call[m.UserOut]:
     return call("GET", "/users/me", m.UserOut)

@@ -21,6 +21,10 @@ class Operations:
     def _run(self, call: Call[T]) -> T:
         raise NotImplementedError
 
+    def rotate_signing_key(self) -> m.SigningKeyRotated:
+        """A new access-token signing key; tokens signed before stay valid until they expire (admins)."""
+        return self._run(c.rotate_signing_key())
+
     def me(self) -> m.UserOut:
         """Your own account."""
         return self._run(c.me())

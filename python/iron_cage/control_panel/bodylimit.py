@@ -1,4 +1,5 @@
-"""Request-size limit: an oversize body is answered 413 before the application reads it.
+"""Request-size limit: an oversize body is answered 413 before the application reads it (and a
+URL holding a NUL character 400, before any route sees it).
 
 Pure ASGI, so it sees what the server sees: a ``Content-Length`` above the limit is refused
 from the headers alone; a body without one (``Transfer-Encoding: chunked``) is read up to
@@ -28,6 +29,17 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        query: bytes = scope.get("query_string", b"")
+        if "\x00" in path or b"%00" in query.lower() or b"\x00" in query:
+            await _answer(
+                send,
+                400,
+                body(
+                    "invalid_request",
+                    "the URL contains a NUL character (%00): no path or query parameter takes one",
+                ),
+            )
+            return
         limit = self.small_limit if path.startswith(self.small_prefix) else self.limit
         declared = _content_length(scope)
         if declared is not None:
@@ -74,18 +86,24 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _refuse(send: Send, path: str, limit: int, what: str) -> None:
-    payload = json.dumps(
+    await _answer(
+        send,
+        413,
         body(
             "payload_too_large",
             f"request body too large ({what}): {path} accepts at most {limit} bytes; "
             "send a smaller body (usage reports: fewer per batch)",
             {"limit_bytes": limit},
-        )
-    ).encode()
+        ),
+    )
+
+
+async def _answer(send: Send, status: int, error: dict[str, object]) -> None:
+    payload = json.dumps(error).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),

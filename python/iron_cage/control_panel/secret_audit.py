@@ -58,8 +58,8 @@ class Audited:
     def row(self, success: bool, error: str = "") -> SecretAuditLog:
         return SecretAuditLog(
             secret_id=self.secret_id,
-            secret_name=self.name[:200],
-            environment=self.environment[:32],
+            secret_name=self.name.replace("\x00", "")[:200],
+            environment=self.environment.replace("\x00", "")[:32],
             operation=self.operation,
             requester_role=self.who.role,
             user_id=self.who.user_id,

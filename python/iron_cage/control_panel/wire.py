@@ -31,8 +31,28 @@ Email = Annotated[
 Count = Annotated[int, Field(ge=0, le=10**12)]
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class Model(BaseModel):
+    """A request body: unknown fields are refused, and so is a NUL character in any text
+    (PostgreSQL cannot store one; no name, key or description needs one)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: object) -> object:
+        if _has_nul(data):
+            raise ValueError("text may not contain NUL (U+0000) characters")
+        return data
 
 
 # --- auth ---------------------------------------------------------------------------------------

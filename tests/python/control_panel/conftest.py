@@ -1,18 +1,14 @@
-"""Control Panel fixtures: every test runs on a SQLite file and on a real PostgreSQL server.
-
-The PostgreSQL server (Debian's package, installed by `make postgres`) starts once per
-session in a temporary directory; each test gets a fresh database cloned from a
-migrated template, and a fresh SQLite file copied from a migrated one.
+"""Control Panel fixtures: a Control Panel, a TestClient with helpers per role, the runtime's
+side of the sealed key. Every test that takes ``database_url`` (``tests/python/conftest.py``)
+runs on a SQLite file and on a real PostgreSQL server.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +20,6 @@ from fastapi.testclient import TestClient
 
 from iron_cage import _core
 from iron_cage.control_panel import ControlPanel, Settings, create_app
-from iron_cage.control_panel.db import make_engine, migrate
-from pg_server import PostgresServer
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
@@ -67,35 +61,6 @@ class RuntimeKeys:
         ).derive(shared)
         plain = AESGCM(key).decrypt(nonce, unb64url(sealed["ciphertext"]), lease_id.encode())
         return plain.decode()
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as pg:
-        url = pg.create_database("ic_template")
-        engine = make_engine(url)
-        migrate(engine)
-        engine.dispose()
-        yield pg
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    engine.dispose()
-    return path
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    if request.param == "sqlite":
-        path = tmp_path / "cp.db"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite:///{path}"
-    pg: PostgresServer = request.getfixturevalue("postgres")
-    return pg.create_database(f"t{next(_names)}", template="ic_template")
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

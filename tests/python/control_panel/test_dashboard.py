@@ -84,6 +84,8 @@ def test_budgets_and_a_runtimes_usage_appear_live(browser: Browser, panel: Embed
 
     page = browser.new_page()
     page.set_default_timeout(15_000)
+    refused: list[str] = []  # the security headers' Content-Security-Policy must not bite the dashboard
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     log_in(page, panel.url)
     row = page.locator('tr[data-agent="lead-gen"]')
     row.wait_for()
@@ -117,6 +119,7 @@ def test_budgets_and_a_runtimes_usage_appear_live(browser: Browser, panel: Embed
     page.locator('tr[data-agent="lead-gen"] button:has-text("Stop")').click()
     page.locator('tr[data-agent="lead-gen"] td.stopped').wait_for()
     assert api.get(f"/agents/{agent['id']}").json()["status"] == "stopped"
+    assert not refused, refused
     page.close()
     runtime.close()
     api.close()

@@ -21,6 +21,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/auth/login"): set(ROLES),
     ("POST", "/api/v1/auth/refresh"): set(ROLES),
     ("POST", "/api/v1/auth/logout"): PEOPLE | {S},
+    ("POST", "/api/v1/auth/signing-keys/rotate"): {A},
     ("GET", "/api/v1/users/me"): PEOPLE | {S},
     ("POST", "/api/v1/users/me/password"): PEOPLE | {S},
     ("GET", "/api/v1/users"): {A},
