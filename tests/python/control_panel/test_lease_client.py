@@ -19,6 +19,7 @@ import pytest
 import iron_cage as ic
 from iron_cage.testing import FakeProvider
 
+from .conftest import RuntimeKeys
 from .servers import ServerProcess
 
 PROVIDER_KEY = "sk-fake-provider-key-0123456789"
@@ -273,11 +274,8 @@ def test_limits_from_the_control_panel_are_enforced_by_the_runtime(env: Env) -> 
 
 def test_a_daily_limit_caps_what_the_server_leases(env: Env) -> None:
     env.api("POST", "/limits", json={"kind": "daily_usd", "value": 0.2})  # global
-    lease = httpx.post(
-        f"{env.server.url}/api/v1/budget/handshake", json={"ic_token": env.token, "requested_usd": 0.5}
-    ).json()
+    ask_for = {"ic_token": env.token, "requested_usd": 0.5, "key_exchange": RuntimeKeys().request()}
+    lease = httpx.post(f"{env.server.url}/api/v1/budget/handshake", json=ask_for).json()
     assert lease["granted_usd"] == 0.2
-    again = httpx.post(
-        f"{env.server.url}/api/v1/budget/handshake", json={"ic_token": env.token, "requested_usd": 0.5}
-    )
+    again = httpx.post(f"{env.server.url}/api/v1/budget/handshake", json=ask_for)
     assert again.status_code == 402 and "daily limit" in again.json()["error"]["message"]
