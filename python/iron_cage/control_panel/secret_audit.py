@@ -9,8 +9,10 @@ operation, who asked (role, user id, agent id) and why it failed.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from types import TracebackType
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.errors import ApiError
@@ -18,6 +20,9 @@ from iron_cage.control_panel.events import after_rollback
 from iron_cage.control_panel.models import Secret, SecretAuditLog
 from iron_cage.control_panel.principal import Principal
 from iron_cage.control_panel.state import ControlPanel
+
+UTC = timezone.utc
+_INSERT = insert(SecretAuditLog)
 
 
 class Audited:
@@ -55,19 +60,20 @@ class Audited:
         self.reason = reason
         return error
 
-    def row(self, success: bool, error: str = "") -> SecretAuditLog:
-        return SecretAuditLog(
-            secret_id=self.secret_id,
-            secret_name=self.name.replace("\x00", "")[:200],
-            environment=self.environment.replace("\x00", "")[:32],
-            operation=self.operation,
-            requester_role=self.who.role,
-            user_id=self.who.user_id,
-            agent_id=self.who.agent_id,
-            success=success,
-            error_message=error[:2000],
-            detail=self.detail[:2000],
-        )
+    def row(self, success: bool, error: str = "") -> dict[str, object]:
+        return {
+            "secret_id": self.secret_id,
+            "secret_name": self.name.replace("\x00", "")[:200],
+            "environment": self.environment.replace("\x00", "")[:32],
+            "operation": self.operation,
+            "requester_role": self.who.role,
+            "user_id": self.who.user_id,
+            "agent_id": self.who.agent_id,
+            "success": success,
+            "error_message": error[:2000],
+            "detail": self.detail[:2000],
+            "timestamp": datetime.now(UTC),
+        }
 
     def __enter__(self) -> Audited:
         return self
@@ -76,7 +82,8 @@ class Audited:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         if e is None:
-            self.s.add(self.row(True))
+            # A Core INSERT (a cached statement): half the cost of the ORM's, on every handshake.
+            self.s.execute(_INSERT, self.row(True))
             return
         if isinstance(e, ApiError):
             message = self.reason or f"{e.status} {e.code}: {e.message}"
@@ -86,6 +93,6 @@ class Audited:
 
         def write() -> None:
             with self.cp.db.session() as s:
-                s.add(row)
+                s.execute(_INSERT, row)
 
         after_rollback(self.s, write)
