@@ -7,17 +7,20 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import delete
 
 from iron_cage import __version__
-from iron_cage.control_panel import errors, leasing
+from iron_cage.control_panel import errors, leasing, logins
 from iron_cage.control_panel.bodylimit import BodyLimit
 from iron_cage.control_panel.headers import SecurityHeaders
+from iron_cage.control_panel.models import PiiAlertMark
 from iron_cage.control_panel.routes import (
     agents,
     alerts,
@@ -40,14 +43,29 @@ API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
 
 
+def _prune(cp: ControlPanel) -> None:
+    """Old login counts, and PII alert marks of windows long past."""
+    now = datetime.now(timezone.utc)
+    with cp.db.session() as s:
+        logins.prune(s, cp.settings, now)
+        window = timedelta(seconds=max(cp.settings.pii_alert_window_s, 1) + 86_400)
+        s.execute(delete(PiiAlertMark).where(PiiAlertMark.window_start < now - window))
+
+
 async def _sweeper(cp: ControlPanel) -> None:
-    """Expires overdue leases every ``sweep_interval_s`` and returns their unused budget."""
+    """Expires overdue leases every ``sweep_interval_s`` and returns their unused budget; about
+    once a minute, prunes login counts and PII alert marks that no longer matter."""
+    rounds = 0
     while True:
         await asyncio.sleep(cp.settings.sweep_interval_s)
         try:
             n = await asyncio.to_thread(leasing.sweep, cp.db, cp.settings.lease_grace_s, cp.events)
             if n:
                 log.info("expired %d lease(s)", n)
+            rounds += 1
+            if rounds * cp.settings.sweep_interval_s >= 60:
+                rounds = 0
+                await asyncio.to_thread(_prune, cp)
         except Exception:  # the sweeper must outlive a database blip
             log.exception("lease sweep failed; retrying")
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from iron_cage.control_panel.db import Database
+from iron_cage.control_panel.db import Database, updated
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.models import LoginAttempts
 from iron_cage.control_panel.settings import Settings
@@ -174,3 +174,18 @@ def unlock(s: Session, email: str) -> None:
             LoginAttempts.account == account_key(email), LoginAttempts.scope != "known"
         )
     )
+
+
+def prune(s: Session, st: Settings, now: datetime) -> int:
+    """Deletes counts whose window and lock are over, and addresses unused for ``KNOWN_FOR``
+    (the sweeper runs it: guesses at made-up emails cannot grow the table for ever)."""
+    over = now - timedelta(seconds=st.lockout_s)
+    counts = delete(LoginAttempts).where(
+        LoginAttempts.scope != "known",
+        LoginAttempts.window_start < over,
+        LoginAttempts.locked_until.is_(None) | (LoginAttempts.locked_until < now),
+    )
+    known = delete(LoginAttempts).where(
+        LoginAttempts.scope == "known", LoginAttempts.window_start < now - KNOWN_FOR
+    )
+    return updated(s, counts) + updated(s, known)

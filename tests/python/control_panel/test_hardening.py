@@ -8,6 +8,7 @@ import logging
 import os
 import stat
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import jwt
@@ -16,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from iron_cage._exceptions import ConfigError
-from iron_cage.control_panel import ControlPanel, create_app
-from iron_cage.control_panel.models import JwtKey, Setting
+from iron_cage.control_panel import ControlPanel, create_app, logins
+from iron_cage.control_panel.models import JwtKey, LoginAttempts, Setting
 
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, Api, make_settings
 
@@ -253,3 +254,19 @@ def test_an_auto_written_master_key_file_is_0600_and_warned_about(
     assert any("was readable by others (mode 644)" in m for m in messages)
     assert any("next to the database" in m and "IRON_SECRETS_MASTER_KEY" in m for m in messages)
     assert not any(key_file.read_text().strip() in m for m in messages)
+
+
+def test_old_login_counts_are_pruned_and_known_addresses_kept(api: Api) -> None:
+    api.as_("developer")
+    client = TestClient(api.client.app, client=("203.0.113.50", 1))
+    assert client.post(LOGIN, json={"email": "developer@example.com", "password": PASSWORD}).is_success
+    for i in range(3):
+        client.post(LOGIN, json={"email": f"made-up-{i}@example.com", "password": "guess-guess-1"})
+    with api.cp.db.session() as s:
+        scopes = sorted(r.scope for r in s.scalars(select(LoginAttempts)))
+        assert scopes.count("pair") == 3 and "known" in scopes
+        assert logins.prune(s, api.cp.settings, datetime.now(timezone.utc)) == 0  # all still current
+    later = datetime.now(timezone.utc) + timedelta(seconds=api.cp.settings.lockout_s + 1)
+    with api.cp.db.session() as s:
+        assert logins.prune(s, api.cp.settings, later) > 0
+        assert {r.scope for r in s.scalars(select(LoginAttempts))} == {"known"}  # the logins made
