@@ -8,13 +8,16 @@
 //! they point at:
 //!
 //! - API keys start with a literal prefix (`sk-`, `AKIA`, `ghp_`, `eyJ`,
-//!   `-----BEGIN `...), and an SSN written as nine bare digits with a label
-//!   (`SSN`, `social security`), found with one SIMD multi-literal search;
+//!   `-----BEGIN `...), found with a SIMD multi-literal search (a prefix
+//!   inside a word, as in `task-`, is skipped);
 //! - e-mail addresses contain an `@` at most 64 characters after their start;
 //! - every other entity has a trigger byte (a digit, `:`, `-`, `.`, `+`, `(`)
 //!   at its start or at most 4 bytes after it, where the start is a word
 //!   start; a cheap per-entity check (`entities::may_start`) drops most of
-//!   these before the automaton is asked.
+//!   these before the automaton is asked;
+//! - an SSN written as nine bare digits after a label (`SSN: 536228726`)
+//!   starts at its label, at most `ssn::LABEL_REACH` bytes before the first
+//!   digit: the label is looked for when a run of exactly nine digits is met.
 //!
 //! User-defined patterns have no such structure: they are searched with their
 //! own unanchored automaton. What is produced is a superset of the positions
@@ -25,7 +28,7 @@ use regex_automata::meta::Regex;
 use regex_automata::util::prefilter::Prefilter;
 use regex_automata::{Input, MatchKind, Span};
 
-use crate::entities::{self, email};
+use crate::entities::{self, email, ssn};
 
 /// How far before its trigger byte a non-key, non-email match can start.
 const LOOKBACK: usize = 4;
@@ -54,7 +57,7 @@ const DENSE_SPAN_MAX: usize = 1 << 20;
 /// The compiled searches, shared by every scan.
 #[derive(Debug)]
 pub(crate) struct Finder {
-    /// Key prefixes and SSN labels.
+    /// Key prefixes.
     literals: Vec<&'static str>,
     keys: Prefilter,
     custom: Option<Regex>,
@@ -68,7 +71,7 @@ impl Finder {
         Finder {
             // Teddy over a handful of 3-11 byte literals: always available.
             keys: Prefilter::new(MatchKind::LeftmostFirst, &literals)
-                .expect("a literal prefilter for the key prefixes and labels"),
+                .expect("a literal prefilter for the key prefixes"),
             literals,
             custom,
             all,
@@ -365,6 +368,18 @@ fn next_triggered(b: &[u8], pos: usize, density: &mut Density) -> Result<Option<
             density.span = DENSE_SPAN;
         }
         let c = b[t];
+        // Nine bare digits: an SSN when a label leads them (`SSN: 536228726`),
+        // whose start comes before any other candidate at this trigger.
+        if c.is_ascii_digit()
+            && entities::byte(b, t + 8).is_ascii_digit()
+            && !entities::is_word(entities::byte(b, t + 9))
+            && entities::digits_at(b, t, 9)
+        {
+            let from = pos.max(t.saturating_sub(ssn::LABEL_REACH));
+            if let Some(label) = ssn::label_before(b, from, t) {
+                return Ok(Some(label));
+            }
+        }
         // The word this trigger is in (a digit) or ends (a separator).
         let word = if c.is_ascii_digit() {
             word_start(b, t, LOOKBACK)
@@ -682,7 +697,14 @@ mod tests {
                         .iter()
                         .any(|p| matches_at(&scanner, b, s, p));
                     if matches {
-                        assert_eq!(cursor.next(s), Some(s), "start {s} missed in {t:?}");
+                        assert_eq!(
+                            cursor.next(s),
+                            Some(s),
+                            "start {s} missed at {:?}",
+                            String::from_utf8_lossy(
+                                &b[s.saturating_sub(40)..(s + 40).min(b.len())]
+                            )
+                        );
                     }
                 }
             }

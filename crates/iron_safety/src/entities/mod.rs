@@ -65,19 +65,15 @@ pub(crate) fn validate(
 }
 
 /// Every literal a match can start with that the candidate search looks for
-/// (rather than a trigger byte): the key prefixes and the SSN labels.
+/// (rather than a trigger byte): the key prefixes.
 pub(crate) fn literals() -> Vec<&'static str> {
-    api_key::PREFIXES
-        .iter()
-        .chain(ssn::LABELS)
-        .copied()
-        .collect()
+    api_key::PREFIXES.to_vec()
 }
 
 /// Whether a literal of [`literals`] can start with the bytes `c0`, `c1`.
 #[inline]
 fn may_literal(c0: u8, c1: u8) -> bool {
-    api_key::may_prefix(c0, c1) || ssn::may_label(c0, c1)
+    api_key::may_prefix(c0, c1)
 }
 
 /// Whether a literal found at `i` can start a match: one that starts with a

@@ -358,7 +358,8 @@ fn national(
 /// Whether a phone number can start at `s`: `+` and a digit; `(` and a
 /// digit; `1` and an optional separator before an area code; `00` and a
 /// country code; a trunk `0`, its area code and two more groups or a long
-/// one; or two or three digits, a separator and a digit.
+/// one; an area code and an exchange; or the first group of a Spanish or an
+/// Italian mobile number.
 pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
     let at = |i| byte(b, s + i);
     let sep = |x: u8| matches!(x, b' ' | b'.' | b'-');
@@ -366,7 +367,12 @@ pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
         b'+' | b'(' => at(1).is_ascii_digit(),
         b'0' if at(1) == b'0' => matches!(at(2), b'2'..=b'9') || (at(2) == b'1' && sep(at(3))),
         b'1' if !at(1).is_ascii_digit() => {
-            at(1) == b'(' || (sep(at(1)) && (at(2).is_ascii_digit() || at(2) == b'('))
+            // `1 (415)`, `1(415)`, `1-415-`: not `1.8 seconds`.
+            let area = matches!(at(2), b'2'..=b'9')
+                && at(3).is_ascii_digit()
+                && at(4).is_ascii_digit()
+                && sep(at(5));
+            at(1) == b'(' || (sep(at(1)) && (at(2) == b'(' || area))
         }
         _ => {
             let digit = |x: u8| x.is_ascii_digit();
@@ -375,7 +381,14 @@ pub(crate) fn may_start(b: &[u8], s: usize) -> bool {
                 return false;
             }
             if at(0) != b'0' {
-                return (2..=3).contains(&run);
+                // `415-555-2671` (area code 2-9, exchange 2-9), or Spain and
+                // Italian mobiles (`612 34 …`, `347 109 …`): not `11-21`.
+                let nanp = run == 3 && at(0) >= b'2' && at(4) >= b'2';
+                let mobile = (2..=3).contains(&run)
+                    && matches!(at(0), b'3' | b'6'..=b'9')
+                    && at(run) != b'.'
+                    && digit(at(run + 2));
+                return nanp || mobile;
             }
             // A trunk 0 and an area code, then five digits or more, or a
             // shorter group and another one (not a date's `03-15`).

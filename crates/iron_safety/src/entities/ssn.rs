@@ -5,17 +5,24 @@
 
 pub(crate) const PATTERNS: &[&str] = &[
     r"\b[0-9]{3}[ .\-][0-9]{2}[ .\-][0-9]{4}\b",
-    r#"\b(?:SSN|[Ss]sn|(?:[Ss]ocial|SOCIAL)[ _\-](?:[Ss]ecurity|SECURITY))(?:[ _\-]?(?:[Nn]umber|NUMBER|[Nn]um|NUM|[Nn]o\.?|NO\.?|[Nn]r\.?|#))?[ \t"':#=\-]{0,6}(?:(?:is|was)[ \t:]{1,3})?["']?[0-9]{9}\b"#,
+    r#"\b(?:SSN|[Ss]sn|(?:[Ss]ocial|SOCIAL)[ _\-](?:[Ss]ecurity|SECURITY))(?:[ _\-]?(?:[Nn]umber|NUMBER|[Nn]um|NUM|[Nn]o\.?|NO\.?|[Nn]r\.?|#))?[ \t"'#=\-]{0,3}:?[ \t"'#=\-]{0,3}(?:(?:is|was):?[ \t]{1,2})?["']?[0-9]{9}\b"#,
 ];
 
-/// The label words a labelled SSN starts with (found by a literal search).
+/// The label words a labelled SSN starts with.
 pub(crate) const LABELS: &[&str] = &["SSN", "ssn", "Ssn", "social", "Social", "SOCIAL"];
 
-/// Whether a label can start with the bytes `c0`, `c1` (a quick filter over
-/// [`LABELS`]).
-#[inline]
-pub(crate) fn may_label(c0: u8, c1: u8) -> bool {
-    matches!((c0 | 0x20, c1 | 0x20), (b's', b's' | b'o'))
+/// The furthest a label starts before its SSN's first digit: the longest
+/// label, suffix, separators and `was` the second pattern allows; `tests`
+/// checks it. (At most one `:` between label and digits: a `::` there would
+/// start an IPv6 candidate inside the label.)
+pub(crate) const LABEL_REACH: usize = 37;
+
+/// The first position in `from..to` where a label can start: one of
+/// [`LABELS`] at a word boundary.
+pub(crate) fn label_before(b: &[u8], from: usize, to: usize) -> Option<usize> {
+    memchr::memchr2_iter(b's', b'S', &b[from..to])
+        .map(|i| from + i)
+        .find(|&i| super::boundary(b, i) && LABELS.iter().any(|l| b[i..].starts_with(l.as_bytes())))
 }
 
 /// Numbers printed in advertisements and documentation, never valid.
@@ -75,5 +82,18 @@ mod tests {
         assert_eq!(validate("SSN 666228726"), None);
         assert_eq!(validate("ssn: 078051120"), None);
         assert_eq!(validate("666-22-8726"), None);
+    }
+
+    #[test]
+    fn label_reach_covers_the_longest_label() {
+        use regex_automata::{meta::Regex, util::syntax};
+        let re = Regex::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .build(super::PATTERNS[1])
+            .expect("compiles");
+        let longest = "SOCIAL_SECURITY_NUMBER\"\t=:= \"was: \t\"536228726";
+        let m = re.find(longest).expect("the longest label matches");
+        assert_eq!((m.start(), m.end()), (0, longest.len()));
+        assert_eq!(longest.find('5'), Some(super::LABEL_REACH - 1));
     }
 }
