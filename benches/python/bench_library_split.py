@@ -17,7 +17,7 @@ from typing import Any
 import openai
 
 import iron_cage as ic
-from iron_cage.sdk import _transport
+from iron_cage.library import _transport
 from iron_cage.testing import FakeProvider
 
 MSG: Any = [{"role": "user", "content": "Summarise the quarterly report in one sentence."}]

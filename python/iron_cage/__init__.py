@@ -5,6 +5,7 @@ checked against a hard budget (reserve before, commit after: concurrent calls
 can never together overspend), and reported. See README.md for the quick start.
 """
 
+from iron_cage import library, sdk  # noqa: F401  (ic.library.current_runtime; sdk: the former name)
 from iron_cage._core import (
     PRICE_TABLE_VERSION,
     Budget,
@@ -41,7 +42,7 @@ from iron_cage._pii import PiiScanner
 from iron_cage._reliability import CircuitBreaker, FallbackChain, retry
 from iron_cage._router import LlmRouter
 from iron_cage._secrets import SecretVault
-from iron_cage.sdk import AgentRuntime, protect_agent
+from iron_cage.library import AgentRuntime, protect_agent
 from iron_cage.supervisor.agent_api import outcome, progress
 from iron_cage.supervisor.runtime import Runtime
 

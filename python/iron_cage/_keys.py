@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from iron_cage import _core
 from iron_cage._lease import ControlPanelLease
-from iron_cage.sdk._instrument import is_provider_host
+from iron_cage.library._instrument import is_provider_host
 
 TOKEN_HEADER = "x-iron-cage-proxy-token"
 #: API paths of the governed endpoints (with or without the ``/v1`` prefix).

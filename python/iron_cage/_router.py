@@ -11,9 +11,9 @@ from typing import Any
 from iron_cage import _core, _lease
 from iron_cage._events import Events
 from iron_cage._exceptions import ConfigError
+from iron_cage._loopback import LoopbackServer
 from iron_cage._pii import PiiScanner
 from iron_cage._policy import EgressArg, budget_for, egress_for, scanner_for
-from iron_cage._server import LoopbackServer
 
 OPENAI_UPSTREAM = "https://api.openai.com/v1"
 ANTHROPIC_UPSTREAM = "https://api.anthropic.com/v1"

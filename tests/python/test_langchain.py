@@ -147,7 +147,7 @@ def test_batch_runs_concurrently_in_one_runtime(fake: FakeProvider) -> None:
     answers = governed.batch([{"question": f"q{i}"} for i in range(8)], config={"max_concurrency": 4})
     assert len(answers) == 8 and all(a.startswith("Reply") for a in answers)
     assert governed.runtime.metrics()["calls"] == 8
-    assert ic.sdk.current_runtime() is None
+    assert ic.library.current_runtime() is None
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -194,7 +194,7 @@ def test_nested_and_concurrent_agents_keep_their_own_budgets(fake: FakeProvider)
     def inner() -> float:
         with oa(fake) as client:
             client.chat.completions.create(model="gpt-4o", messages=MSG)
-        rt = ic.sdk.current_runtime()
+        rt = ic.library.current_runtime()
         assert rt is not None
         return rt.spent_usd
 
@@ -203,7 +203,7 @@ def test_nested_and_concurrent_agents_keep_their_own_budgets(fake: FakeProvider)
         with oa(fake) as client:
             client.chat.completions.create(model="gpt-4o", messages=MSG)
             client.chat.completions.create(model="gpt-4o", messages=MSG)
-        rt = ic.sdk.current_runtime()
+        rt = ic.library.current_runtime()
         assert rt is not None
         before = rt.spent_usd
         spent_inner = inner()

@@ -27,8 +27,8 @@ from crewai.hooks import (
 )
 
 from iron_cage._exceptions import BudgetExceededError
-from iron_cage.sdk import _instrument
-from iron_cage.sdk._runtime import AgentRuntime
+from iron_cage.library import _instrument
+from iron_cage.library._runtime import AgentRuntime
 
 # CrewAI builds its OpenAI clients when an LLM is constructed, usually before any
 # runtime exists: from now on such clients follow whichever runtime is current.

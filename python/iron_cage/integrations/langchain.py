@@ -22,7 +22,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from iron_cage._exceptions import BudgetExceededError
-from iron_cage.sdk._runtime import AgentRuntime
+from iron_cage.library._runtime import AgentRuntime
 
 _CLIENT_ATTRS = ("root_client", "root_async_client", "_client", "_async_client")
 

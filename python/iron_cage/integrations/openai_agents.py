@@ -19,7 +19,7 @@ import openai
 from agents import RunHooks, set_default_openai_client
 
 from iron_cage._exceptions import BudgetExceededError
-from iron_cage.sdk._runtime import AgentRuntime
+from iron_cage.library._runtime import AgentRuntime
 
 
 def use_runtime(

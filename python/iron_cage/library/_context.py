@@ -6,7 +6,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from iron_cage.sdk._runtime import AgentRuntime
+    from iron_cage.library._runtime import AgentRuntime
 
 CURRENT: ContextVar[AgentRuntime | None] = ContextVar("iron_cage_runtime", default=None)
 

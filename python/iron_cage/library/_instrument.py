@@ -29,11 +29,11 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from iron_cage._exceptions import UngovernedRequestError
-from iron_cage.sdk._context import CURRENT, SENDING_GOVERNED
-from iron_cage.sdk._transport import ERROR_KEY, transports_for
+from iron_cage.library._context import CURRENT, SENDING_GOVERNED
+from iron_cage.library._transport import ERROR_KEY, transports_for
 
 if TYPE_CHECKING:
-    from iron_cage.sdk._runtime import AgentRuntime
+    from iron_cage.library._runtime import AgentRuntime
 
 C = TypeVar("C")
 SDKS = ("openai", "anthropic")

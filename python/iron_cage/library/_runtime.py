@@ -19,8 +19,8 @@ from iron_cage import _core, _keys, _lease
 from iron_cage._events import Events
 from iron_cage._pii import PiiScanner
 from iron_cage._policy import EgressArg, budget_for, egress_for, scanner_for
-from iron_cage.sdk import _instrument
-from iron_cage.sdk._context import CURRENT, SENDING_GOVERNED
+from iron_cage.library import _instrument
+from iron_cage.library._context import CURRENT, SENDING_GOVERNED
 
 C = TypeVar("C")
 R = TypeVar("R", bound="AgentRuntime")

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from iron_cage import _core
 from iron_cage._exceptions import IronCageError, PiiBlockedError
-from iron_cage.sdk._context import CURRENT
+from iron_cage.library._context import CURRENT
 
 if TYPE_CHECKING:
-    from iron_cage.sdk._runtime import AgentRuntime
+    from iron_cage.library._runtime import AgentRuntime
 
 ERROR_KEY = "iron_cage_error"
 _DROP = {"content-length", "content-encoding", "transfer-encoding"}

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from iron_cage import _core
-from iron_cage._server import LoopbackServer
+from iron_cage._loopback import LoopbackServer
 
 
 class FakeProvider(LoopbackServer):

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from iron_cage import _core
-from iron_cage.sdk._runtime import AgentRuntime
+from iron_cage.library._runtime import AgentRuntime
 
 
 class MockRuntime(AgentRuntime):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from iron_cage.sdk import AgentRuntime
+from iron_cage.library import AgentRuntime
 from iron_cage.testing._fake import FakeProvider
 from iron_cage.testing._mock import MockRuntime
 
