@@ -4,6 +4,10 @@ user message of 1 KB each) with the policy off and on, for a request without PII
 and for one with four values to pseudonymize (rewritten and counted again; the
 reply carries a placeholder to restore).
 
+Peer: Presidio's predefined recognizers (presidio-analyzer, when installed: the
+same set as bench_pii.py), detecting in the same two texts per call, as a
+pre-call masking guardrail does before it can replace anything.
+
 Run: `.venv/bin/python benches/python/bench_egress.py`
 """
 
@@ -14,6 +18,7 @@ import statistics
 import time
 from typing import Any
 
+from bench_pii import presidio_scanner
 from corpus import pii_corpus
 
 import iron_cage as ic
@@ -71,6 +76,16 @@ def main() -> None:
     for kind in ("no_pii", "four_values"):
         off, on = results["off"][kind], results["default"][kind]
         print(f"  {kind:12} policy off {off:6.2f} us  on {on:6.2f} us  added {on - off:+6.2f} us")
+    presidio = presidio_scanner()
+    if presidio is not None:
+        for kind, user in (("no_pii", KB), ("four_values", (VALUES + KB)[:1024])):
+            samples = []
+            for _ in range(200):
+                t0 = time.perf_counter_ns()
+                presidio(KB)
+                presidio(user)
+                samples.append(time.perf_counter_ns() - t0)
+            print(f"  Presidio, detection only, {kind:12} {statistics.median(samples[20:]) / 1000:9.1f} us")
 
 
 if __name__ == "__main__":

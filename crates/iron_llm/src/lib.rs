@@ -20,6 +20,6 @@ pub mod translate;
 
 pub use error::LlmError;
 pub use format::ApiFormat;
-pub use request::{Estimate, ParsedRequest};
+pub use request::{Estimate, ParsedRequest, TextSpan};
 pub use sse::{SseEvent, SseParser};
 pub use stream::StreamUsage;

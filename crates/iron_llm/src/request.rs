@@ -47,8 +47,12 @@ pub struct ParsedRequest {
     pub choices: u64,
     /// The price tier (`service_tier: "priority"` / `"batch"`; else standard).
     pub tier: Tier,
-    /// Whether iron-cage changed the body (cap written, stream usage requested).
+    /// Whether iron-cage changed the body tree (cap written, stream usage
+    /// requested): it is sent re-serialised.
     pub modified: bool,
+    /// Whether the raw body is iron-cage's rewrite of the caller's (PII
+    /// replaced): it is sent, as it is, instead of the caller's bytes.
+    pub rewritten: bool,
     /// What the request bills beyond its text (images, documents, audio,
     /// tool prompts, context by reference, server-side tools).
     pub inputs: Inputs,
@@ -137,6 +141,7 @@ impl ParsedRequest {
                 choices: fields.choices,
                 tier: fields.tier,
                 modified: false,
+                rewritten: false,
                 inputs,
                 unbounded_reserve: None,
             });
@@ -218,6 +223,7 @@ impl ParsedRequest {
             choices,
             tier,
             modified: false,
+            rewritten: false,
             inputs,
             unbounded_reserve: None,
         })
@@ -493,9 +499,10 @@ impl ParsedRequest {
         true
     }
 
-    /// Marks the body as rewritten by iron-cage (it is sent re-serialised).
-    pub fn mark_modified(&mut self) {
-        self.modified = true;
+    /// Marks the raw body as iron-cage's rewrite of the caller's (see
+    /// [`ParsedRequest::rewritten`]).
+    pub fn mark_rewritten(&mut self) {
+        self.rewritten = true;
     }
 
     /// The body as received.
@@ -511,12 +518,7 @@ impl ParsedRequest {
     /// Returns whether any changed (the body is then rewritten; parse
     /// [`ParsedRequest::to_bytes`] again to count what is now sent).
     pub fn rewrite_sent_text(&mut self, f: &mut dyn FnMut(&mut String) -> bool) -> bool {
-        let fields: &[&str] = match self.format {
-            ApiFormat::ChatCompletions => &["messages", "prediction"],
-            ApiFormat::Messages => &["messages", "system"],
-            ApiFormat::Responses => &["input", "instructions"],
-            ApiFormat::Embeddings => &["input"],
-        };
+        let fields = sent_text_fields(self.format);
         let mut changed = false;
         let body = self.body_mut();
         for field in fields {
@@ -538,6 +540,118 @@ impl ParsedRequest {
         } else {
             self.raw.clone()
         }
+    }
+}
+
+/// Where a string the request sends as text is in the raw body: the bytes
+/// between its quotes (`start..end`), and whether they are the text itself
+/// (`plain`: no escapes) or need decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextSpan {
+    /// Just past the opening quote.
+    pub start: usize,
+    /// The closing quote.
+    pub end: usize,
+    /// The bytes between the quotes are the text (no escapes).
+    pub plain: bool,
+}
+
+impl ParsedRequest {
+    /// The strings [`ParsedRequest::rewrite_sent_text`] visits, found in the
+    /// raw body without building a tree (same fields, same rules; a key
+    /// repeated in an object is visited each time). `None` when the body was
+    /// already rewritten or the reader cannot take it: then use the tree.
+    #[must_use]
+    pub fn sent_text_spans(&self) -> Option<Vec<TextSpan>> {
+        if self.modified {
+            return None;
+        }
+        let mut t = Tokens::new(&self.raw)?;
+        if t.next()? != Token::Open(true) {
+            return None;
+        }
+        let fields = sent_text_fields(self.format);
+        let mut out = Vec::new();
+        while let Some(key) = t.key()? {
+            if fields.contains(&key.as_ref()) {
+                let first = t.next()?;
+                collect_spans(&mut t, first, &mut out)?;
+            } else {
+                t.skip()?;
+            }
+        }
+        t.at_end().then_some(out)
+    }
+}
+
+fn span_of(span: crate::skim::Span) -> TextSpan {
+    TextSpan {
+        start: span.at + 1,
+        end: span.end - 1,
+        plain: span.plain,
+    }
+}
+
+/// The text spans of the value begun by `first`, as `walk_sent_text` visits them.
+fn collect_spans(t: &mut Tokens<'_>, first: Token, out: &mut Vec<TextSpan>) -> Option<()> {
+    match first {
+        Token::Str(span) => out.push(span_of(span)),
+        Token::Open(false) => loop {
+            match t.next()? {
+                Token::Close => break,
+                item => collect_spans(t, item, out)?,
+            }
+        },
+        Token::Open(true) => {
+            while let Some(key) = t.key()? {
+                if key == "source" {
+                    collect_source(t, out)?;
+                } else if NOT_SENT_TEXT.contains(&key.as_ref()) {
+                    t.skip()?;
+                } else {
+                    let value = t.next()?;
+                    collect_spans(t, value, out)?;
+                }
+            }
+        }
+        Token::Num(_) | Token::Literal(_) => {}
+        Token::Key(_) | Token::Close => return None,
+    }
+    Some(())
+}
+
+/// An Anthropic document `source`: its `data` / `content` are text only for
+/// `text` and `content` sources (the type may come after them).
+fn collect_source(t: &mut Tokens<'_>, out: &mut Vec<TextSpan>) -> Option<()> {
+    let first = t.next()?;
+    if first != Token::Open(true) {
+        return t.skip_rest(first);
+    }
+    let mut inner = Vec::new();
+    let mut textual = false;
+    while let Some(key) = t.key()? {
+        match key.as_ref() {
+            "type" => textual = matches!(t.text()?.as_deref(), Some("text" | "content")),
+            "data" | "content" => {
+                let value = t.next()?;
+                collect_spans(t, value, &mut inner)?;
+            }
+            _ => t.skip()?,
+        }
+    }
+    if textual {
+        out.extend(inner);
+    }
+    Some(())
+}
+
+/// The top-level members of each format that carry the text a request sends.
+fn sent_text_fields(format: ApiFormat) -> &'static [&'static str] {
+    match format {
+        ApiFormat::ChatCompletions => &["messages", "prediction"],
+        ApiFormat::Messages => &["messages", "system"],
+        ApiFormat::Responses => &["input", "instructions"],
+        ApiFormat::Embeddings => &["input"],
     }
 }
 
@@ -1229,5 +1343,64 @@ mod tests {
         assert!(cost(&mut parse(ApiFormat::Messages, &cached)) > base);
         let mut e = ParsedRequest::parse(ApiFormat::Messages, escaped).expect("parses");
         assert!(cost(&mut e) > base);
+    }
+
+    #[test]
+    fn text_spans_are_the_strings_the_tree_walk_visits() {
+        let bodies: &[(ApiFormat, &str)] = &[
+            (
+                ApiFormat::ChatCompletions,
+                r#"{"model": "m", "messages": [{"role": "system", "name": "n", "content": "sys \"q\" \u00e9\n"},
+                   {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "data:x"}}]},
+                   {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\": \"b\"}"}}]},
+                   {"role": "tool", "tool_call_id": "c1", "content": "result"}], "prediction": {"type": "content", "content": "pred"},
+                   "tools": [{"type": "function", "function": {"name": "f", "description": "not sent as text here"}}]}"#,
+            ),
+            (
+                ApiFormat::Messages,
+                r#"{"model": "claude", "max_tokens": 5, "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}],
+                   "messages": [{"role": "user", "content": [{"type": "document", "source": {"data": "doc text", "type": "text", "media_type": "text/plain"}},
+                   {"type": "document", "source": {"type": "base64", "data": "QUJD"}},
+                   {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "tr"}]}]},
+                   {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "x", "input": {"q": "in", "n": 1}}]}]}"#,
+            ),
+            (
+                ApiFormat::Responses,
+                r#"{"model": "m", "instructions": "be brief", "input": [{"role": "user", "content": [{"type": "input_text", "text": "a"}]},
+                   {"type": "function_call_output", "call_id": "c", "output": "out"}], "metadata": {"k": "v"}}"#,
+            ),
+            (
+                ApiFormat::Embeddings,
+                r#"{"model": "e", "input": ["one", "two"]}"#,
+            ),
+        ];
+        for (format, body) in bodies {
+            let mut tree = ParsedRequest::parse(*format, body.as_bytes()).expect("parses");
+            let spans = tree.sent_text_spans().expect("readable");
+            let raw = std::str::from_utf8(tree.raw()).expect("utf-8").to_owned();
+            let from_spans: Vec<String> = spans
+                .iter()
+                .map(|sp| {
+                    let inner = &raw[sp.start..sp.end];
+                    if sp.plain {
+                        inner.to_owned()
+                    } else {
+                        serde_json::from_str(&format!("\"{inner}\"")).expect("a JSON string")
+                    }
+                })
+                .collect();
+            let mut visited = Vec::new();
+            tree.rewrite_sent_text(&mut |text| {
+                visited.push(text.clone());
+                false
+            });
+            let (mut a, mut b) = (from_spans.clone(), visited.clone());
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{body}");
+            assert!(!a
+                .iter()
+                .any(|t| t == "QUJD" || t == "not sent as text here" || t == "v"));
+        }
     }
 }

@@ -268,11 +268,11 @@ pub(crate) enum Token {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Span {
     /// The opening quote.
-    at: usize,
+    pub(crate) at: usize,
     /// Past the closing quote.
-    end: usize,
+    pub(crate) end: usize,
     /// Without escapes (its text is the bytes between the quotes).
-    plain: bool,
+    pub(crate) plain: bool,
 }
 
 /// What the grammar allows next.

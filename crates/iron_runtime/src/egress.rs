@@ -232,6 +232,50 @@ impl Pseudonyms {
 }
 
 impl Pseudonyms {
+    /// Restores placeholders in a raw JSON reply without parsing it, when that
+    /// is exact: `Some(None)` when there is none, `Some(Some(body))` restored,
+    /// `None` when the tree must do it (a `<` written as `\u003c`, or a value
+    /// that would need escaping, such as a quote or a line break: inside a
+    /// tool call's JSON-encoded arguments it would need escaping twice).
+    #[must_use]
+    pub fn restore_raw(&self, body: &[u8]) -> Option<Option<Vec<u8>>> {
+        if memchr::memchr(b'<', body).is_none() {
+            return (memchr::memmem::find(body, b"\\u003c").is_none()).then_some(None);
+        }
+        if memchr::memmem::find(body, b"\\u003c").is_some() {
+            return None;
+        }
+        let st = self.lock();
+        let mut out = Vec::with_capacity(body.len() + 64);
+        let mut last = 0;
+        for open in memchr::memchr_iter(b'<', body) {
+            if open < last {
+                continue;
+            }
+            let tail = &body[open..body.len().min(open + MAX_PLACEHOLDER + 1)];
+            let Some(close) = memchr::memchr(b'>', tail) else {
+                continue;
+            };
+            let Some(value) = std::str::from_utf8(&tail[..=close])
+                .ok()
+                .and_then(|token| st.by_token.get(token))
+            else {
+                continue;
+            };
+            if value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+                return None;
+            }
+            out.extend_from_slice(&body[last..open]);
+            out.extend_from_slice(value.as_bytes());
+            last = open + close + 1;
+        }
+        if last == 0 {
+            return Some(None);
+        }
+        out.extend_from_slice(&body[last..]);
+        Some(Some(out))
+    }
+
     /// Restores placeholders in every string of `value` (tool-call arguments):
     /// a string holding JSON (`"{\"to\": \"<EMAIL_1>\"}"`) is restored inside
     /// and encoded again, so a value with quotes stays valid JSON. True when
@@ -317,17 +361,19 @@ impl Applied {
     }
 }
 
-/// Applies `policy` to one text (a string the request sends); whether it changed.
-pub fn apply_to_text(
-    text: &mut String,
+/// Applies `policy` to the findings in `text`: the text to send instead when
+/// anything was replaced (`None`: send it as it is), the findings and their
+/// actions (not `allow`) recorded in `applied`.
+pub fn apply_to_str(
+    text: &str,
     scanner: &Scanner,
     policy: &EgressPolicy,
     names: &Pseudonyms,
     applied: &mut Applied,
-) -> bool {
+) -> Option<String> {
     let findings = scanner.find(text);
     if findings.is_empty() {
-        return false;
+        return None;
     }
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
@@ -361,10 +407,26 @@ pub fn apply_to_text(
     }
     out.push_str(&text[last..]);
     if changed {
-        *text = out;
         applied.changed = true;
     }
-    changed
+    changed.then_some(out)
+}
+
+/// [`apply_to_str`] in place: whether `text` changed.
+pub fn apply_to_text(
+    text: &mut String,
+    scanner: &Scanner,
+    policy: &EgressPolicy,
+    names: &Pseudonyms,
+    applied: &mut Applied,
+) -> bool {
+    match apply_to_str(text, scanner, policy, names, applied) {
+        Some(out) => {
+            *text = out;
+            true
+        }
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -378,6 +440,30 @@ mod tests {
             ..ScannerConfig::default()
         })
         .expect("scanner")
+    }
+
+    #[test]
+    fn raw_restoration_is_used_only_where_it_is_exact() {
+        let names = Pseudonyms::default();
+        let a = names.token_for("EMAIL", "jane@example.com");
+        let b = names.token_for("API_KEY", "line one\nline \"two\"");
+        let body = format!(r#"{{"t": "to {a}, <EMAIL_9> stays", "args": "{{\"to\": \"{a}\"}}"}}"#);
+        let out = names
+            .restore_raw(body.as_bytes())
+            .expect("exact")
+            .expect("restored");
+        let v: Value = serde_json::from_slice(&out).expect("still JSON");
+        assert_eq!(v["t"], "to jane@example.com, <EMAIL_9> stays");
+        let args: Value = serde_json::from_str(v["args"].as_str().expect("str")).expect("JSON");
+        assert_eq!(args["to"], "jane@example.com");
+        // A value with a quote or a line break is left to the tree; so is an escaped `<`.
+        assert_eq!(
+            names.restore_raw(format!(r#"{{"t": "{b}"}}"#).as_bytes()),
+            None
+        );
+        assert_eq!(names.restore_raw(br#"{"t": "\u003cEMAIL_1>"}"#), None);
+        assert_eq!(names.restore_raw(br#"{"t": "nothing"}"#), Some(None));
+        assert_eq!(names.restore_raw(br#"{"t": "a < b"}"#), Some(None));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use iron_safety::{Finding, Mode, Scanner};
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 
-use crate::egress::{apply_to_text, Action, Applied, EgressPolicy, Pseudonyms};
+use crate::egress::{apply_to_str, apply_to_text, Action, Applied, EgressPolicy, Pseudonyms};
 use crate::error::PipelineError;
 use crate::events::EventBus;
 use crate::limits::{Limiter, RequestLimits};
@@ -432,18 +432,44 @@ impl Pipeline {
         policy: &EgressPolicy,
         scanner: &Scanner,
     ) -> Result<(ParsedRequest, usize), PipelineError> {
-        // The common case: nothing in the raw body. An escape (`\n`, `\u00e9`) can hide a
-        // value or join it to a letter, so a body with one is looked at text by text.
-        let raw = std::str::from_utf8(parsed.raw()).unwrap_or_default();
-        if !raw.contains('\\') && scanner.find(raw).is_empty() {
-            return Ok((parsed, 0));
-        }
-        let mut parsed = parsed;
-        let mut applied = Applied::default();
         let names = &self.pseudonyms;
-        parsed.rewrite_sent_text(&mut |text| {
-            apply_to_text(text, scanner, policy, names, &mut applied)
-        });
+        let mut applied = Applied::default();
+        // The texts are found in the raw body and scanned there (decoded when escaped);
+        // a changed one is spliced in. A body the reader does not take goes through the tree.
+        let mut spliced: Option<Vec<u8>> = None;
+        let mut parsed = parsed;
+        if let Some(spans) = parsed.sent_text_spans() {
+            let raw = parsed.raw();
+            let text_of = |start: usize, end: usize| std::str::from_utf8(&raw[start..end]).ok();
+            let mut out = Vec::new();
+            let mut last = 0;
+            for span in spans {
+                let decoded;
+                let text = if span.plain {
+                    text_of(span.start, span.end).unwrap_or_default()
+                } else {
+                    decoded = text_of(span.start - 1, span.end + 1)
+                        .and_then(|quoted| serde_json::from_str::<String>(quoted).ok())
+                        .unwrap_or_default();
+                    &decoded
+                };
+                if let Some(sent) = apply_to_str(text, scanner, policy, names, &mut applied) {
+                    out.extend_from_slice(&raw[last..span.start - 1]);
+                    serde_json::to_writer(&mut out, &sent).map_err(|e| {
+                        PipelineError::BadRequest(format!("the request cannot be rewritten: {e}"))
+                    })?;
+                    last = span.end + 1;
+                }
+            }
+            if applied.changed {
+                out.extend_from_slice(&raw[last..]);
+                spliced = Some(out);
+            }
+        } else {
+            parsed.rewrite_sent_text(&mut |text| {
+                apply_to_text(text, scanner, policy, names, &mut applied)
+            });
+        }
         let listening = self.events.is_active();
         for (f, action) in applied.findings.iter().filter(|_| listening) {
             self.events.emit(
@@ -481,9 +507,10 @@ impl Pipeline {
             return Ok((parsed, count));
         }
         // Count and price what is sent, not what the agent wrote.
-        let mut sent = ParsedRequest::parse(parsed.format, &parsed.to_bytes())
+        let body = spliced.unwrap_or_else(|| parsed.to_bytes());
+        let mut sent = ParsedRequest::parse(parsed.format, &body)
             .map_err(|e| self.refuse(Some(&parsed.model), llm_error(e)))?;
-        sent.mark_modified();
+        sent.mark_rewritten();
         Ok((sent, count))
     }
 
@@ -632,7 +659,7 @@ impl Call {
     /// caller's bytes as they are (no re-serialising on the common path).
     #[must_use]
     pub fn modified_body(&self) -> Option<Vec<u8>> {
-        self.parsed.modified.then(|| self.parsed.to_bytes())
+        (self.parsed.modified || self.parsed.rewritten).then(|| self.parsed.to_bytes())
     }
 
     /// Time since the call was admitted.
@@ -695,11 +722,16 @@ impl Call {
             }
             let mode = scanner.map(|s| s.mode());
             // Placeholders this runtime sent may come back (in text or tool-call
-            // arguments, `<` possibly escaped): they are restored from the tree.
-            let restore = !self.pipeline.pseudonyms.is_empty()
-                && (memchr::memchr(b'<', body).is_some()
-                    || memchr::memmem::find(body, b"\\u003c").is_some());
-            if (findings.is_empty() || mode != Some(Mode::Redact)) && !restore {
+            // arguments): restored in the raw body when that is exact, else in the tree.
+            let names = &self.pipeline.pseudonyms;
+            let restored = if names.is_empty() {
+                Some(None)
+            } else {
+                names.restore_raw(body)
+            };
+            if let (true, Some(restored)) =
+                (findings.is_empty() || mode != Some(Mode::Redact), restored)
+            {
                 let usage = iron_llm::response::skimmed_usage(format, &skimmed)
                     .ok()
                     .flatten();
@@ -712,7 +744,7 @@ impl Call {
                 return if blocked {
                     Err(pii_blocked(&findings))
                 } else {
-                    Ok(None)
+                    Ok(restored)
                 };
             }
         }
