@@ -342,6 +342,16 @@ fn word_start(b: &[u8], i: usize, max: usize) -> Option<usize> {
     Some(s)
 }
 
+/// The label start (at or after `pos`) of an SSN written as the nine bare
+/// digits at `t` (a word of nine characters).
+fn labelled_ssn(b: &[u8], pos: usize, t: usize) -> Option<usize> {
+    if !entities::digits_at(b, t, 9) || entities::is_word(entities::byte(b, t + 9)) {
+        return None;
+    }
+    let from = pos.max(t.saturating_sub(ssn::LABEL_REACH));
+    ssn::label_before(b, from, t)
+}
+
 /// The first start at or after `pos` that a trigger byte points at and
 /// `entities::may_start` accepts; `Err(at)` when the text around `at` is
 /// too dense in triggers for this to beat the automaton.
@@ -370,16 +380,6 @@ fn next_triggered(b: &[u8], pos: usize, density: &mut Density) -> Result<Option<
         let c = b[t];
         // Nine bare digits: an SSN when a label leads them (`SSN: 536228726`),
         // whose start comes before any other candidate at this trigger.
-        if c.is_ascii_digit()
-            && entities::byte(b, t + 8).is_ascii_digit()
-            && !entities::is_word(entities::byte(b, t + 9))
-            && entities::digits_at(b, t, 9)
-        {
-            let from = pos.max(t.saturating_sub(ssn::LABEL_REACH));
-            if let Some(label) = ssn::label_before(b, from, t) {
-                return Ok(Some(label));
-            }
-        }
         // The word this trigger is in (a digit) or ends (a separator).
         let word = if c.is_ascii_digit() {
             word_start(b, t, LOOKBACK)
@@ -392,16 +392,25 @@ fn next_triggered(b: &[u8], pos: usize, density: &mut Density) -> Result<Option<
             if w >= pos && last_word != Some(w) {
                 last_word = Some(w);
                 if entities::may_start(b, w) {
-                    return Ok(Some(w));
+                    // A label before these digits starts earlier.
+                    let label = c.is_ascii_digit().then(|| labelled_ssn(b, pos, t));
+                    return Ok(Some(label.flatten().unwrap_or(w)));
                 }
             }
         }
         if c.is_ascii_digit() {
             // The rest of this word shares its start.
-            t += b[t..]
+            let len = b[t..]
                 .iter()
                 .position(|&x| !entities::is_word(x))
                 .unwrap_or(b.len() - t);
+            // Nine bare digits: an SSN when a label leads them (`SSN: 536228726`).
+            if len == 9 {
+                if let Some(label) = labelled_ssn(b, pos, t) {
+                    return Ok(Some(label));
+                }
+            }
+            t += len;
             continue;
         }
         if matches!(c, b':' | b'+' | b'(') && entities::may_start(b, t) {
