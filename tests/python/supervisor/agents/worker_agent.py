@@ -28,7 +28,9 @@ while n == 0 or i < n:
     client = openai.OpenAI(max_retries=0)
     try:
         client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": prompt.replace("{i}", str(i))}], max_tokens=20
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": prompt.replace("{i}", str(i))}],
+            max_tokens=20,
         )
         print(f"call {i} ok", flush=True)
         ic.outcome(True)
