@@ -8,6 +8,7 @@ import json
 import secrets
 import string
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -18,6 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from faker import Faker
 
 import iron_cage as ic
+from iron_cage.client import ControlPanelClient
+from iron_cage.control_panel import Settings
+from iron_cage.control_panel.embedded import EmbeddedControlPanel
 from iron_cage.testing import FakeProvider
 
 fake_data = Faker()
@@ -351,3 +355,41 @@ def test_router_anthropic_route_is_scanned(fake: FakeProvider) -> None:
     (body,) = sent_since(fake, before)
     assert email not in json.dumps(body)
     assert body["system"] == "for <EMAIL_1>"
+
+
+# --- reported to the Control Panel -------------------------------------------
+
+
+def test_request_findings_reach_the_control_panel_audit(fake: FakeProvider, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'cp.db'}",
+        master_key="test-master-key-0123456789abcdef",
+        admin_email="admin@example.com",
+        admin_password="correct horse battery staple",
+    )
+    email, other = fake_data.unique.email(), fake_data.unique.email()
+    with (
+        EmbeddedControlPanel(settings) as cp,
+        ControlPanelClient(cp.url, email="admin@example.com", password="correct horse battery staple") as c,
+    ):
+        agent = c.create_agent("egress-audit", budget_usd=5.0)
+        token = c.create_token(agent.id).token
+        client = openai_client(fake.base_url)
+        fake.script_reply(f"Noted, I will also copy {other}.")
+        with ic.AgentRuntime(
+            budget=1.0, control_panel=cp.url, ic_token=token, outbox_path=tmp_path / "outbox.db"
+        ):
+            client.chat.completions.create(
+                model="gpt-4o-mini", max_tokens=40, messages=[{"role": "user", "content": f"mail {email}"}]
+            )
+        rows = c.pii_findings(agent_id=agent.id)
+        assert sorted((r.entity, r.direction, r.action) for r in rows) == [
+            ("EMAIL", "reply", None),
+            ("EMAIL", "request", "pseudonymized"),
+        ]
+        sent = next(r for r in rows if r.direction == "request")
+        assert (sent.start, sent.end) == (5, 5 + len(email))
+        (trace,) = c.traces(agent_id=agent.id)
+        assert trace.pii_findings == 1  # the reply's
+        stored = (tmp_path / "cp.db").read_bytes()
+        assert email.encode() not in stored and other.encode() not in stored

@@ -414,8 +414,43 @@ struct Report<'a> {
     cost_usd: String,
     latency_ms: f64,
     pii_findings: usize,
+    /// Each finding, for the PII audit (never the value); the first
+    /// `MAX_REPORTED_FINDINGS` of a call (the count above has them all).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pii: Vec<ReportFinding<'a>>,
     status: &'static str,
     occurred_at: String,
+}
+
+/// The most findings one report lists (the Control Panel's limit per report).
+const MAX_REPORTED_FINDINGS: usize = 1000;
+
+#[derive(serde::Serialize)]
+struct ReportFinding<'a> {
+    entity: &'a str,
+    severity: &'static str,
+    start: usize,
+    end: usize,
+    value_hmac: &'a str,
+    /// `reply` (the reply scanner) or `request` (the request policy).
+    direction: &'static str,
+    /// What the request policy did; `None` for reply findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'static str>,
+}
+
+impl<'a> ReportFinding<'a> {
+    fn new(f: &'a iron_safety::Finding, action: Option<&'static str>) -> Self {
+        ReportFinding {
+            entity: &f.entity,
+            severity: f.severity.as_str(),
+            start: f.start,
+            end: f.end,
+            value_hmac: &f.value_hmac,
+            direction: if action.is_some() { "request" } else { "reply" },
+            action,
+        }
+    }
 }
 
 /// A fresh key pair for one handshake or refresh.
@@ -455,6 +490,17 @@ impl Inner {
             cost_usd: format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000),
             latency_ms: call.latency_ms,
             pii_findings: call.pii_findings,
+            pii: call
+                .findings
+                .iter()
+                .map(|f| ReportFinding::new(f, None))
+                .chain(
+                    call.egress
+                        .iter()
+                        .map(|(f, a)| ReportFinding::new(f, Some(a))),
+                )
+                .take(MAX_REPORTED_FINDINGS)
+                .collect(),
             status: if call.blocked { "blocked" } else { "ok" },
             occurred_at: rfc3339(
                 SystemTime::now()

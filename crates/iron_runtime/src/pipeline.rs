@@ -303,7 +303,7 @@ impl Pipeline {
         let started = Instant::now();
         let mut parsed =
             ParsedRequest::parse(format, body).map_err(|e| self.refuse(None, llm_error(e)))?;
-        let mut egress_findings = 0;
+        let mut egress_findings = Vec::new();
         if let Some((policy, scanner)) = &self.egress {
             (parsed, egress_findings) = self.apply_egress(parsed, policy, scanner)?;
         }
@@ -425,13 +425,13 @@ impl Pipeline {
     }
 
     /// Applies the request policy: the request as it will be sent (placeholders
-    /// and redactions in, counted again) and how many findings it had.
+    /// and redactions in, counted again) and the findings it acted on.
     fn apply_egress(
         &self,
         parsed: ParsedRequest,
         policy: &EgressPolicy,
         scanner: &Scanner,
-    ) -> Result<(ParsedRequest, usize), PipelineError> {
+    ) -> Result<(ParsedRequest, Vec<(Finding, Action)>), PipelineError> {
         let names = &self.pseudonyms;
         let mut applied = Applied::default();
         // The texts are found in the raw body and scanned there (decoded when escaped);
@@ -502,16 +502,15 @@ impl Pipeline {
                 PipelineError::PiiBlocked { message, findings },
             ));
         }
-        let count = applied.findings.len();
         if !applied.changed {
-            return Ok((parsed, count));
+            return Ok((parsed, applied.findings));
         }
         // Count and price what is sent, not what the agent wrote.
         let body = spliced.unwrap_or_else(|| parsed.to_bytes());
         let mut sent = ParsedRequest::parse(parsed.format, &body)
             .map_err(|e| self.refuse(Some(&parsed.model), llm_error(e)))?;
         sent.mark_rewritten();
-        Ok((sent, count))
+        Ok((sent, applied.findings))
     }
 
     /// The placeholders of this pipeline (restored in replies).
@@ -622,7 +621,7 @@ pub struct Call {
     permit: Option<Permit>,
     started: Instant,
     /// Findings the request policy acted on (sent as placeholders, redacted, or warned of).
-    egress_findings: usize,
+    egress_findings: Vec<(Finding, Action)>,
 }
 
 /// What a finished call cost.
@@ -919,7 +918,13 @@ impl Call {
             exact_usage: exact,
             latency_ms: ms(self.started.elapsed()),
             pii_findings: findings.len(),
-            egress_findings: self.egress_findings,
+            egress_findings: self.egress_findings.len(),
+            findings: findings.to_vec(),
+            egress: self
+                .egress_findings
+                .iter()
+                .map(|(f, a)| (f.clone(), a.as_str()))
+                .collect(),
             blocked,
             spent: snap.spent,
             limit: snap.limit,

@@ -47,6 +47,14 @@ pub struct CallRecord {
     pub pii_findings: usize,
     /// PII findings in the request that the request policy acted on.
     pub egress_findings: usize,
+    /// The reply's findings (entity, offsets, severity, keyed HMAC; never
+    /// values), for the Control Panel's PII audit.
+    #[serde(skip)]
+    pub findings: Vec<iron_safety::Finding>,
+    /// The request's findings and what was done (`pseudonymized`, `redacted`,
+    /// `warn`, `blocked`), for the same audit.
+    #[serde(skip)]
+    pub egress: Vec<(iron_safety::Finding, &'static str)>,
     /// Whether block mode withheld the reply (still charged: the provider billed it).
     pub blocked: bool,
     /// The budget's spend after this call.

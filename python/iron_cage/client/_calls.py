@@ -235,6 +235,20 @@ def traces(agent_id: int | None, limit: int, before_id: int | None) -> Call[list
     return call("GET", "/traces", list[m.TraceOut], agent_id=agent_id, limit=limit, before_id=before_id)
 
 
+def pii_findings(
+    agent_id: int | None, entity: str | None, direction: str | None, limit: int
+) -> Call[list[m.PiiFindingOut]]:
+    return call(
+        "GET",
+        "/pii/findings",
+        list[m.PiiFindingOut],
+        agent_id=agent_id,
+        entity=entity,
+        direction=direction,
+        limit=limit,
+    )
+
+
 # secrets and provider keys
 def create_secret(
     name: str,

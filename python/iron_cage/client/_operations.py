@@ -202,6 +202,18 @@ class Operations:
     ) -> list[m.TraceOut]:
         return self._run(c.traces(agent_id, limit, before_id))
 
+    def pii_findings(
+        self,
+        *,
+        agent_id: int | None = None,
+        entity: str | None = None,
+        direction: str | None = None,
+        limit: int = 100,
+    ) -> list[m.PiiFindingOut]:
+        """PII found in replies (``direction="reply"``) and in what calls sent (``"request"``,
+        with the action taken), newest first: entity, severity, keyed HMAC, never values."""
+        return self._run(c.pii_findings(agent_id, entity, direction, limit))
+
     def create_secret(
         self,
         name: str,

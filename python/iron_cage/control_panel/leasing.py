@@ -191,7 +191,7 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             "cached_tokens": r.cached_tokens,
             "cost_micros": cost[r.request_id],
             "latency_ms": r.latency_ms,
-            "pii_findings": max(r.pii_findings, len(r.pii or ())),
+            "pii_findings": r.reply_findings,
             "breaker_state": r.breaker_state,
             "status": r.status,
             "occurred_at": r.occurred_at.astimezone(UTC) if r.occurred_at and r.occurred_at.tzinfo else now,
@@ -252,6 +252,8 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             "start": f.start,
             "end": f.end,
             "value_hmac": f.value_hmac,
+            "direction": f.direction,
+            "action": f.action,
             "received_at": now,
         }
         for r in reports

@@ -299,8 +299,8 @@ class UsageRecord(Base):
 
 
 class PiiFinding(Base):
-    """One PII finding a runtime reported with a call (entity, severity, where, a keyed HMAC of
-    the value: never the value), kept for audit (migration 0008)."""
+    """One PII finding a runtime reported with a call, in its reply or in what it sent (entity,
+    severity, where, a keyed HMAC of the value: never the value), kept for audit."""
 
     __tablename__ = "pii_findings"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -312,6 +312,9 @@ class PiiFinding(Base):
     start: Mapped[int] = mapped_column(BigInteger)
     end: Mapped[int] = mapped_column(BigInteger)
     value_hmac: Mapped[str] = mapped_column(String(128))
+    # reply (the reply scanner) or request (the request policy, with its action): migration 0010.
+    direction: Mapped[str] = mapped_column(String(8), default="reply", server_default="reply")
+    action: Mapped[str | None] = mapped_column(String(16), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
 
 

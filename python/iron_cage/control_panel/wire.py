@@ -367,8 +367,14 @@ class LeaseGrantOut(LeaseOut):
 Severity = Literal["low", "medium", "high", "critical"]
 
 
+Direction = Literal["reply", "request"]
+EgressAction = Literal["warn", "redacted", "pseudonymized", "blocked"]
+
+
 class PiiFindingIn(Model):
-    """One finding in a call's reply, as the runtime's scanner reports it: never the value."""
+    """One finding in a call's reply (``direction: reply``, the reply scanner's) or in what
+    the call sent (``request``, with what the request policy did), as the runtime reports
+    it: never the value."""
 
     entity: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,39}$")]
     severity: Severity
@@ -377,11 +383,17 @@ class PiiFindingIn(Model):
     value_hmac: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16,128}$")] = Field(
         description="the runtime's keyed HMAC-SHA256 of the value, hex"
     )
+    direction: Direction = "reply"
+    action: EgressAction | None = Field(
+        default=None, description="for request findings: what the request policy did"
+    )
 
     @model_validator(mode="after")
     def _in_order(self) -> PiiFindingIn:
         if self.end < self.start:
             raise ValueError("end is before start")
+        if (self.action is None) != (self.direction == "reply"):
+            raise ValueError("a request finding carries its action; a reply finding has none")
         return self
 
 
@@ -399,8 +411,15 @@ class UsageIn(Model):
     status: Literal["ok", "error", "blocked"] = "ok"
     occurred_at: datetime | None = None
     pii: Annotated[list[PiiFindingIn], Field(max_length=1000)] | None = Field(
-        default=None, description="the findings behind pii_findings, one each (optional)"
+        default=None,
+        description="the findings behind pii_findings (the reply's), and those in what the call "
+        "sent, one each (optional)",
     )
+
+    @property
+    def reply_findings(self) -> int:
+        """PII found in the reply: the reported count, or the listed reply findings if more."""
+        return max(self.pii_findings, sum(1 for f in self.pii or () if f.direction == "reply"))
 
 
 class ReportIn(Model):
@@ -490,6 +509,8 @@ class PiiFindingOut(BaseModel):
     start: int
     end: int
     value_hmac: str
+    direction: str
+    action: str | None
     received_at: datetime
 
 

@@ -359,6 +359,34 @@ def finding(entity: str, severity: str = "high", start: int = 0) -> dict[str, An
     }
 
 
+def test_findings_in_what_calls_send_are_stored_with_their_action(api: Api) -> None:
+    agent = api.agent(budget_usd=10)
+    token = api.ic_token(agent["id"])
+    lease = api.client.post("/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 5}).json()
+    sent = {**finding("EMAIL"), "direction": "request", "action": "pseudonymized"}
+    body = {
+        "lease_id": lease["lease_id"],
+        "reports": [usage("q1", 0.01, pii_findings=1, pii=[finding("PHONE"), sent])],
+    }
+    r = api.client.post("/api/v1/budget/report", json=body, headers=api.auth(token))
+    assert r.status_code == 200, r.text
+    admin = api.as_("admin")
+    rows = api.client.get(f"/api/v1/pii/findings?agent_id={agent['id']}", headers=admin).json()
+    assert sorted((r["entity"], r["direction"], r["action"]) for r in rows) == [
+        ("EMAIL", "request", "pseudonymized"),
+        ("PHONE", "reply", None),
+    ]
+    only = api.client.get("/api/v1/pii/findings?direction=request", headers=admin).json()
+    assert [r["request_id"] for r in only] == ["q1"]
+    # The call's reply count is the reply's findings, not the request's.
+    traces = api.client.get(f"/api/v1/traces?agent_id={agent['id']}", headers=admin).json()
+    assert [t["pii_findings"] for t in traces] == [1]
+    for bad in ({**finding("EMAIL"), "direction": "request"}, {**finding("EMAIL"), "action": "redacted"}):
+        body = {"lease_id": lease["lease_id"], "reports": [usage("q2", 0.01, pii=[bad])]}
+        r = api.client.post("/api/v1/budget/report", json=body, headers=api.auth(token))
+        assert r.status_code == 422 and "carries its action" in r.text, r.text
+
+
 def test_pii_findings_are_stored_one_row_each_and_alert_once_per_agent_entity_and_window(
     api: Api, receivers: tuple[str, int, _Inbox]
 ) -> None:

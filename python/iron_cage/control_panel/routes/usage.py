@@ -21,7 +21,14 @@ from iron_cage.control_panel.errors import bad_request
 from iron_cage.control_panel.models import Agent, PiiFinding, UsageRecord, User
 from iron_cage.control_panel.money import usd
 from iron_cage.control_panel.principal import Principal
-from iron_cage.control_panel.wire import PiiFindingOut, TraceOut, UsageGroup, UsagePoint, UsageTotals
+from iron_cage.control_panel.wire import (
+    Direction,
+    PiiFindingOut,
+    TraceOut,
+    UsageGroup,
+    UsagePoint,
+    UsageTotals,
+)
 
 router = TxRouter(tags=["usage"])
 
@@ -211,12 +218,14 @@ def pii_findings(
     s: Db,
     agent_id: AgentFilter = None,
     entity: Annotated[str | None, Query(pattern=r"^[A-Z][A-Z0-9_]{0,39}$")] = None,
+    direction: Annotated[Direction | None, Query()] = None,
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[PiiFindingOut]:
-    """PII found in agents' replies, one row per finding (entity, severity, position, a keyed
-    HMAC of the value: never the value), newest first."""
+    """PII found in agents' replies (``direction=reply``) and in what they sent
+    (``request``, with the action taken), one row per finding (entity, severity, position,
+    a keyed HMAC of the value: never the value), newest first."""
     start, end = _window(since, until)
     q = select(PiiFinding).where(PiiFinding.received_at >= start, PiiFinding.received_at < end)
     if agent_id is not None:
@@ -226,5 +235,7 @@ def pii_findings(
         q = q.where(PiiFinding.agent_id.in_(select(Agent.id).where(Agent.owner_id == who.user_id)))
     if entity is not None:
         q = q.where(PiiFinding.entity == entity)
+    if direction is not None:
+        q = q.where(PiiFinding.direction == direction)
     q = q.order_by(PiiFinding.id.desc()).limit(limit)
     return [PiiFindingOut.model_validate(f, from_attributes=True) for f in s.scalars(q)]
