@@ -139,8 +139,8 @@ test-frameworks: setup test-llamaindex test-dspy
 
 # What a user gets from `pip install .`: a fresh venv, the wheel built by pip
 # through maturin, a governed reservation from the installed package, and its
-# Control Panel serving /ws to a real WebSocket client.
-install-check:
+# Control Panel serving the dashboard (built first: the wheel ships it) and /ws.
+install-check: dashboard
 	rm -rf .venv-install
 	$(PYTHON) -m venv .venv-install
 	.venv-install/bin/pip install --quiet '.[control-panel]'

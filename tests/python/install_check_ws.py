@@ -1,9 +1,12 @@
-"""``make install-check``: the Control Panel of a plain ``pip install '.[control-panel]'`` serves /ws.
+"""``make install-check``: the Control Panel of a plain ``pip install '.[control-panel]'`` serves
+the dashboard and /ws.
 
 Run by the installed venv's Python from ``/`` (so the installed package is imported, not the
 checkout): starts ``iron-cage control-panel serve`` on a free loopback port with a fresh
-SQLite database, logs in as the bootstrapped admin, creates an agent, opens ``/ws`` with a
-real WebSocket client and expects the agent's STATE_UPDATE. Without a WebSocket library
+SQLite database; expects the dashboard (shipped in the wheel) at ``/`` and at a page path
+(``/calls``: history routing), and the API docs' Swagger UI from the same server; logs in as
+the bootstrapped admin, creates an agent, opens ``/ws`` with a real WebSocket client and
+expects the agent's STATE_UPDATE. Without a WebSocket library
 uvicorn answers ``/ws`` with 404 ("No supported WebSocket library detected").
 """
 
@@ -53,6 +56,27 @@ def wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path, timeout_s
     sys.exit(f"install check failed: {why}:\n{log.read_text()}")
 
 
+def check_dashboard(url: str) -> None:
+    import iron_cage.control_panel.dashboard as dashboard
+
+    static = Path(dashboard.__file__).parent / "static"
+    if not (static / "index.html").is_file():
+        sys.exit(f"install check failed: the wheel has no dashboard build ({static}/index.html is missing)")
+    app = (static / "index.html").read_text()
+    for path in ("/", "/calls"):
+        r = httpx.get(f"{url}{path}")
+        if r.status_code != 200 or r.text != app or '<div id="app">' not in r.text:
+            why = f"{path} answered {r.status_code}, not the dashboard"
+            sys.exit(f"install check failed: {why}: {r.text[:200]}")
+    if httpx.get(f"{url}/api/v1/nothing-here").json().get("error", {}).get("code") != "not_found":
+        sys.exit("install check failed: an unknown API path did not answer a JSON 404")
+    docs = httpx.get(f"{url}/api/v1/docs").text
+    bundle = httpx.get(f"{url}/api-docs/swagger-ui-bundle.js")
+    if "/api-docs/swagger-ui-bundle.js" not in docs or bundle.status_code != 200:
+        sys.exit("install check failed: /api/v1/docs does not run Swagger UI from this server")
+    print(f"dashboard OK: / and /calls answer the app from {static}; API docs offline")
+
+
 def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -76,6 +100,7 @@ def main() -> None:
             server = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_healthy(url, server, log)
+            check_dashboard(url)
             login = httpx.post(f"{url}/api/v1/auth/login", json={"email": email, "password": password})
             login.raise_for_status()
             token = login.json()["access_token"]

@@ -8,17 +8,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import PlainTextResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlalchemy import delete
 
 from iron_cage import __version__
 from iron_cage.control_panel import errors, leasing, logins
 from iron_cage.control_panel.bodylimit import BodyLimit
+from iron_cage.control_panel.dashboard import STATIC, Dashboard, docs_page
 from iron_cage.control_panel.headers import SecurityHeaders
 from iron_cage.control_panel.models import PiiAlertMark
 from iron_cage.control_panel.routes import (
@@ -39,8 +38,6 @@ from iron_cage.control_panel.state import ControlPanel
 
 log = logging.getLogger("iron_cage.control_panel")
 API = "/api/v1"
-# The Vue dashboard (dashboard/), built here by `make dashboard` (part of `make setup`).
-STATIC = Path(__file__).parent / "static"
 
 
 def _prune(cp: ControlPanel) -> None:
@@ -91,7 +88,7 @@ def create_app(settings: Settings | None = None, *, control_panel: ControlPanel 
         version=__version__,
         description="Users, IC tokens, budget leasing, usage, provider keys and secrets for governed agents.",
         openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        docs_url=None,  # served below from the dashboard's build: works offline
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -128,9 +125,14 @@ def create_app(settings: Settings | None = None, *, control_panel: ControlPanel 
             "replica": cp.settings.replica_name,
         }
 
+    @app.get(f"{API}/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return docs_page(f"{API}/openapi.json")
+
     if (STATIC / "index.html").is_file():
-        # Last, so the API and /ws routes win; html=True serves index.html at /.
-        app.mount("/", StaticFiles(directory=STATIC, html=True), name="dashboard")
+        # Last, so the API and /ws routes win; any other page path answers the app (history
+        # routing), while /api/... and missing files stay 404s.
+        app.mount("/", Dashboard(directory=STATIC, html=True, api_prefix=API), name="dashboard")
     else:
 
         @app.get("/", include_in_schema=False)

@@ -3,7 +3,7 @@ get them too).
 
 - ``Content-Security-Policy``: the dashboard loads scripts, styles and data from its own
   origin only, and no page may frame it (``frame-ancestors 'none'``); the interactive API docs
-  (``/api/v1/docs``) also load Swagger UI from its CDN;
+  (``/api/v1/docs``) run Swagger UI from the dashboard's build, which sets inline styles;
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``, ``X-Frame-Options:
   DENY`` (for browsers without CSP level 2), ``Cross-Origin-Opener-Policy: same-origin``,
   ``Permissions-Policy`` without camera, microphone or location;
@@ -22,11 +22,11 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# Swagger UI (FastAPI's docs page) is an inline script plus its bundle on jsDelivr.
+# Swagger UI (served from the dashboard's build, started by a script file, no inline script)
+# styles its elements inline.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; object-src 'none'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 COMMON = {

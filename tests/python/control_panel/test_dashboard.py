@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from iron_cage.control_panel.app import STATIC
+from iron_cage.control_panel.dashboard import STATIC
 from iron_cage.control_panel.embedded import EmbeddedControlPanel
 
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
