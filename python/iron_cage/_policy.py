@@ -36,17 +36,19 @@ def budget_for(budget: BudgetArg, name: str) -> _core.Budget | None:
 
 
 def egress_for(
-    egress: EgressArg, scanner: PiiScanner | None
+    egress: EgressArg, scanner: PiiScanner | None, *, remote: bool = False
 ) -> tuple[str | None, _core.PiiScannerCore | None]:
     """The request policy as the core takes it: its JSON (``None``: requests are not
     scanned) and the scanner to find with (the reply scanner's rules when there is one).
 
     ``"default"``: credentials (API_KEY, PRIVATE_KEY) are blocked, everything else is
     pseudonymized; ``"off"`` or ``None``: not scanned; a mapping of entity (or
-    ``"default"``) to action overrides the default policy.
+    ``"default"``) to action overrides the default policy. With a Control Panel
+    (``remote``) there is always a scanner: its policy applies even when the agent's is off.
     """
     if egress is None or egress == "off":
-        return None, None
+        finder = PiiScanner(mode="warn")._core if remote and scanner is None else None
+        return None, finder
     if isinstance(egress, str):
         if egress == "default":
             overrides: dict[str, str] = {}

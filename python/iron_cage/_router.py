@@ -85,8 +85,8 @@ class LlmRouter(Events, LoopbackServer):
         egress: EgressArg = "default",
     ) -> None:
         scanner = scanner_for(safety_mode, pii)
-        egress_policy, egress_scanner = egress_for(egress, scanner)
         remote = _lease.resolve(server_url, api_key, "server_url= and api_key= (an IC token)")
+        egress_policy, egress_scanner = egress_for(egress, scanner, remote=remote is not None)
         self._lease: _lease.ControlPanelLease | None = None
         openai_key = provider_key if provider_key is not None else os.environ.get("OPENAI_API_KEY")
         claude_key = anthropic_key or provider_key or os.environ.get("ANTHROPIC_API_KEY")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -393,3 +394,61 @@ def test_request_findings_reach_the_control_panel_audit(fake: FakeProvider, tmp_
         assert trace.pii_findings == 1  # the reply's
         stored = (tmp_path / "cp.db").read_bytes()
         assert email.encode() not in stored and other.encode() not in stored
+
+
+def test_the_control_panel_policy_is_a_floor_the_agent_cannot_lower(
+    fake: FakeProvider, tmp_path: Path
+) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'cp.db'}",
+        master_key="test-master-key-0123456789abcdef",
+        admin_email="admin@example.com",
+        admin_password="correct horse battery staple",
+    )
+    email, iban = fake_data.unique.email(), fake_data.iban()
+    prompt = f"mail {email} about account {iban}"
+    with (
+        EmbeddedControlPanel(settings) as cp,
+        ControlPanelClient(cp.url, email="admin@example.com", password="correct horse battery staple") as c,
+    ):
+        dev = c.create_user("dev-floor@example.com", name="Dev", role="developer").user
+        agent = c.create_agent("egress-floor", budget_usd=5.0, owner_id=dev.id)
+        token = c.create_token(agent.id).token
+        # The developer's floor redacts everything; the agent's own blocks e-mail.
+        c.set_user_pii_policy(dev.id, {"default": "redact"})
+        shown = c.set_agent_pii_policy(agent.id, {"email": "block"})
+        assert shown.effective.egress == {"EMAIL": "block", "default": "redact"}
+        client = openai_client(fake.base_url)
+        # The agent turned request scanning off and replies are not scanned: the floor still applies.
+        with ic.AgentRuntime(
+            budget=1.0,
+            control_panel=cp.url,
+            ic_token=token,
+            outbox_path=tmp_path / "outbox.db",
+            egress="off",
+            safety_mode="off",
+        ):
+            before = len(fake.requests())
+            with pytest.raises(ic.PiiBlockedError, match="EMAIL"):
+                client.chat.completions.create(
+                    model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": prompt}]
+                )
+            assert sent_since(fake, before) == []
+            c.set_agent_pii_policy(agent.id, None)
+            fake.script_reply("Done.")
+            # The next lease answer (a poll, every ~5 s) brings the developer's floor alone.
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    client.chat.completions.create(
+                        model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": prompt}]
+                    )
+                    break
+                except ic.PiiBlockedError:
+                    assert time.monotonic() < deadline, "the changed policy never reached the runtime"
+                    time.sleep(0.5)
+            (body,) = sent_since(fake, before)
+            sent = body["messages"][0]["content"]
+            assert sent == "mail [EMAIL_REDACTED] about account [IBAN_REDACTED]"
+        rows = c.pii_findings(agent_id=agent.id, direction="request")
+        assert sorted((r.entity, r.action) for r in rows) == [("EMAIL", "redacted"), ("IBAN", "redacted")]

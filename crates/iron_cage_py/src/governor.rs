@@ -47,7 +47,8 @@ pub(crate) fn build_pipeline(
     scanner: Option<PyRef<'_, PyPiiScanner>>,
     breaker: Option<(u32, f64)>,
     unbounded_reserve_usd: Option<f64>,
-    egress: Option<(&str, Option<PyRef<'_, PyPiiScanner>>)>,
+    egress: Option<&str>,
+    egress_scanner: Option<PyRef<'_, PyPiiScanner>>,
 ) -> Result<Arc<Pipeline>> {
     let breaker = match breaker {
         Some((failures, cooldown_s)) => Some(BreakerConfig {
@@ -57,17 +58,16 @@ pub(crate) fn build_pipeline(
         }),
         None => None,
     };
-    let (egress, egress_scanner) = match egress {
-        Some((policy, egress_scanner)) => {
+    let egress = match egress {
+        Some(policy) => {
             let value: serde_json::Value = serde_json::from_str(policy)
                 .map_err(|e| config(format!("the egress policy is not valid JSON: {e}")))?;
-            (
-                Some(EgressPolicy::from_json(&value).map_err(config)?),
-                egress_scanner.map(|s| Arc::clone(&s.inner)),
-            )
+            Some(EgressPolicy::from_json(&value).map_err(config)?)
         }
-        None => (None, None),
+        None => None,
     };
+    // Without a policy of its own the scanner still finds for the Control Panel's.
+    let egress_scanner = egress_scanner.map(|s| Arc::clone(&s.inner));
     let config = PipelineConfig {
         egress,
         egress_scanner,
@@ -111,7 +111,8 @@ impl PyGovernor {
             scanner,
             circuit_breaker.then_some((failure_threshold, cooldown_s)),
             unbounded_reserve_usd,
-            egress.as_deref().map(|p| (p, egress_scanner)),
+            egress.as_deref(),
+            egress_scanner,
         )?;
         Ok(PyGovernor { pipeline })
     }

@@ -78,7 +78,8 @@ impl PyRouter {
             scanner,
             circuit_breaker.then_some((failure_threshold, cooldown_s)),
             unbounded_reserve_usd,
-            egress.as_deref().map(|p| (p, egress_scanner)),
+            egress.as_deref(),
+            egress_scanner,
         )?;
         if let Some(path) = events_path {
             pipeline

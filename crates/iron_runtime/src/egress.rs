@@ -53,6 +53,19 @@ impl Action {
         })
     }
 
+    /// How much it keeps from the provider: allow < warn < pseudonymize <
+    /// redact < block (a placeholder still tells the model "the same value").
+    #[must_use]
+    pub fn strictness(self) -> u8 {
+        match self {
+            Action::Allow => 0,
+            Action::Warn => 1,
+            Action::Pseudonymize => 2,
+            Action::Redact => 3,
+            Action::Block => 4,
+        }
+    }
+
     /// The action's name.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -93,7 +106,12 @@ impl EgressPolicy {
     /// # Errors
     /// A value that is not an action, or not a string.
     pub fn from_json(overrides: &Value) -> Result<Self, String> {
-        let mut policy = EgressPolicy::default();
+        EgressPolicy::default().with(overrides)
+    }
+
+    /// `self` with `overrides` applied.
+    fn with(self, overrides: &Value) -> Result<Self, String> {
+        let mut policy = self;
         let Some(map) = overrides.as_object() else {
             return if overrides.is_null() {
                 Ok(policy)
@@ -116,6 +134,60 @@ impl EgressPolicy {
             }
         }
         Ok(policy)
+    }
+
+    /// A Control Panel's policy: only what its map names (`{"EMAIL": "block",
+    /// "default": "redact"}`), every other entity allowed; `null` or `{}` is none.
+    ///
+    /// # Errors
+    /// As [`EgressPolicy::from_json`].
+    pub fn floor_from_json(map: &Value) -> Result<Option<Self>, String> {
+        if map.is_null() {
+            return Ok(None);
+        }
+        let policy = EgressPolicy::allow_all().with(map)?;
+        Ok((!policy.is_off()).then_some(policy))
+    }
+
+    /// Per entity the stricter of `self` and `floor` (a Control Panel's policy is
+    /// a floor the agent's own code cannot lower).
+    #[must_use]
+    pub fn at_least(&self, floor: &EgressPolicy) -> EgressPolicy {
+        let stricter = |a: Action, b: Action| {
+            if b.strictness() > a.strictness() {
+                b
+            } else {
+                a
+            }
+        };
+        let mut entities: Vec<&String> = self.per_entity.iter().map(|(e, _)| e).collect();
+        for (e, _) in &floor.per_entity {
+            if !entities.contains(&e) {
+                entities.push(e);
+            }
+        }
+        EgressPolicy {
+            per_entity: entities
+                .into_iter()
+                .map(|e| (e.clone(), stricter(self.action(e), floor.action(e))))
+                .collect(),
+            default: stricter(self.default, floor.default),
+        }
+    }
+
+    /// No entity found is acted on: every one allowed.
+    #[must_use]
+    pub fn allow_all() -> Self {
+        EgressPolicy::uniform(Action::Allow)
+    }
+
+    /// `action` for every entity.
+    #[must_use]
+    pub fn uniform(action: Action) -> Self {
+        EgressPolicy {
+            per_entity: Vec::new(),
+            default: action,
+        }
     }
 
     /// The action for `entity`.
@@ -512,6 +584,43 @@ mod tests {
         assert_eq!(t, "[EMAIL_REDACTED] or call (415) 555-2671");
         assert_eq!(applied.findings.len(), 2);
         assert!(EgressPolicy::from_json(&serde_json::json!({"EMAIL": "shred"})).is_err());
+    }
+
+    #[test]
+    fn a_control_panel_floor_only_ever_tightens() {
+        use serde_json::json;
+        assert_eq!(EgressPolicy::floor_from_json(&Value::Null), Ok(None));
+        assert_eq!(EgressPolicy::floor_from_json(&json!({})), Ok(None));
+        assert_eq!(
+            EgressPolicy::floor_from_json(&json!({"EMAIL": "allow"})),
+            Ok(None)
+        );
+        let floor = EgressPolicy::floor_from_json(&json!({"email": "block", "PHONE": "warn"}))
+            .expect("valid")
+            .expect("a floor");
+        assert_eq!(floor.action("EMAIL"), Action::Block);
+        assert_eq!(floor.action("IBAN"), Action::Allow);
+        // Over the default policy: e-mail blocked, phone stays pseudonymized (stricter than warn).
+        let local = EgressPolicy::default().at_least(&floor);
+        assert_eq!(local.action("EMAIL"), Action::Block);
+        assert_eq!(local.action("PHONE"), Action::Pseudonymize);
+        assert_eq!(local.action("API_KEY"), Action::Block);
+        // Over a policy that allows everything (requests not scanned locally).
+        let open = EgressPolicy::allow_all().at_least(&floor);
+        assert_eq!(open.action("PHONE"), Action::Warn);
+        assert_eq!(open.action("IBAN"), Action::Allow);
+        assert!(!open.is_off());
+        // The floor's default covers every entity it does not name.
+        let strict = EgressPolicy::floor_from_json(&json!({"default": "redact"}))
+            .expect("valid")
+            .expect("a floor");
+        let merged = EgressPolicy::from_json(&json!({"EMAIL": "warn"}))
+            .expect("valid")
+            .at_least(&strict);
+        assert_eq!(merged.action("EMAIL"), Action::Redact);
+        assert_eq!(merged.action("API_KEY"), Action::Block);
+        assert_eq!(merged.action("IBAN"), Action::Redact);
+        assert!(EgressPolicy::floor_from_json(&json!({"EMAIL": "shred"})).is_err());
     }
 
     #[test]

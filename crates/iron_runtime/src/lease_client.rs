@@ -32,6 +32,7 @@ use hyper_util::rt::TokioExecutor;
 use iron_cost::{Ledger, Money};
 use serde_json::{json, Value};
 
+use crate::egress::{Action, EgressPolicy};
 use crate::limits::{ModelPolicy, RequestLimits};
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
@@ -87,6 +88,9 @@ pub enum LeaseError {
     /// The outbox file failed.
     #[error("{0}")]
     Outbox(String),
+    /// A policy from the server that this runtime cannot apply as sent.
+    #[error("{0}")]
+    Policy(String),
 }
 
 type Https = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -219,6 +223,8 @@ pub struct LeaseState {
     pub limits: RequestLimits,
     /// The models and providers the server allows.
     pub policy: ModelPolicy,
+    /// The server's PII policy for requests (a floor under the agent's own).
+    pub egress_floor: Option<EgressPolicy>,
     deadline: Option<Instant>,
     lifetime: Duration,
 }
@@ -305,6 +311,9 @@ impl LeaseClient {
             let st = lock(&self.inner.state);
             pipeline.set_limits(st.limits);
             pipeline.set_model_policy(st.policy.clone());
+            if let Err(e) = pipeline.set_egress_floor(st.egress_floor.as_ref()) {
+                self.inner.note_error(&LeaseError::Policy(e));
+            }
         }
         lock(&self.inner.pipelines).push(Arc::downgrade(pipeline));
         let inner = Arc::clone(&self.inner);
@@ -519,15 +528,27 @@ impl Inner {
     fn apply_limits(&self, body: &Value) {
         let limits = RequestLimits::from_json(&body["limits"]);
         let policy = ModelPolicy::from_json(&body["limits"]);
+        // A policy this runtime cannot read is applied as "block everything": the
+        // admin asked for more protection than the runtime can tell.
+        let floor = EgressPolicy::floor_from_json(&body["limits"]["pii_egress"]).unwrap_or_else(|e| {
+            self.note_error(&LeaseError::Policy(format!(
+                "the Control Panel's PII policy for requests is not readable ({e}): every request with PII is refused until it is"
+            )));
+            Some(EgressPolicy::uniform(Action::Block))
+        });
         {
             let mut st = lock(&self.state);
             st.limits = limits;
             st.policy = policy.clone();
+            st.egress_floor = floor.clone();
         }
         lock(&self.pipelines).retain(|w| {
             w.upgrade().is_some_and(|p| {
                 p.set_limits(limits);
                 p.set_model_policy(policy.clone());
+                if let Err(e) = p.set_egress_floor(floor.as_ref()) {
+                    self.note_error(&LeaseError::Policy(e));
+                }
                 true
             })
         });

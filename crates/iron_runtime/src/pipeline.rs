@@ -94,8 +94,13 @@ pub struct Pipeline {
     stats: Stats,
     limiter: Limiter,
     unbounded_reserve: Option<Money>,
-    /// The request policy and its scanner.
-    egress: Option<(EgressPolicy, Arc<Scanner>)>,
+    /// The request policy in force (the agent's own, at least the Control
+    /// Panel's); `None`: requests are not scanned.
+    egress: RwLock<Option<Arc<EgressPolicy>>>,
+    /// The agent's own request policy (`None`: its requests are not scanned).
+    egress_own: Option<EgressPolicy>,
+    /// What finds PII in requests (`None`: nothing can, whatever the policy).
+    egress_scanner: Option<Arc<Scanner>>,
     /// The placeholders of pseudonymized values, restored in replies.
     pseudonyms: Arc<Pseudonyms>,
     /// Our threshold subscription on the ledger (which may outlive us when shared).
@@ -164,15 +169,16 @@ impl Pipeline {
                 );
             });
         }
-        let egress = match (
-            config.egress,
-            config.egress_scanner.or_else(|| config.scanner.clone()),
-        ) {
-            (Some(policy), Some(scanner)) if !policy.is_off() => Some((policy, scanner)),
-            _ => None,
-        };
+        let egress_scanner = config.egress_scanner.or_else(|| config.scanner.clone());
+        let egress_own = config.egress.filter(|p| !p.is_off());
+        let egress = egress_own
+            .clone()
+            .filter(|_| egress_scanner.is_some())
+            .map(Arc::new);
         Ok(Arc::new(Pipeline {
-            egress,
+            egress: RwLock::new(egress),
+            egress_own,
+            egress_scanner,
             pseudonyms: Arc::default(),
             ledger,
             prices,
@@ -201,6 +207,37 @@ impl Pipeline {
     /// Replaces which models and providers calls may use.
     pub fn set_model_policy(&self, policy: crate::limits::ModelPolicy) {
         self.limiter.set_policy(policy);
+    }
+
+    /// Sets the Control Panel's request policy (`None`: none): per entity the
+    /// stricter of it and the agent's own applies from the next call.
+    ///
+    /// # Errors
+    /// A policy this pipeline cannot apply: it was built without a scanner
+    /// (neither replies nor requests scanned).
+    pub fn set_egress_floor(&self, floor: Option<&EgressPolicy>) -> Result<(), String> {
+        let effective = match (floor, &self.egress_own) {
+            (None, own) => own.clone(),
+            (Some(f), None) => Some(EgressPolicy::allow_all().at_least(f)),
+            (Some(f), Some(own)) => Some(own.at_least(f)),
+        }
+        .filter(|p| !p.is_off());
+        if effective.is_some() && self.egress_scanner.is_none() {
+            return Err(
+                "the Control Panel's PII policy for requests cannot be applied: this runtime has no PII scanner".into(),
+            );
+        }
+        *self.egress.write().unwrap_or_else(PoisonError::into_inner) = effective.map(Arc::new);
+        Ok(())
+    }
+
+    /// The request policy in force (`None`: requests are not scanned).
+    #[must_use]
+    pub fn egress_policy(&self) -> Option<Arc<EgressPolicy>> {
+        self.egress
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The ledger every call reserves from.
@@ -304,8 +341,8 @@ impl Pipeline {
         let mut parsed =
             ParsedRequest::parse(format, body).map_err(|e| self.refuse(None, llm_error(e)))?;
         let mut egress_findings = Vec::new();
-        if let Some((policy, scanner)) = &self.egress {
-            (parsed, egress_findings) = self.apply_egress(parsed, policy, scanner)?;
+        if let (Some(policy), Some(scanner)) = (self.egress_policy(), &self.egress_scanner) {
+            (parsed, egress_findings) = self.apply_egress(parsed, &policy, scanner)?;
         }
         // One breaker per upstream model, however it is called (Claude via chat completions too).
         let provider = if iron_llm::translate::is_claude(&parsed.model) {

@@ -153,6 +153,18 @@ class AsyncOperations:
     async def agent_models(self, agent_id: int) -> m.AgentPolicyOut:
         return await self._run(c.agent_model_policy(agent_id))
 
+    async def set_user_pii_policy(self, user_id: int, egress: dict[str, str] | None) -> m.PiiPolicy:
+        """The PII policy for what a developer's agents send (entity or "default" to allow, warn,
+        pseudonymize, redact or block; None: none): a floor under each agent's own."""
+        return await self._run(c.set_user_pii_policy(user_id, egress))
+
+    async def set_agent_pii_policy(self, agent_id: int, egress: dict[str, str] | None) -> m.AgentPiiPolicyOut:
+        """An agent's own PII floor; its developer's applies too (the stricter per entity)."""
+        return await self._run(c.set_agent_pii_policy(agent_id, egress))
+
+    async def agent_pii_policy(self, agent_id: int) -> m.AgentPiiPolicyOut:
+        return await self._run(c.agent_pii_policy(agent_id))
+
     async def unauthorized_actions(self, agent_id: int | None = None) -> list[m.UnauthorizedActionOut]:
         return await self._run(c.unauthorized_actions(agent_id))
 

@@ -183,6 +183,20 @@ def agent_model_policy(agent_id: int) -> Call[m.AgentPolicyOut]:
     return call("GET", f"/agents/{agent_id}/model-policy", m.AgentPolicyOut)
 
 
+def set_user_pii_policy(user_id: int, egress: dict[str, str] | None) -> Call[m.PiiPolicy]:
+    # Sent as given: null is "no policy".
+    return Call("PUT", f"/users/{user_id}/pii-policy", TypeAdapter(m.PiiPolicy), {"egress": egress})
+
+
+def set_agent_pii_policy(agent_id: int, egress: dict[str, str] | None) -> Call[m.AgentPiiPolicyOut]:
+    adapter = TypeAdapter(m.AgentPiiPolicyOut)
+    return Call("PUT", f"/agents/{agent_id}/pii-policy", adapter, {"egress": egress})
+
+
+def agent_pii_policy(agent_id: int) -> Call[m.AgentPiiPolicyOut]:
+    return call("GET", f"/agents/{agent_id}/pii-policy", m.AgentPiiPolicyOut)
+
+
 def unauthorized_actions(agent_id: int | None) -> Call[list[m.UnauthorizedActionOut]]:
     return call("GET", "/unauthorized-actions", list[m.UnauthorizedActionOut], agent_id=agent_id)
 

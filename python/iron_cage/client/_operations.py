@@ -154,6 +154,18 @@ class Operations:
     def agent_models(self, agent_id: int) -> m.AgentPolicyOut:
         return self._run(c.agent_model_policy(agent_id))
 
+    def set_user_pii_policy(self, user_id: int, egress: dict[str, str] | None) -> m.PiiPolicy:
+        """The PII policy for what a developer's agents send (entity or "default" to allow, warn,
+        pseudonymize, redact or block; None: none): a floor under each agent's own."""
+        return self._run(c.set_user_pii_policy(user_id, egress))
+
+    def set_agent_pii_policy(self, agent_id: int, egress: dict[str, str] | None) -> m.AgentPiiPolicyOut:
+        """An agent's own PII floor; its developer's applies too (the stricter per entity)."""
+        return self._run(c.set_agent_pii_policy(agent_id, egress))
+
+    def agent_pii_policy(self, agent_id: int) -> m.AgentPiiPolicyOut:
+        return self._run(c.agent_pii_policy(agent_id))
+
     def unauthorized_actions(self, agent_id: int | None = None) -> list[m.UnauthorizedActionOut]:
         return self._run(c.unauthorized_actions(agent_id))
 

@@ -28,7 +28,7 @@ from iron_cage.control_panel.events import emit, run_after_commit
 from iron_cage.control_panel.models import Agent, UnauthorizedAction, User
 from iron_cage.control_panel.principal import Principal
 from iron_cage.control_panel.state import ControlPanel
-from iron_cage.control_panel.wire import ModelPolicy, UsageIn
+from iron_cage.control_panel.wire import ModelPolicy, PiiAction, PiiPolicy, UsageIn
 
 log = logging.getLogger("iron_cage.control_panel")
 
@@ -90,6 +90,41 @@ def effective(s: Session, agent: Agent) -> ModelPolicy:
         allowed_models=_both(mine.allowed_models, theirs.allowed_models, models=True),
         allowed_providers=_both(mine.allowed_providers, theirs.allowed_providers, models=False),
     )
+
+
+# How much of a value each action keeps from the provider (the runtime's order,
+# crates/iron_runtime/src/egress.rs): a policy is a floor, the stricter action wins.
+PII_STRICTNESS = {"allow": 0, "warn": 1, "pseudonymize": 2, "redact": 3, "block": 4}
+
+
+def own_pii(row: User | Agent) -> PiiPolicy:
+    return PiiPolicy(egress=None if row.pii_egress is None else json.loads(row.pii_egress))
+
+
+def dump_pii(body: PiiPolicy) -> str | None:
+    return None if not body.egress else json.dumps(dict(sorted(body.egress.items())))
+
+
+def _stricter(a: dict[str, PiiAction] | None, b: dict[str, PiiAction] | None) -> dict[str, PiiAction] | None:
+    """Per entity the stricter of two floors; an entity one does not name falls to its
+    ``default`` (allow when it has none)."""
+    if not a or not b:
+        return a or b or None
+
+    def action(p: dict[str, PiiAction], entity: str) -> PiiAction:
+        return p.get(entity, p.get("default", "allow"))
+
+    out = {
+        e: max(action(a, e), action(b, e), key=PII_STRICTNESS.__getitem__) for e in sorted(set(a) | set(b))
+    }
+    return {e: x for e, x in out.items() if e == "default" or x != action(out, "default")} or None
+
+
+def effective_pii(s: Session, agent: Agent) -> PiiPolicy:
+    """The PII floor ``agent``'s runtime receives: its own and its developer's, the stricter."""
+    owner = s.get(User, agent.owner_id)
+    theirs = own_pii(owner).egress if owner is not None else None
+    return PiiPolicy(egress=_stricter(own_pii(agent).egress, theirs))
 
 
 def refusal(policy: ModelPolicy, report: UsageIn) -> str | None:

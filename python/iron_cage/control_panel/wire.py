@@ -240,6 +240,35 @@ class AgentPolicyOut(BaseModel):
     effective: ModelPolicy = Field(description="what the runtime receives: both apply")
 
 
+PiiAction = Literal["allow", "warn", "redact", "pseudonymize", "block"]
+PiiEntityKey = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+]
+
+
+class PiiPolicy(Model):
+    """The PII policy for what an agent's requests send: an action per entity (``EMAIL``,
+    ``API_KEY``, ...) and ``default`` for the rest; null: none. It is a floor: per entity the
+    runtime applies the stricter of it and the agent's own (allow < warn < pseudonymize < redact
+    < block); an entity it does not name (without ``default``) keeps the agent's own action."""
+
+    egress: Annotated[dict[PiiEntityKey, PiiAction], Field(max_length=64)] | None = None
+
+    @field_validator("egress")
+    @classmethod
+    def _upper_case(cls, value: dict[str, PiiAction] | None) -> dict[str, PiiAction] | None:
+        if value is None:
+            return None
+        return {("default" if k == "DEFAULT" else k): v for k, v in value.items()}
+
+
+class AgentPiiPolicyOut(BaseModel):
+    agent_id: int
+    agent: PiiPolicy = Field(description="the agent's own policy")
+    developer: PiiPolicy = Field(description="its owner's policy")
+    effective: PiiPolicy = Field(description="what the runtime receives: per entity the stricter of both")
+
+
 class UnauthorizedActionOut(BaseModel):
     id: int
     kind: str
@@ -339,6 +368,11 @@ class LeaseLimits(BaseModel):
         default=None, description="names as the price table spells them; a dated snapshot of one passes too"
     )
     allowed_providers: list[str] | None = None
+    pii_egress: dict[str, PiiAction] | None = Field(
+        default=None,
+        description="the PII policy for requests (entity or 'default' to action); the runtime applies "
+        "per entity the stricter of it and its own",
+    )
 
 
 class LeaseOut(BaseModel):

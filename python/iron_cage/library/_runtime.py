@@ -84,8 +84,8 @@ class AgentRuntime(Events):
         egress: EgressArg = "default",
     ) -> None:
         scanner = scanner_for(safety_mode, pii)
-        egress_policy, egress_scanner = egress_for(egress, scanner)
         self._remote = _lease.resolve(control_panel, ic_token, "control_panel= and ic_token=")
+        egress_policy, egress_scanner = egress_for(egress, scanner, remote=self._remote is not None)
         self._lease: _lease.ControlPanelLease | None = None
         self._key_proxy: _keys.KeyProxy | None = None
         self._outbox_path = outbox_path

@@ -100,7 +100,10 @@ def effective_limits(s: Session, agent: Agent) -> LeaseLimits:
         out[kind] = value
     allowed = policy.effective(s, agent)
     return LeaseLimits(
-        **out, allowed_models=allowed.allowed_models, allowed_providers=allowed.allowed_providers
+        **out,
+        allowed_models=allowed.allowed_models,
+        allowed_providers=allowed.allowed_providers,
+        pii_egress=policy.effective_pii(s, agent).egress,
     )
 
 

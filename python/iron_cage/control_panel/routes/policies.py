@@ -1,4 +1,5 @@
-"""Allowed models and providers of developers and agents, and the unauthorized actions log."""
+"""Allowed models and providers and PII policies of developers and agents, and the unauthorized
+actions log."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.deps import Admin, AgentReader, Db, Id, Staff, TxRouter
 from iron_cage.control_panel.errors import not_found
 from iron_cage.control_panel.models import Agent, UnauthorizedAction, User
-from iron_cage.control_panel.wire import AgentPolicyOut, ModelPolicy, UnauthorizedActionOut
+from iron_cage.control_panel.wire import (
+    AgentPiiPolicyOut,
+    AgentPolicyOut,
+    ModelPolicy,
+    PiiPolicy,
+    UnauthorizedActionOut,
+)
 
 router = TxRouter(tags=["models and providers"])
 
@@ -63,6 +70,46 @@ def set_agent_policy(agent_id: Id, body: ModelPolicy, _: Admin, s: Db) -> AgentP
     a.allowed_models = policy.dump(body.allowed_models)
     a.allowed_providers = policy.dump(body.allowed_providers)
     return _agent_policy(s, a)
+
+
+def _agent_pii(s: Db, a: Agent) -> AgentPiiPolicyOut:
+    owner = s.get(User, a.owner_id)
+    return AgentPiiPolicyOut(
+        agent_id=a.id,
+        agent=policy.own_pii(a),
+        developer=policy.own_pii(owner) if owner is not None else PiiPolicy(),
+        effective=policy.effective_pii(s, a),
+    )
+
+
+@router.get("/users/{user_id}/pii-policy", responses={404: {}})
+def read_user_pii_policy(user_id: Id, _: Admin, s: Db) -> PiiPolicy:
+    return policy.own_pii(_user(s, user_id))
+
+
+@router.put("/users/{user_id}/pii-policy", responses={404: {}})
+def set_user_pii_policy(user_id: Id, body: PiiPolicy, _: Admin, s: Db) -> PiiPolicy:
+    """The PII policy for what every agent of this developer sends (``{"egress": {"EMAIL":
+    "block", "default": "redact"}}``; null: none). A floor: runtimes apply per entity the
+    stricter of it and their own, from their next lease answer (within a poll, ~5 s)."""
+    u = _user(s, user_id)
+    u.pii_egress = policy.dump_pii(body)
+    return policy.own_pii(u)
+
+
+@router.get("/agents/{agent_id}/pii-policy", responses={403: {}, 404: {}})
+def read_agent_pii_policy(agent_id: Id, who: AgentReader, s: Db) -> AgentPiiPolicyOut:
+    """The agent's own PII policy, its developer's, and what its runtime receives."""
+    return _agent_pii(s, visible_agent(s, who, agent_id))
+
+
+@router.put("/agents/{agent_id}/pii-policy", responses={403: {}, 404: {}})
+def set_agent_pii_policy(agent_id: Id, body: PiiPolicy, _: Admin, s: Db) -> AgentPiiPolicyOut:
+    a = s.get(Agent, agent_id)
+    if a is None:
+        raise not_found(f"agent {agent_id}")
+    a.pii_egress = policy.dump_pii(body)
+    return _agent_pii(s, a)
 
 
 @router.get("/unauthorized-actions", responses={403: {}})
