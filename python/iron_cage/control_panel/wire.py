@@ -749,3 +749,48 @@ class AgentMetricsOut(BaseModel):
     agent_id: int
     process: ProcessOut | None
     metrics: MetricsOut | None
+    calls: CallMetricsOut | None = Field(
+        None, description="from the calls the agent's runtimes reported (traces), whatever runs it"
+    )
+
+
+# --- dashboard: call metrics, trace detail, every IC token ---------------------------------------
+class CallLatency(BaseModel):
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+class CallMetricsOut(BaseModel):
+    """An agent's calls in a window (received then), as its runtimes reported them."""
+
+    since: datetime
+    until: datetime
+    requests: int
+    succeeded: int = Field(description="calls with status ok")
+    success_rate: float | None = Field(description="succeeded / requests; null without calls")
+    input_tokens: int
+    cached_tokens: int
+    cache_hit_rate: float | None = Field(
+        description="cached input tokens / input tokens (the providers' prompt cache); null without input"
+    )
+    cost_usd: float
+    latency: CallLatency | None = Field(description="of the newest calls (up to 1000), nearest rank")
+    first_call_at: datetime | None
+    last_call_at: datetime | None
+    calls_per_hour: float | None = Field(description="requests over the span first..last call")
+    uptime_s: float | None = Field(
+        description="how long the supervised process has run (its last metrics report), if supervised"
+    )
+
+
+class TraceDetailOut(TraceOut):
+    agent_name: str
+    pii: list[PiiFindingOut] = Field(description="the call's PII findings (never the values)")
+
+
+class TokenListed(TokenOut):
+    agent_name: str
+
+
+AgentMetricsOut.model_rebuild()

@@ -65,6 +65,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/agents/{agent_id}/tokens"): {A, D},
     ("DELETE", "/api/v1/tokens/{token_id}"): {A, D},
     ("POST", "/api/v1/tokens/{token_id}/regenerate"): {A, D},
+    ("GET", "/api/v1/tokens"): {A, D},  # developers: their agents' tokens
     ("POST", "/api/v1/budget/handshake"): {G},
     ("POST", "/api/v1/budget/report"): {G},
     ("POST", "/api/v1/budget/refresh"): {G},
@@ -79,6 +80,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/usage/breakdown"): PEOPLE | {S},
     ("GET", "/api/v1/usage/timeseries"): PEOPLE | {S},
     ("GET", "/api/v1/traces"): PEOPLE,
+    ("GET", "/api/v1/traces/{trace_id}"): PEOPLE,
     ("GET", "/api/v1/pii/findings"): PEOPLE,
     ("GET", "/api/v1/providers/keys"): PEOPLE,
     ("POST", "/api/v1/providers/keys"): {A},
@@ -91,6 +93,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/limits"): {A},
     ("GET", "/api/v1/limits/{limit_id}"): PEOPLE,
     ("PATCH", "/api/v1/limits/{limit_id}"): {A},
+    ("PUT", "/api/v1/limits/{limit_id}"): {A},
     ("DELETE", "/api/v1/limits/{limit_id}"): {A},
     ("POST", "/api/v1/secrets"): {A},
     ("GET", "/api/v1/secrets"): PEOPLE | {G},
@@ -121,6 +124,9 @@ SCOPED: dict[tuple[str, str, str, str | None], set[str]] = {
     ("usage of the super user's agent", "GET", "/api/v1/usage/summary?agent_id={su_agent}", None): {A, V, S},
     ("usage of a developer's agent", "GET", "/api/v1/usage/summary?agent_id={own}", None): PEOPLE,
     ("traces of the super user's agent", "GET", "/api/v1/traces?agent_id={su_agent}", None): {A, V},
+    ("a call of another developer's agent", "GET", "/api/v1/traces/{other_trace}", None): {A, V},
+    ("a call of own agent", "GET", "/api/v1/traces/{own_trace}", None): PEOPLE,
+    ("metrics of another developer's agent", "GET", "/api/v1/agents/{other}/metrics", None): {A, V},
 }
 
 
@@ -148,6 +154,7 @@ class World:
         developer = api.user_id("developer")
         self.pool = self.put(f"/api/v1/users/{developer}/budget", {"limit_usd": 50})
         self.team = self.post("/api/v1/teams", {"name": "rbac"})
+        self.trace = self.trace_id()
 
     def headers(self, role: str) -> dict[str, str]:
         if role == "anonymous":
@@ -199,6 +206,22 @@ class World:
     def fresh_agent(self) -> int:
         return int(self.post("/api/v1/agents", {"name": f"x{next(_n)}"})["id"])
 
+    def trace_id(self, agent_id: int | None = None) -> int:
+        """A call reported for the agent (the developer's by default), as its runtime would."""
+        token = self.ic_token if agent_id is None else self.api.ic_token(agent_id)
+        r = self.api.client.post("/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": 1})
+        assert r.status_code == 201, r.text
+        lease = r.json()["lease_id"]
+        rid = f"trace-{next(_n)}"
+        r = self.api.client.post(
+            "/api/v1/budget/report",
+            json={"lease_id": lease, "reports": [{"request_id": rid, "model": "gpt-4o", "cost_usd": 0.001}]},
+            headers=self.api.auth(token),
+        )
+        assert r.status_code == 200, r.text
+        calls = self.api.client.get("/api/v1/traces?limit=1000", headers=self.admin).json()
+        return int(next(c["id"] for c in calls if c["request_id"] == rid))
+
     def request_id(self) -> int:
         return int(
             self.post("/api/v1/budget/requests", {"agent_id": self.agent["id"], "amount_usd": 1})["id"]
@@ -212,6 +235,7 @@ class World:
             "secret_id": self.secret_id,
             "key_id": self.key_id,
             "request_id": self.request_id,
+            "trace_id": lambda: self.trace,
             "team_id": lambda: int(self.team["id"]),
             "pool_id": lambda: int(self.pool["id"]),
         }
@@ -255,6 +279,7 @@ class World:
             ("POST", "/api/v1/secrets"): {"name": f"N{next(_n)}", "value": "value-123456"},
             ("POST", "/api/v1/alerts/channels"): {"kind": "webhook", "target": "http://127.0.0.1:9/x"},
             ("PATCH", "/api/v1/limits/{limit_id}"): {"value": 7},
+            ("PUT", "/api/v1/limits/{limit_id}"): {"value": 8},
             ("PUT", "/api/v1/secrets/{secret_id}"): {"value": "value-654321"},
         }
         return bodies.get((method, path))
@@ -293,7 +318,7 @@ def test_scoped_calls_refuse_every_role_outside_the_matrix(api: Api) -> None:
         "/api/v1/users",
         {"email": "other@example.com", "name": "O", "role": "developer", "password": "developer-password-1"},
     )["user"]["id"]
-    other = world.post("/api/v1/agents", {"name": "theirs", "owner_id": other_dev})["id"]
+    other = world.post("/api/v1/agents", {"name": "theirs", "owner_id": other_dev, "budget_usd": 5})["id"]
     own = world.agent["id"]
     pooled = world.post(
         "/api/v1/agents",
@@ -304,6 +329,7 @@ def test_scoped_calls_refuse_every_role_outside_the_matrix(api: Api) -> None:
     su_agent = world.post(
         "/api/v1/agents", {"name": "su", "owner_id": su, "pool_id": su_pool, "budget_usd": 2}
     )["id"]
+    own_trace, other_trace = world.trace, world.trace_id(other)  # before the daily limits below
     ids = {
         "own": own,
         "other": other,
@@ -314,6 +340,8 @@ def test_scoped_calls_refuse_every_role_outside_the_matrix(api: Api) -> None:
         "other_limit": world.post("/api/v1/limits", {"agent_id": other, "kind": "daily_usd", "value": 5})[
             "id"
         ],
+        "own_trace": own_trace,
+        "other_trace": other_trace,
     }
     wrong: list[str] = []
     for (what, method, path, field), allowed in SCOPED.items():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Annotated
 
-from fastapi import Response
+from fastapi import Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ from iron_cage.control_panel.wire import (
     BudgetSet,
     TokenCreated,
     TokenIn,
+    TokenListed,
     TokenOut,
 )
 
@@ -208,6 +210,22 @@ def list_tokens(agent_id: Id, who: Staff, s: Db) -> list[TokenOut]:
     visible_agent(s, who, agent_id)
     q = select(IcToken).where(IcToken.agent_id == agent_id).order_by(IcToken.id)
     return [token_out(t) for t in s.scalars(q)]
+
+
+@router.get("/tokens")
+def list_all_tokens(
+    who: Staff,
+    s: Db,
+    revoked: Annotated[bool | None, Query(description="only revoked (true) or live (false) ones")] = None,
+) -> list[TokenListed]:
+    """Every agent's IC tokens, newest first, with the agent's name (admins: all agents;
+    developers: their own). Never the token itself: it was shown once, at creation."""
+    q = select(IcToken, Agent.name).join(Agent, Agent.id == IcToken.agent_id).order_by(IcToken.id.desc())
+    if who.role == "developer":
+        q = q.where(Agent.owner_id == who.user_id)
+    if revoked is not None:
+        q = q.where(IcToken.revoked_at.is_not(None) if revoked else IcToken.revoked_at.is_(None))
+    return [TokenListed(**token_out(t).model_dump(), agent_name=name) for t, name in s.execute(q)]
 
 
 def _token(s: Session, who: Principal, token_id: int) -> IcToken:

@@ -108,6 +108,17 @@ def read_limit(limit_id: Id, who: Reader, s: Db) -> LimitOut:
 
 @router.patch("/limits/{limit_id}", responses={404: {}})
 def update_limit(limit_id: Id, body: LimitPatch, _: Admin, s: Db) -> LimitOut:
+    return _set_limit(s, limit_id, body)
+
+
+@router.put("/limits/{limit_id}", responses={404: {}})
+def replace_limit(limit_id: Id, body: LimitPatch, _: Admin, s: Db) -> LimitOut:
+    """The same as ``PATCH``: a limit's value is all it has to change (its kind and agent are
+    what it is; another kind or agent is another limit)."""
+    return _set_limit(s, limit_id, body)
+
+
+def _set_limit(s: Session, limit_id: int, body: LimitPatch) -> LimitOut:
     x = _limit(s, limit_id)
     x.value = body.value
     x.updated_at = datetime.now(UTC)

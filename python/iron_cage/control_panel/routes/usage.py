@@ -16,14 +16,15 @@ from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.db import SafeSum
-from iron_cage.control_panel.deps import Db, Person, Reader, TxRouter
-from iron_cage.control_panel.errors import bad_request
+from iron_cage.control_panel.deps import Db, Id, Person, Reader, TxRouter
+from iron_cage.control_panel.errors import bad_request, not_found
 from iron_cage.control_panel.models import Agent, PiiFinding, UsageRecord, User
 from iron_cage.control_panel.money import usd
 from iron_cage.control_panel.principal import Principal
 from iron_cage.control_panel.wire import (
     Direction,
     PiiFindingOut,
+    TraceDetailOut,
     TraceOut,
     UsageGroup,
     UsagePoint,
@@ -189,27 +190,44 @@ def traces(
         q = q.where(UsageRecord.model == model)
     if before_id is not None:
         q = q.where(UsageRecord.id < before_id)
-    return [
-        TraceOut(
-            id=r.id,
-            request_id=r.request_id,
-            lease_id=r.lease_id,
-            agent_id=r.agent_id,
-            provider=r.provider,
-            model=r.model,
-            input_tokens=r.input_tokens,
-            output_tokens=r.output_tokens,
-            cached_tokens=r.cached_tokens,
-            cost_usd=usd(r.cost_micros),
-            latency_ms=r.latency_ms,
-            pii_findings=r.pii_findings,
-            breaker_state=r.breaker_state,
-            status=r.status,
-            occurred_at=r.occurred_at,
-            received_at=r.received_at,
-        )
-        for r in s.scalars(q)
-    ]
+    return [_trace(r) for r in s.scalars(q)]
+
+
+def _trace(r: UsageRecord) -> TraceOut:
+    return TraceOut(
+        id=r.id,
+        request_id=r.request_id,
+        lease_id=r.lease_id,
+        agent_id=r.agent_id,
+        provider=r.provider,
+        model=r.model,
+        input_tokens=r.input_tokens,
+        output_tokens=r.output_tokens,
+        cached_tokens=r.cached_tokens,
+        cost_usd=usd(r.cost_micros),
+        latency_ms=r.latency_ms,
+        pii_findings=r.pii_findings,
+        breaker_state=r.breaker_state,
+        status=r.status,
+        occurred_at=r.occurred_at,
+        received_at=r.received_at,
+    )
+
+
+@router.get("/traces/{trace_id}", responses={403: {}, 404: {}})
+def trace(trace_id: Id, who: Reader, s: Db) -> TraceDetailOut:
+    """One call: what ``/traces`` lists, the agent's name, and the call's PII findings."""
+    r = s.get(UsageRecord, trace_id)
+    if r is None:
+        raise not_found(f"trace {trace_id}")
+    a = visible_agent(s, who, r.agent_id)
+    q = (
+        select(PiiFinding)
+        .where(PiiFinding.request_id == r.request_id, PiiFinding.agent_id == r.agent_id)
+        .order_by(PiiFinding.id)
+    )
+    pii = [PiiFindingOut.model_validate(f, from_attributes=True) for f in s.scalars(q)]
+    return TraceDetailOut(**_trace(r).model_dump(), agent_name=a.name, pii=pii)
 
 
 @router.get("/pii/findings")
