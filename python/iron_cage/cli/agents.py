@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -11,9 +10,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import click
+
 from iron_cage._exceptions import ConfigError
+from iron_cage.cli import _output as out
 from iron_cage.supervisor import config as config_mod
 from iron_cage.supervisor import state
 from iron_cage.supervisor.logs import human_line, use_colour
@@ -31,7 +34,7 @@ _START_FLAGS: dict[str, tuple[str, ...]] = {
 }
 
 
-def resolve_config(args: argparse.Namespace) -> tuple[config_mod.AgentConfig, str | None]:
+def resolve_config(args: Any) -> tuple[config_mod.AgentConfig, str | None]:
     """The configuration (flags > IRON_CAGE_* > --config file > defaults) and the IC token."""
     flags: dict[tuple[str, ...], object] = {path: getattr(args, key) for key, path in _START_FLAGS.items()}
     if getattr(args, "ic_token", None):
@@ -55,7 +58,7 @@ def _script(path: str) -> str:
     return str(p)
 
 
-def _start(args: argparse.Namespace) -> int:
+def _start(args: Any) -> int:
     from iron_cage.supervisor.core import Launch, Supervisor
 
     script = _script(args.script)
@@ -75,7 +78,7 @@ def _start(args: argparse.Namespace) -> int:
     return Supervisor(launch).run()
 
 
-def _detach(args: argparse.Namespace, agent_id: str, token: str | None) -> int:
+def _detach(args: Any, agent_id: str, token: str | None) -> int:
     """Starts the supervisor in its own session, its output in the agent's directory, and
     returns once the agent runs (or failed to)."""
     argv = [sys.executable, "-m", "iron_cage", "start", "--agent-id", agent_id, DETACHED_FLAG]
@@ -121,10 +124,10 @@ def _detach(args: argparse.Namespace, agent_id: str, token: str | None) -> int:
 
 
 def _fmt_money(x: object) -> str:
-    return f"${x:,.2f}" if isinstance(x, int | float) else "-"
+    return out.money(x) if isinstance(x, int | float) else "-"
 
 
-def _ps(args: argparse.Namespace) -> int:
+def _ps(args: Any) -> int:
     agents = state.all_agents()
     if not args.all:
         agents = [a for a in agents if a.get("state") not in state.FINAL_STATES]
@@ -134,19 +137,24 @@ def _ps(args: argparse.Namespace) -> int:
     if not agents:
         print("no agents" + ("" if args.all else " running (iron-cage ps --all shows stopped ones)"))
         return 0
-    head = f"{'ID':13} {'NAME':20} {'STATE':16} {'PID':>7} {'RESTARTS':>8} {'SPENT':>10} {'BUDGET':>10}"
-    print(head + "  PROGRESS")
-    for a in agents:
-        m = a.get("metrics") or {}
-        print(
-            f"{a.get('agent_id', '?'):13} {str(a.get('name', ''))[:20]:20} {a.get('state', '?'):16} "
-            f"{a.get('pid') or '-':>7} {a.get('restarts', 0):>8} {_fmt_money(a.get('spent_usd')):>10} "
-            f"{_fmt_money(a.get('budget_usd')):>10}  {m.get('progress', '') if m.get('done') else ''}"
-        )
+    rows = [{**a, "progress": (a.get("metrics") or {}).get("progress", "")} for a in agents]
+    out.table(
+        rows,
+        (
+            out.col("agent_id", "ID"),
+            out.col("name"),
+            out.col("state"),
+            out.col("pid", "PID", "int"),
+            out.col("restarts", "Restarts", "int"),
+            out.col("spent_usd", "Spent"),
+            out.col("budget_usd", "Budget"),
+            out.col("progress"),
+        ),
+    )
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: Any) -> int:
     st = state.AgentDir(state.check_id(args.agent_id)).read_status()
     if args.json:
         print(json.dumps(st, indent=2, default=str))
@@ -181,7 +189,7 @@ def _wait_gone(st: dict[str, Any], d: state.AgentDir, timeout_s: float) -> bool:
     return False
 
 
-def _stop(args: argparse.Namespace) -> int:
+def _stop(args: Any) -> int:
     d = state.AgentDir(state.check_id(args.agent_id))
     st = d.read_status()
     if st.get("state") in state.FINAL_STATES:
@@ -201,7 +209,7 @@ def _stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reload(args: argparse.Namespace) -> int:
+def _reload(args: Any) -> int:
     st = state.AgentDir(state.check_id(args.agent_id)).read_status()
     sup = st.get("supervisor_pid")
     if st.get("state") in state.FINAL_STATES or not isinstance(sup, int):
@@ -226,7 +234,7 @@ def _print_line(line: str, raw: bool, colour: bool) -> None:
     print(human_line(data, colour=colour), flush=True)
 
 
-def _logs(args: argparse.Namespace) -> int:
+def _logs(args: Any) -> int:
     d = state.AgentDir(state.check_id(args.agent_id))
     if not d.path.exists():
         raise ConfigError(f"no agent {args.agent_id}: see `iron-cage ps`")
@@ -268,7 +276,7 @@ def _logs(args: argparse.Namespace) -> int:
             f.close()
 
 
-def _config_check(args: argparse.Namespace) -> int:
+def _config_check(args: Any) -> int:
     cfg = config_mod.build(file=args.file, environ={})
     print(
         f"{args.file}: OK (budget {_fmt_money(cfg.budget) if cfg.budget else 'none'}, "
@@ -279,69 +287,151 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    start = sub.add_parser(
-        "start",
-        help="run an agent script as a governed, supervised process",
-        description="Runs AGENT.py under a supervisor: every LLM call is governed, the process is "
-        "restarted after a crash with its budget continuing, and secrets are injected. "
-        "iron-cage's flags may come before or after the script; put the agent's own arguments "
-        "after `--` when they could be mistaken for iron-cage's.",
-        allow_abbrev=False,
-    )
-    start.add_argument("script", help="the agent's Python script")
-    start.add_argument("--budget", type=float, default=None, help="USD the agent may spend (across restarts)")
-    start.add_argument("--safety-mode", default=None, help="redact, block or warn (PII in replies)")
-    start.add_argument(
-        "--config", default=None, help="a TOML or YAML config file (iron-cage config check FILE)"
-    )
-    start.add_argument("--env", default=None, help="dev, staging or prod: which secrets the agent gets")
-    start.add_argument("--name", default=None, help="the agent's name (default: the script's)")
-    start.add_argument("--control-panel", default=None, help="the Control Panel's URL")
-    start.add_argument("--ic-token", default=None, help="the agent's IC token (better: $IRON_CAGE_IC_TOKEN)")
-    start.add_argument("--restart", default=None, help="no, on-failure (default) or always")
-    start.add_argument("--max-restarts", type=int, default=None, help="restarts before giving up (5)")
-    start.add_argument("-v", "--verbose", action="store_true", help="DEBUG logs")
-    start.add_argument("--log-format", default=None, help="text (default) or json, on the terminal")
-    start.add_argument("--detach", action="store_true", help="run in the background; print the agent ID")
-    start.add_argument("--agent-id", default=None, help=argparse.SUPPRESS)
-    start.add_argument(DETACHED_FLAG, dest="_detached", action="store_true", help=argparse.SUPPRESS)
-    start.set_defaults(func=_start, agent_args=[])
-
-    ps = sub.add_parser("ps", help="list supervised agents")
-    ps.add_argument("-a", "--all", action="store_true", help="stopped and crashed agents too")
-    ps.add_argument("--json", action="store_true")
-    ps.set_defaults(func=_ps)
-    status = sub.add_parser("status", help="one agent's status and metrics")
-    status.add_argument("agent_id")
-    status.add_argument("--json", action="store_true")
-    status.set_defaults(func=_status)
-    stop = sub.add_parser("stop", help="stop an agent gracefully (its call in flight finishes)")
-    stop.add_argument("agent_id")
-    stop.add_argument(
-        "--timeout", type=float, default=None, help="grace period in seconds, then SIGKILL (10)"
-    )
-    stop.set_defaults(func=_stop)
-    logs = sub.add_parser("logs", help="an agent's logs")
-    logs.add_argument("agent_id")
-    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    logs.add_argument("-n", "--lines", type=int, default=None, help="only the last N lines")
-    logs.add_argument("--json", action="store_true", help="the JSON lines as stored")
-    logs.set_defaults(func=_logs)
-    reload = sub.add_parser("reload", help="reload an agent's secrets into its environment (SIGUSR1)")
-    reload.add_argument("agent_id")
-    reload.set_defaults(func=_reload)
-    config = sub.add_parser("config", help="supervisor configuration files")
-    csub = config.add_subparsers(dest="config_command", required=True)
-    check = csub.add_parser("check", help="validate a TOML or YAML config file without running anything")
-    check.add_argument("file")
-    check.set_defaults(func=_config_check)
+_HIDDEN_ID = "--agent-id"
 
 
-def split_start_args(args: argparse.Namespace, extra: list[str]) -> None:
-    """The tokens argparse did not take for ``start`` are the agent's arguments, in order
-    (``--`` is dropped once)."""
-    if "--" in extra:
-        i = extra.index("--")
-        extra = extra[:i] + extra[i + 1 :]
-    args.agent_args = extra
+@click.command(
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "allow_interspersed_args": True,
+    }
+)
+@click.argument("script")
+@click.argument("agent_args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "--budget", type=click.FloatRange(min=0), default=None, help="USD the agent may spend (across restarts)."
+)
+@click.option("--safety-mode", default=None, help="redact, block or warn (PII in replies).")
+@click.option(
+    "--config",
+    metavar="FILE",
+    default=None,
+    help="A TOML or YAML config file (see `iron-cage config check`).",
+)
+@click.option("--env", default=None, help="dev, staging or prod: which secrets the agent gets.")
+@click.option("--name", default=None, help="The agent's name (default: the script's).")
+@click.option("--control-panel", metavar="URL", default=None, help="The Control Panel's URL.")
+@click.option("--ic-token", default=None, help="The agent's IC token (better: $IRON_CAGE_IC_TOKEN).")
+@click.option("--restart", default=None, help="no, on-failure (default) or always.")
+@click.option(
+    "--max-restarts", type=click.IntRange(min=0), default=None, help="Restarts before giving up (5)."
+)
+@click.option("-v", "--verbose", is_flag=True, help="DEBUG logs.")
+@click.option("--log-format", default=None, help="text (default) or json, on the terminal.")
+@click.option("--detach", is_flag=True, help="Run in the background; print the agent ID.")
+@click.option(_HIDDEN_ID, "agent_id", default=None, hidden=True)
+@click.option(DETACHED_FLAG, "_detached", is_flag=True, hidden=True)
+def start(script: str, agent_args: tuple[str, ...], **flags: Any) -> int:
+    """Run agent SCRIPT as a governed, supervised process.
+
+    Every LLM call is governed, the process is restarted after a crash with its budget
+    continuing, and secrets are injected. iron-cage's options may come before or after
+    the script; put the agent's own arguments after `--` when they could be mistaken for
+    iron-cage's. Exits with the agent's exit code.
+
+    \b
+    Examples:
+      iron-cage start agent.py --budget 5
+      iron-cage start --config agent.toml agent.py -- --its-own-flag
+      iron-cage start agent.py --budget 5 --detach
+    """
+    return _start(SimpleNamespace(script=script, agent_args=list(agent_args), **flags))
+
+
+@click.command()
+@click.option("-a", "--all", "all_", is_flag=True, help="Stopped and crashed agents too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def ps(all_: bool, as_json: bool) -> int:
+    """List supervised agents.
+
+    \b
+    Examples:
+      iron-cage ps
+      iron-cage ps --all --json
+    """
+    return _ps(SimpleNamespace(all=all_, json=as_json))
+
+
+@click.command()
+@click.argument("agent_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(agent_id: str, as_json: bool) -> int:
+    """One supervised agent's status and metrics.
+
+    \b
+    Example:
+      iron-cage status lead-gen-1a2b3c4d
+    """
+    return _status(SimpleNamespace(agent_id=agent_id, json=as_json))
+
+
+@click.command()
+@click.argument("agent_id")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Grace period in seconds, then SIGKILL (10).",
+)
+def stop(agent_id: str, timeout: float | None) -> int:
+    """Stop a supervised agent gracefully (its call in flight finishes).
+
+    \b
+    Example:
+      iron-cage stop lead-gen-1a2b3c4d --timeout 30
+    """
+    return _stop(SimpleNamespace(agent_id=agent_id, timeout=timeout))
+
+
+@click.command()
+@click.argument("agent_id")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=None, help="Only the last N lines.")
+@click.option("--json", "as_json", is_flag=True, help="The JSON lines as stored.")
+def logs(agent_id: str, follow: bool, lines: int | None, as_json: bool) -> int:
+    """A supervised agent's logs.
+
+    \b
+    Examples:
+      iron-cage logs lead-gen-1a2b3c4d -n 50
+      iron-cage logs lead-gen-1a2b3c4d -f --json | jq .
+    """
+    return _logs(SimpleNamespace(agent_id=agent_id, follow=follow, lines=lines, json=as_json))
+
+
+@click.command()
+@click.argument("agent_id")
+def reload(agent_id: str) -> int:
+    """Reload a supervised agent's secrets into its environment (SIGUSR1).
+
+    \b
+    Example:
+      iron-cage reload lead-gen-1a2b3c4d
+    """
+    return _reload(SimpleNamespace(agent_id=agent_id))
+
+
+@click.group()
+def config() -> None:
+    """Supervisor configuration files.
+
+    \b
+    Example:
+      iron-cage config check agent.toml
+    """
+
+
+@config.command("check")
+@click.argument("file")
+def config_check(file: str) -> int:
+    """Validate a TOML or YAML config FILE without running anything.
+
+    \b
+    Example:
+      iron-cage config check agent.yaml
+    """
+    return _config_check(SimpleNamespace(file=file))
+
+
+COMMANDS = (start, ps, status, stop, logs, reload, config)

@@ -10,14 +10,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+import click
+
 import iron_cage as ic
 from iron_cage import _core
+from iron_cage.cli import _output as out
+from iron_cage.cli._params import json_option
 
 DEFAULT_IMPORT = Path.home() / ".iron-cage" / "prices.json"
 
@@ -36,30 +39,39 @@ def _rates(r: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _list(args: argparse.Namespace) -> int:
+def _list(as_json: bool) -> int:
     table = ic.active_price_table()
-    if args.json:
+    if as_json:
         print(json.dumps({name: table.price(name) for name in table.models()}, indent=2))
         return 0
-    print(f"price table {table.version}: {len(table.models())} models, USD per 1M tokens")
-    print(f"  {'model':32s} {'input':>9s} {'output':>9s} {'cached':>9s}  provider")
+    print(f"price table {table.version}: {len(table.models())} models, USD per 1M tokens", flush=True)
+    rows = []
     for name in table.models():
         p = table.price(name)
         std = p["standard"]
-        rates = f"{std['input']:>9.3f} {std['output']:>9.3f} {std['cached_input']:>9.3f}"
-        print(f"  {name:32s} {rates}  {p['provider']}")
+        rows.append({"model": name, **std, "provider": p["provider"]})
+    out.table(
+        rows,
+        (
+            out.col("model"),
+            out.Column("input", "Input", "usd"),
+            out.Column("output", "Output", "usd"),
+            out.Column("cached_input", "Cached input", "usd"),
+            out.col("provider"),
+        ),
+    )
     return 0
 
 
-def _show(args: argparse.Namespace) -> int:
+def _show(model: str, as_json: bool) -> int:
     table = ic.active_price_table()
-    p = table.price(args.model)
-    if args.json:
+    p = table.price(model)
+    if as_json:
         print(json.dumps(p, indent=2))
         return 0
     resolved = p["model"]
-    how = "" if resolved == args.model else f" (priced as {resolved})"
-    print(f"{args.model}{how}: {p['provider']}, table {table.version}, USD per 1M tokens")
+    how = "" if resolved == model else f" (priced as {resolved})"
+    print(f"{model}{how}: {p['provider']}, table {table.version}, USD per 1M tokens")
     print(f"  standard  {_rates(p['standard'])}")
     print(f"  batch     {_rates(p['batch'])}")
     print(f"  priority  {_rates(p['priority']) if p['priority'] else 'not offered'}")
@@ -72,10 +84,10 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
-    if args.file:
-        table = ic.PriceTable.from_file(args.file, merge_embedded=False)
-        print(f"{args.file}: valid, version {table.version}, {len(table.models())} models")
+def _check(file: str | None) -> int:
+    if file:
+        table = ic.PriceTable.from_file(file, merge_embedded=False)
+        print(f"{file}: valid, version {table.version}, {len(table.models())} models")
         return 0
     table = ic.active_price_table()
     source = os.environ.get("IRON_CAGE_PRICES")
@@ -86,66 +98,113 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace) -> int:
-    src = Path(args.file)
+def _import(file: str, output: str | None, version: str | None) -> int:
+    src = Path(file)
     try:
         text = src.read_text(encoding="utf-8")
     except OSError as exc:
         raise ic.ConfigError(f"cannot read {src}: {exc.strerror or exc}") from None
-    converted = _core.convert_litellm_prices(text, version=args.version or f"litellm:{src.name}")
+    converted = _core.convert_litellm_prices(text, version=version or f"litellm:{src.name}")
     models = json.loads(converted)["models"]
-    out = Path(args.output) if args.output else DEFAULT_IMPORT
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
+    dest = Path(output) if output else DEFAULT_IMPORT
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".tmp")
     tmp.write_text(converted + "\n", encoding="utf-8")
-    tmp.replace(out)  # never a half-written table
-    print(f"wrote {len(models)} models from {src} to {out}")
-    print(f"use it:  export IRON_CAGE_PRICES={out}   (merged over the embedded table)")
+    tmp.replace(dest)  # never a half-written table
+    print(f"wrote {len(models)} models from {src} to {dest}")
+    print(f"use it:  export IRON_CAGE_PRICES={dest}   (merged over the embedded table)")
     return 0
 
 
-COMMANDS = ("list", "show", "check", "import")
+class _PricesGroup(click.Group):
+    """``iron-cage prices MODEL`` is ``prices show MODEL``."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "show", self.commands["show"], args
+        return super().resolve_command(ctx, args)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    words: list[str] = args.words
-    if not words or words[0] == "list":
-        return _list(args)
-    command, rest = (words[0], words[1:]) if words[0] in COMMANDS else ("show", words)
-    if command in ("show", "import") and len(rest) != 1:
-        what = "a model name" if command == "show" else "the LiteLLM JSON file"
-        raise ic.ConfigError(
-            f"`iron-cage prices {command}` takes {what}, e.g. `iron-cage prices {command} X`"
-        )
-    if command == "show":
-        args.model = rest[0]
-        return _show(args)
-    if command == "import":
-        args.file = rest[0]
-        return _import(args)
-    if len(rest) > 1:
-        raise ic.ConfigError("`iron-cage prices check` takes at most one file")
-    args.file = rest[0] if rest else None
-    return _check(args)
+@click.group(cls=_PricesGroup, invoke_without_command=True)
+@json_option
+@click.pass_context
+def prices(ctx: click.Context, as_json: bool) -> int:
+    """See what each model is charged; check the table; import a newer price map.
+
+    Plain `iron-cage prices` lists every model; `iron-cage prices MODEL` shows one.
+
+    \b
+    Examples:
+      iron-cage prices
+      iron-cage prices gpt-4o-mini-2024-07-18
+      iron-cage prices check
+      iron-cage prices import model_prices_and_context_window.json
+    """
+    if ctx.invoked_subcommand is None:
+        return _list(as_json)
+    return 0
 
 
-def register(sub: Any) -> None:
-    """Adds `prices` to the CLI's subparsers."""
-    prices = sub.add_parser(
-        "prices",
-        help="see what each model is charged; check the table; import a newer price map",
-        description="iron-cage prices [list]            every model in the active table\n"
-        "iron-cage prices [show] MODEL      the entry MODEL resolves to and all its rates\n"
-        "iron-cage prices check [FILE]      load the active table (or FILE) and say what it holds\n"
-        "iron-cage prices import FILE       convert a LiteLLM model_prices_and_context_window.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    prices.add_argument(
-        "words", nargs="*", metavar="COMMAND", help="list, show MODEL, check [FILE], import FILE"
-    )
-    prices.add_argument("--json", action="store_true", help="list and show: print JSON")
-    prices.add_argument("-o", "--output", help=f"import: where to write the table (default {DEFAULT_IMPORT})")
-    prices.add_argument(
-        "--version", help="import: the version to stamp on the table (default litellm:<file>)"
-    )
-    prices.set_defaults(func=_dispatch)
+@prices.command("list")
+@json_option
+def prices_list(as_json: bool) -> int:
+    """Every model in the active table, USD per 1M tokens.
+
+    \b
+    Examples:
+      iron-cage prices list
+      iron-cage prices list --json | jq 'keys | length'
+    """
+    return _list(as_json)
+
+
+@prices.command("show")
+@click.argument("model")
+@json_option
+def prices_show(model: str, as_json: bool) -> int:
+    """The entry MODEL resolves to and all its rates.
+
+    \b
+    Examples:
+      iron-cage prices show claude-sonnet-4-5
+      iron-cage prices gpt-4o --json
+    """
+    return _show(model, as_json)
+
+
+@prices.command("check")
+@click.argument("file", required=False)
+def prices_check(file: str | None) -> int:
+    """Load the active table (embedded + $IRON_CAGE_PRICES), or FILE alone, and say what it holds.
+
+    \b
+    Examples:
+      iron-cage prices check
+      iron-cage prices check ~/.iron-cage/prices.json
+    """
+    return _check(file)
+
+
+@prices.command("import")
+@click.argument("file")
+@click.option(
+    "-o",
+    "--output",
+    metavar="OUT",
+    default=None,
+    help=f"Where to write the table (default {DEFAULT_IMPORT}).",
+)
+@click.option(
+    "--version", metavar="TEXT", default=None, help="The version to stamp on it (default litellm:<file>)."
+)
+def prices_import(file: str, output: str | None, version: str | None) -> int:
+    """Convert a LiteLLM model_prices_and_context_window.json into iron-cage's table format.
+
+    \b
+    Example:
+      iron-cage prices import model_prices_and_context_window.json -o prices.json
+      export IRON_CAGE_PRICES=$PWD/prices.json
+    """
+    return _import(file, output, version)

@@ -37,6 +37,10 @@ class AsyncOperations:
         """Without a password the server generates one and returns it once (``.password``)."""
         return await self._run(c.create_user(email, name or email.split("@")[0], role, password))
 
+    async def change_password(self, current_password: str, new_password: str) -> None:
+        """Your own password; every session of yours ends, this client's too (log in again)."""
+        return await self._run(c.change_password(current_password, new_password))
+
     async def suspend_user(self, user_id: int) -> m.UserOut:
         return await self._run(c.user_action(user_id, "suspend"))
 

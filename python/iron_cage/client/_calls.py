@@ -54,6 +54,11 @@ def create_user(email: str, name: str, role: str, password: str | None) -> Call[
     )
 
 
+def change_password(current_password: str, new_password: str) -> Call[None]:
+    body = {"current_password": current_password, "new_password": new_password}
+    return call("POST", "/users/me/password", NONE, body)
+
+
 def user_action(user_id: int, action: str) -> Call[m.UserOut]:
     return call("POST", f"/users/{user_id}/{action}", m.UserOut)
 

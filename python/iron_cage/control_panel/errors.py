@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from iron_cage._validation import describe_errors
+
 log = logging.getLogger("iron_cage.control_panel")
 
 
@@ -57,10 +59,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        problems = describe_errors(exc.errors(), limit=20)
         message = "invalid request: " + "; ".join(problems[:5])
         return JSONResponse(body("invalid_request", message, {"errors": problems}), 422)
 
