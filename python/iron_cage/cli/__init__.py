@@ -25,7 +25,19 @@ from iron_cage.cli.prices import prices
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+class _PipeClosedError(Exception):
+    """A closed stdout, kept from Click (which would exit 1 on it)."""
+
+
+class _Root(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _PipeClosedError from None
+
+
+@click.group(cls=_Root, context_settings=CONTEXT)
 @click.option("--debug", is_flag=True, help="Show the traceback of a failure (also: IRON_CAGE_DEBUG=1).")
 @click.version_option(ic.__version__, prog_name="iron-cage", message="%(prog)s %(version)s")
 def cli(debug: bool) -> None:
@@ -99,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         print("\niron-cage: interrupted", file=sys.stderr)
         return Exit.INTERRUPTED
-    except BrokenPipeError:
+    except (BrokenPipeError, _PipeClosedError):
         _quiet_stdout()
         return Exit.OK
     except BaseException as exc:

@@ -22,10 +22,16 @@ from rich.table import Table
 Kind = Literal["text", "usd", "int", "bool", "time"]
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Rich exits with 1 here; the CLI's one path ends a closed pipe quietly instead."""
+        raise BrokenPipeError
+
+
 def console() -> Console:
     """A console on the current ``sys.stdout`` (tests and pipes swap it)."""
     tty = sys.stdout.isatty()
-    return Console(
+    return _Console(
         file=sys.stdout,
         highlight=False,
         soft_wrap=not tty,

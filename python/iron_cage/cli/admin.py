@@ -48,14 +48,15 @@ def _load_session() -> dict[str, str]:
     return data if isinstance(data, dict) else {}
 
 
-def check_url(url: str, what: str = "--server") -> str:
+def check_url(url: str, what: str = "--server", example: str = DEFAULT_SERVER) -> str:
     """``url`` if it is an http(s) URL with a host; else a CliError saying how to write it."""
     from urllib.parse import urlsplit
 
     text = url.strip()
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        guess = f"http://{text}" if "://" not in text else "http://127.0.0.1:8700"
+        looks_like_host = "://" not in text and ("." in text or ":" in text or text == "localhost")
+        guess = f"http://{text}" if looks_like_host else example
         raise CliError(
             f"{what} {url!r} is not an http:// or https:// URL",
             f"write it with its scheme, e.g. {guess}",
@@ -65,7 +66,7 @@ def check_url(url: str, what: str = "--server") -> str:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise CliError(
-            f"{what} {url!r} has a bad port", "use a port from 1 to 65535, e.g. http://127.0.0.1:8700"
+            f"{what} {url!r} has a bad port", f"use a port from 1 to 65535, e.g. {example}"
         ) from None
     return text.rstrip("/")
 
@@ -298,7 +299,7 @@ def _user_action(name: str, method: str, doc: str) -> None:
             out.show(result, USER_COLUMNS, as_json)
         return 0
 
-    action.__doc__ = doc
+    action.help = doc
 
 
 _user_action(
@@ -447,7 +448,7 @@ def _agent_action(name: str, doc: str) -> None:
         out.show(remote.run(lambda c: getattr(c, f"{name}_agent")(agent_id)), AGENT_COLUMNS, as_json)
         return 0
 
-    action.__doc__ = doc
+    action.help = doc
 
 
 _agent_action(
@@ -747,7 +748,7 @@ def _decide(name: str) -> None:
         out.show(result, REQUEST_COLUMNS, as_json)
         return 0
 
-    decide.__doc__ = (
+    decide.help = (
         f"{name.title()} budget request REQUEST_ID (admins"
         f"{'; the allocation rises at once' if name == 'approve' else ''}).\n\n\b\nExample:\n"
         f"  iron-cage budget {name} 2"

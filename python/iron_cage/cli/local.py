@@ -375,6 +375,10 @@ def router(
       iron-cage router --budget 5
       iron-cage router --budget 1 --upstream http://127.0.0.1:9000/v1 --events calls.jsonl
     """
+    if upstream is not None:
+        from iron_cage.cli.admin import check_url
+
+        upstream = check_url(upstream, "--upstream", "https://api.openai.com/v1")
     with ic.LlmRouter(
         budget=budget,
         upstream=upstream,

@@ -6,7 +6,22 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iron_cage._exceptions import ConfigError
+
 DEFAULT_DATA_DIR = Path.home() / ".iron-cage"
+
+
+def _env_int(name: str, default: int, least: int = 1) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise ConfigError(f"${name}={text!r}: use a whole number of at least {least} (default {default})")
+    return value
 
 
 def default_database_url() -> str:
@@ -38,11 +53,18 @@ class Settings:
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
     bcrypt_rounds: int = 12
-    # Failed logins (logins.py): per account and client address, per address, per account.
-    max_failed_logins: int = 5
-    max_failed_logins_per_address: int = 20
-    max_failed_logins_per_account: int = 50
-    lockout_s: int = 15 * 60
+    # Failed logins (logins.py): per account and client address, per address, per account,
+    # counted over lockout_s, which is also how long a lock lasts. Set by the environment
+    # (IRON_CAGE_MAX_FAILED_LOGINS, ..._PER_ADDRESS, ..._PER_ACCOUNT, IRON_CAGE_LOCKOUT_S)
+    # or `control-panel serve --max-failed-logins N --lockout SECONDS`.
+    max_failed_logins: int = field(default_factory=lambda: _env_int("IRON_CAGE_MAX_FAILED_LOGINS", 5))
+    max_failed_logins_per_address: int = field(
+        default_factory=lambda: _env_int("IRON_CAGE_MAX_FAILED_LOGINS_PER_ADDRESS", 20)
+    )
+    max_failed_logins_per_account: int = field(
+        default_factory=lambda: _env_int("IRON_CAGE_MAX_FAILED_LOGINS_PER_ACCOUNT", 50)
+    )
+    lockout_s: int = field(default_factory=lambda: _env_int("IRON_CAGE_LOCKOUT_S", 15 * 60))
     lease_ttl_s: int = 15 * 60
     # A runtime stops spending at expires_at; reports may still be in flight or queued in its
     # outbox, so the sweeper waits this long before it gives an expired lease's budget back.
