@@ -194,7 +194,7 @@ def prices_check(file: str | None) -> int:
     "--output",
     metavar="OUT",
     default=None,
-    help=f"Where to write the table (default {DEFAULT_IMPORT}).",
+    help="Where to write the table (default ~/.iron-cage/prices.json).",
 )
 @click.option(
     "--version", metavar="TEXT", default=None, help="The version to stamp on it (default litellm:<file>)."
