@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iron_cage.cli import _docs
+from iron_cage.cli import _docs, cli
 
 DOC = Path(__file__).parents[2] / "docs" / "cli.md"
 
@@ -17,7 +17,7 @@ def test_the_cli_page_is_what_the_help_makes() -> None:
 
 def test_the_page_shows_every_command_with_an_example() -> None:
     text = DOC.read_text(encoding="utf-8")
-    for path, ctx in _docs._walk(_docs.cli, None, "iron-cage"):
+    for path, ctx in _docs._walk(cli, None, "iron-cage"):
         if ctx.parent is not None:
             assert f"`{path}`" in text, path
     assert text.count("Example") >= 50
