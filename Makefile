@@ -24,10 +24,12 @@ help:
 	@echo "make install-check   pip install . into a fresh venv and import it"
 
 $(BIN)/activate:
+	@echo "==> creating the Python environment $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.deps: requirements/dev.txt | $(BIN)/activate
+	@echo "==> installing the Python tools and SDKs (requirements/dev.txt; a few minutes the first time)"
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	# LiteLLM's bundled price map, for tests/python/test_prices_litellm.py only: its
 	# dependencies would fight the SDK pins above, and nothing imports it.
@@ -36,8 +38,10 @@ $(VENV)/.deps: requirements/dev.txt | $(BIN)/activate
 
 # Rebuilt whenever Rust sources, manifests or the price table change.
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name '*.toml' -o -name '*.json' 2>/dev/null) Cargo.toml pyproject.toml
+# No --quiet: cargo's own progress shows while the Rust extension compiles.
 $(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES)
-	$(BIN)/maturin develop --quiet $(MATURIN_FLAGS)
+	@echo "==> building the Rust extension (maturin develop $(MATURIN_FLAGS); a few minutes the first time)"
+	$(BIN)/maturin develop $(MATURIN_FLAGS)
 	touch $@
 
 # The Vue dashboard (dashboard/), built into the Control Panel's static files. Needs Node.js
@@ -46,9 +50,11 @@ STATIC_INDEX := python/iron_cage/control_panel/static/index.html
 DASHBOARD_SOURCES := $(shell find dashboard/src -type f 2>/dev/null) dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig.json
 dashboard/node_modules/.installed: dashboard/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	@echo "==> installing the dashboard's packages (npm install)"
 	cd dashboard && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 $(STATIC_INDEX): dashboard/node_modules/.installed $(DASHBOARD_SOURCES)
+	@echo "==> building the dashboard (vite)"
 	cd dashboard && npm run --silent build
 dashboard: $(STATIC_INDEX)
 
@@ -67,6 +73,7 @@ build: setup
 # `iron-cage start examples/lead_gen/agent.py --budget 50` under an embedded Control Panel;
 # in a terminal the Control Panel and dashboard stay up afterwards (Ctrl-C ends it).
 demo: setup
+	@echo "==> running the demo: iron-cage demo --supervised"
 	$(BIN)/iron-cage demo --supervised $$([ -t 1 ] && echo --serve)
 
 test: test-rust test-python test-crewai test-llamaindex test-dspy
