@@ -330,6 +330,8 @@ class Supervisor:
         env[EVENTS_FD_ENV] = str(ev_w)
         env["IRON_CAGE_AGENT_ID"] = self.agent_id
         capture = self.launch.detached
+        if not capture:  # piped (`iron-cage demo | tee`), the agent's lines still arrive as printed
+            env.setdefault("PYTHONUNBUFFERED", "1")
         cmd = [self.launch.python, "-m", "iron_cage.run", self.launch.script, *self.launch.args]
         proc = subprocess.Popen(
             cmd,
