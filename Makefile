@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: postgres chromium dashboard bench-control-panel bench-router test-crewai framework-wheel test-llamaindex test-dspy test-frameworks help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: postgres chromium dashboard test-dashboard bench-control-panel bench-router test-crewai framework-wheel test-llamaindex test-dspy test-frameworks help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -47,7 +47,7 @@ $(VENV)/.built: $(VENV)/.deps $(RUST_SOURCES)
 # The Vue dashboard (dashboard/), built into the Control Panel's static files. Needs Node.js
 # and npm (preinstalled on the project's machines; Debian package nodejs/npm otherwise).
 STATIC_INDEX := python/iron_cage/control_panel/static/index.html
-DASHBOARD_SOURCES := $(shell find dashboard/src -type f 2>/dev/null) dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig.json
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig.json
 dashboard/node_modules/.installed: dashboard/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	@echo "==> installing the dashboard's packages (npm install)"
@@ -76,7 +76,11 @@ demo: setup
 	@echo "==> running the demo: iron-cage demo --supervised"
 	$(BIN)/iron-cage demo --supervised $$([ -t 1 ] && echo --serve)
 
-test: test-rust test-python test-crewai test-llamaindex test-dspy
+test: test-rust test-dashboard test-python test-crewai test-llamaindex test-dspy
+
+# The dashboard's unit tests (Vitest: formatting, projection, severity, status, notifications).
+test-dashboard: dashboard/node_modules/.installed
+	cd dashboard && npm run --silent test
 
 test-rust: $(VENV)/.deps
 	cargo test --workspace --exclude iron_cage_py --quiet

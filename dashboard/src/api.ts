@@ -1,10 +1,14 @@
 // A typed fetch of the Control Panel API (same origin), holding the session's tokens.
 
+export type Role = "admin" | "developer" | "viewer" | "super_user";
 export interface User {
   id: number;
   email: string;
   name: string;
-  role: "admin" | "developer" | "viewer";
+  role: Role;
+  status?: string;
+  created_at?: string;
+  last_login_at?: string | null;
 }
 export interface Budget {
   agent_id: number;
@@ -33,17 +37,36 @@ export interface Totals {
 export interface Trace {
   id: number;
   request_id: string;
+  lease_id: string;
   agent_id: number;
   provider: string;
   model: string;
   input_tokens: number;
   output_tokens: number;
+  cached_tokens: number;
   cost_usd: number;
   latency_ms: number;
   pii_findings: number;
   breaker_state: string;
   status: string;
   occurred_at: string;
+  received_at: string;
+}
+export interface PiiFinding {
+  id: number;
+  agent_id: number;
+  request_id: string;
+  entity: string;
+  severity: string;
+  start: number;
+  end: number;
+  direction: "reply" | "request";
+  action: string | null;
+  received_at: string;
+}
+export interface TraceDetail extends Trace {
+  agent_name: string;
+  pii: PiiFinding[];
 }
 export interface Alert {
   id: number;
@@ -54,12 +77,112 @@ export interface Alert {
   recommended_action: string;
   created_at: string;
 }
-export interface LiveEvent {
-  type: string;
+export interface UnauthorizedAction {
+  id: number;
+  kind: string;
   agent_id: number | null;
+  user_id: number | null;
+  role: string;
+  detail: string;
   at: string;
-  [key: string]: unknown;
 }
+export interface ProcessInfo {
+  state: string;
+  pid: number | null;
+  restarts: number;
+  reason: string;
+  updated_at: string;
+  stop: boolean;
+}
+export interface WorkMetrics {
+  unit: string;
+  done: number;
+  total: number | null;
+  successes: number;
+  failures: number;
+  success_rate: number | null;
+  throughput_per_hour: number;
+  latency_s: { p50: number; p95: number; p99: number } | null;
+  cost_per_unit_usd: string | number | null;
+  spent_usd: string | number;
+  budget_usd: string | number | null;
+  elapsed_s: number;
+  progress: string;
+  throughput: string;
+  updated_at: string;
+}
+export interface CallMetrics {
+  requests: number;
+  succeeded: number;
+  success_rate: number | null;
+  input_tokens: number;
+  cached_tokens: number;
+  cache_hit_rate: number | null;
+  cost_usd: number;
+  latency: { p50_ms: number; p95_ms: number; p99_ms: number } | null;
+  first_call_at: string | null;
+  last_call_at: string | null;
+  calls_per_hour: number | null;
+  uptime_s: number | null;
+}
+export interface AgentMetrics {
+  agent_id: number;
+  process: ProcessInfo | null;
+  metrics: WorkMetrics | null;
+  calls: CallMetrics | null;
+}
+export interface Secret {
+  id: number;
+  name: string;
+  environment: string;
+  version: number;
+  masked: string;
+  description: string;
+  created_at: string;
+  updated_at: string;
+  agent_ids: number[];
+  projects: string[];
+  value?: string | null;
+}
+export interface Token {
+  id: number;
+  agent_id: number;
+  agent_name: string;
+  name: string;
+  environment: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked: boolean;
+}
+export interface TokenCreated {
+  token: string;
+  info: Omit<Token, "agent_name">;
+}
+export interface ProviderKey {
+  id: number;
+  provider: string;
+  label: string;
+  base_url: string;
+  masked: string;
+  created_at: string;
+}
+export interface BudgetRequest {
+  id: number;
+  agent_id: number;
+  requested_by: number;
+  amount_usd: number;
+  reason: string;
+  status: string;
+  created_at: string;
+}
+export interface UsagePoint extends Totals {
+  bucket: string;
+}
+export interface UsageGroup extends Totals {
+  key: string;
+}
+export type { LiveEvent } from "./lib/events";
 
 interface Session {
   access: string;

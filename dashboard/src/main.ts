@@ -1,5 +1,7 @@
 import { createApp } from "vue";
+import { createPinia } from "pinia";
 import App from "./App.vue";
+import { router } from "./router";
 import "./style.css";
 
-createApp(App).mount("#app");
+createApp(App).use(createPinia()).use(router).mount("#app");

@@ -121,7 +121,7 @@ def stop_agent(agent_id: Id, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "stopped"
     a.stop_requested_at = datetime.now(UTC)
-    emit(s, "AGENT_EVENT", a.id, a.owner_id, event="stopped")
+    emit(s, "AGENT_EVENT", a.id, a.owner_id, event="stopped", by=who.name, by_role=who.role)
     publish_state(s, a)
     return agent_out(s, a)
 
@@ -131,7 +131,7 @@ def resume_agent(agent_id: Id, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "active"
     a.stop_requested_at = None
-    emit(s, "AGENT_EVENT", a.id, a.owner_id, event="resumed")
+    emit(s, "AGENT_EVENT", a.id, a.owner_id, event="resumed", by=who.name, by_role=who.role)
     publish_state(s, a)
     return agent_out(s, a)
 

@@ -108,6 +108,19 @@ def report_metrics(body: MetricsIn, who: AgentCaller, s: Db) -> Response:
         s.add(p)
     p.metrics_json = body.model_dump_json()
     p.metrics_at = datetime.now(UTC)
+    # Live panels follow progress without polling (the dashboard reads the rest from /metrics).
+    emit(
+        s,
+        "AGENT_EVENT",
+        a.id,
+        a.owner_id,
+        event="metrics",
+        unit=body.unit,
+        done=body.done,
+        total=body.total,
+        successes=body.successes,
+        failures=body.failures,
+    )
     return Response(status_code=204)
 
 
