@@ -10,14 +10,14 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use iron_cage_benches::{pii_corpus, pii_scanner, text_1kb};
 use iron_cost::Money;
 use iron_llm::ApiFormat;
-use iron_runtime::{EgressPolicy, Pipeline, PipelineConfig};
+use iron_runtime::{PiiPolicy, Pipeline, PipelineConfig};
 use serde_json::json;
 
 fn pipeline(egress: bool) -> std::sync::Arc<Pipeline> {
     Pipeline::new(PipelineConfig {
         budget: Some(Money::from_usd_f64(1e6, "budget").expect("a valid budget")),
         scanner: Some(pii_scanner()),
-        egress: egress.then(EgressPolicy::default),
+        egress: egress.then(PiiPolicy::requests),
         ..PipelineConfig::default()
     })
     .expect("pipeline")

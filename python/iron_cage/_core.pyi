@@ -334,6 +334,7 @@ class RouterCore:
         lease: LeaseClientCore | None = None,
         egress: str | None = None,
         egress_scanner: PiiScannerCore | None = None,
+        ingress: str | None = None,
     ) -> RouterCore: ...
     @property
     def base_url(self) -> str: ...
@@ -387,6 +388,7 @@ class GovernorCore:
         unbounded_reserve_usd: float | None = None,
         egress: str | None = None,
         egress_scanner: PiiScannerCore | None = None,
+        ingress: str | None = None,
     ) -> GovernorCore: ...
     def begin(self, path: str, body: bytes) -> tuple[CallCore, bytes | None, bool] | None: ...
     @property

@@ -13,7 +13,9 @@ from iron_cage._pii import PiiScanner
 SAFETY_MODES = ("redact", "block", "warn", "off")
 BudgetArg = float | int | str | Decimal | _core.Budget | None
 EgressArg = str | Mapping[str, str] | None
+IngressArg = Mapping[str, str] | None
 EGRESS_ACTIONS = ("allow", "warn", "redact", "pseudonymize", "block")
+INGRESS_ACTIONS = ("allow", "warn", "redact", "block")
 
 
 def scanner_for(safety_mode: str | None, pii: PiiScanner | None) -> PiiScanner | None:
@@ -70,3 +72,36 @@ def egress_for(
                 )
     finder = None if scanner is not None else PiiScanner(mode="warn")._core
     return json.dumps(overrides), finder
+
+
+def ingress_for(ingress: IngressArg) -> str | None:
+    """The reply policy's per-entity actions as the core takes them (``None``: the reply
+    scanner's mode for every entity). ``{"EMAIL": "allow", "API_KEY": "block"}`` changes those
+    entities; ``"default"`` the rest (otherwise ``safety_mode``, or allow when it is off)."""
+    if ingress is None:
+        return None
+    if isinstance(ingress, str) or not isinstance(ingress, Mapping):
+        raise ConfigError(
+            f"ingress must be a mapping of entity to action like {{'EMAIL': 'allow'}}, got {ingress!r}; "
+            "for one action for every entity use safety_mode"
+        )
+    for entity, action in ingress.items():
+        if action not in INGRESS_ACTIONS:
+            hint = " (pseudonymize applies to requests only)" if action == "pseudonymize" else ""
+            raise ConfigError(
+                f"ingress policy for {entity}: unknown action {action!r}{hint}; "
+                f"use one of {', '.join(INGRESS_ACTIONS)}"
+            )
+    return json.dumps(dict(ingress))
+
+
+def pii_policies(
+    egress: EgressArg, ingress: IngressArg, scanner: PiiScanner | None, *, remote: bool
+) -> tuple[str | None, str | None, _core.PiiScannerCore | None]:
+    """Both directions' policies for the core and the scanner that finds for requests (and for
+    replies when a reply policy names entities but ``safety_mode`` is off)."""
+    egress_json, finder = egress_for(egress, scanner, remote=remote)
+    ingress_json = ingress_for(ingress)
+    if ingress_json is not None and scanner is None and finder is None:
+        finder = PiiScanner(mode="warn")._core
+    return egress_json, ingress_json, finder

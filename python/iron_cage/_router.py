@@ -13,7 +13,7 @@ from iron_cage._events import Events
 from iron_cage._exceptions import ConfigError
 from iron_cage._loopback import LoopbackServer
 from iron_cage._pii import PiiScanner
-from iron_cage._policy import EgressArg, budget_for, egress_for, scanner_for
+from iron_cage._policy import EgressArg, IngressArg, budget_for, pii_policies, scanner_for
 
 OPENAI_UPSTREAM = "https://api.openai.com/v1"
 ANTHROPIC_UPSTREAM = "https://api.anthropic.com/v1"
@@ -83,10 +83,13 @@ class LlmRouter(Events, LoopbackServer):
         outbox_path: str | os.PathLike[str] | None = None,
         unbounded_reserve_usd: float | None = None,
         egress: EgressArg = "default",
+        ingress: IngressArg = None,
     ) -> None:
         scanner = scanner_for(safety_mode, pii)
         remote = _lease.resolve(server_url, api_key, "server_url= and api_key= (an IC token)")
-        egress_policy, egress_scanner = egress_for(egress, scanner, remote=remote is not None)
+        egress_policy, ingress_policy, egress_scanner = pii_policies(
+            egress, ingress, scanner, remote=remote is not None
+        )
         self._lease: _lease.ControlPanelLease | None = None
         openai_key = provider_key if provider_key is not None else os.environ.get("OPENAI_API_KEY")
         claude_key = anthropic_key or provider_key or os.environ.get("ANTHROPIC_API_KEY")
@@ -133,6 +136,7 @@ class LlmRouter(Events, LoopbackServer):
             lease=self._lease._core if self._lease is not None else None,
             egress=egress_policy,
             egress_scanner=egress_scanner,
+            ingress=ingress_policy,
             events_path=os.fspath(events_path) if events_path is not None else None,
             threads=threads,
         )

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use iron_cost::Money;
 use iron_llm::ApiFormat;
 use iron_reliability::{BreakerConfig, TripRule};
-use iron_runtime::{Call, EgressPolicy, Pipeline, PipelineConfig, StreamGuard};
+use iron_runtime::{Call, PiiAction, PiiPolicy, Pipeline, PipelineConfig, StreamGuard};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -49,6 +49,7 @@ pub(crate) fn build_pipeline(
     unbounded_reserve_usd: Option<f64>,
     egress: Option<&str>,
     egress_scanner: Option<PyRef<'_, PyPiiScanner>>,
+    ingress: Option<&str>,
 ) -> Result<Arc<Pipeline>> {
     let breaker = match breaker {
         Some((failures, cooldown_s)) => Some(BreakerConfig {
@@ -62,16 +63,30 @@ pub(crate) fn build_pipeline(
         Some(policy) => {
             let value: serde_json::Value = serde_json::from_str(policy)
                 .map_err(|e| config(format!("the egress policy is not valid JSON: {e}")))?;
-            Some(EgressPolicy::from_json(&value).map_err(config)?)
+            Some(PiiPolicy::requests_from_json(&value).map_err(config)?)
         }
         None => None,
     };
     // Without a policy of its own the scanner still finds for the Control Panel's.
     let egress_scanner = egress_scanner.map(|s| Arc::clone(&s.inner));
+    let scanner = scanner.map(|s| Arc::clone(&s.inner));
+    // Per-entity actions for replies over the scanner's mode (allow for the rest without one).
+    let ingress = match ingress {
+        Some(overrides) => {
+            let value: serde_json::Value = serde_json::from_str(overrides)
+                .map_err(|e| config(format!("the ingress policy is not valid JSON: {e}")))?;
+            let base = scanner
+                .as_ref()
+                .map_or(PiiAction::Allow, |s| PiiPolicy::action_of_mode(s.mode()));
+            Some(PiiPolicy::replies_from_json(base, &value).map_err(config)?)
+        }
+        None => None,
+    };
     let config = PipelineConfig {
         egress,
         egress_scanner,
-        scanner: scanner.map(|s| Arc::clone(&s.inner)),
+        ingress,
+        scanner,
         breaker,
         unbounded_reserve: unbounded_reserve_usd
             .map(|v| Money::from_usd_f64(v, "unbounded_reserve_usd"))
@@ -94,7 +109,7 @@ impl PyGovernor {
 #[pymethods]
 impl PyGovernor {
     #[new]
-    #[pyo3(signature = (*, budget = None, scanner = None, circuit_breaker = true, failure_threshold = 5, cooldown_s = 60.0, unbounded_reserve_usd = None, egress = None, egress_scanner = None))]
+    #[pyo3(signature = (*, budget = None, scanner = None, circuit_breaker = true, failure_threshold = 5, cooldown_s = 60.0, unbounded_reserve_usd = None, egress = None, egress_scanner = None, ingress = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         budget: Option<PyRef<'_, PyBudget>>,
@@ -105,6 +120,7 @@ impl PyGovernor {
         unbounded_reserve_usd: Option<f64>,
         egress: Option<String>,
         egress_scanner: Option<PyRef<'_, PyPiiScanner>>,
+        ingress: Option<String>,
     ) -> Result<Self> {
         let pipeline = build_pipeline(
             budget,
@@ -113,6 +129,7 @@ impl PyGovernor {
             unbounded_reserve_usd,
             egress.as_deref(),
             egress_scanner,
+            ingress.as_deref(),
         )?;
         Ok(PyGovernor { pipeline })
     }

@@ -37,7 +37,7 @@ impl PyRouter {
                         openai_key = None, anthropic_key = None, circuit_breaker = true, failure_threshold = 5,
                         cooldown_s = 60.0, host = "127.0.0.1".to_owned(), port = 0, max_body_bytes = 8 << 20,
                         upstream_timeout_s = 600.0, events_path = None, threads = 1,
-                        unbounded_reserve_usd = None, lease = None, egress = None, egress_scanner = None))]
+                        unbounded_reserve_usd = None, lease = None, egress = None, egress_scanner = None, ingress = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -61,6 +61,7 @@ impl PyRouter {
         lease: Option<PyRef<'_, PyLeaseClient>>,
         egress: Option<String>,
         egress_scanner: Option<PyRef<'_, PyPiiScanner>>,
+        ingress: Option<String>,
     ) -> Result<Self> {
         for (name, url) in [
             ("upstream", &openai_upstream),
@@ -80,6 +81,7 @@ impl PyRouter {
             unbounded_reserve_usd,
             egress.as_deref(),
             egress_scanner,
+            ingress.as_deref(),
         )?;
         if let Some(path) = events_path {
             pipeline

@@ -79,18 +79,21 @@ impl Action {
     }
 }
 
-/// The policy for requests: an action per entity and one for the rest.
+/// A PII policy for one direction (requests or replies): an action per entity
+/// and one for the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EgressPolicy {
+pub struct PiiPolicy {
     per_entity: Vec<(String, Action)>,
     default: Action,
 }
 
-impl Default for EgressPolicy {
-    /// Credentials never leave (a key in a prompt is almost always a leak);
-    /// everything else leaves as placeholders, so agents keep working.
-    fn default() -> Self {
-        EgressPolicy {
+impl PiiPolicy {
+    /// The policy for requests by default: credentials never leave (a key in a
+    /// prompt is almost always a leak); everything else leaves as placeholders,
+    /// so agents keep working.
+    #[must_use]
+    pub fn requests() -> Self {
+        PiiPolicy {
             per_entity: vec![
                 ("API_KEY".into(), Action::Block),
                 ("PRIVATE_KEY".into(), Action::Block),
@@ -98,15 +101,62 @@ impl Default for EgressPolicy {
             default: Action::Pseudonymize,
         }
     }
-}
 
-impl EgressPolicy {
-    /// The default policy with `overrides` (`{"EMAIL": "redact", "default": "warn"}`).
+    /// The request default with `overrides` (`{"EMAIL": "redact", "default": "warn"}`).
     ///
     /// # Errors
     /// A value that is not an action, or not a string.
-    pub fn from_json(overrides: &Value) -> Result<Self, String> {
-        EgressPolicy::default().with(overrides)
+    pub fn requests_from_json(overrides: &Value) -> Result<Self, String> {
+        PiiPolicy::requests().with(overrides)
+    }
+
+    /// The policy for replies: `mode` (the scanner's: redact, block or warn)
+    /// for every entity, with `overrides` (`{"EMAIL": "allow"}`). A reply's
+    /// values cannot be pseudonymized (nothing would restore them).
+    ///
+    /// # Errors
+    /// A value that is not an action, or `pseudonymize`.
+    pub fn replies_from_json(mode: Action, overrides: &Value) -> Result<Self, String> {
+        let policy = PiiPolicy::uniform(mode).with(overrides)?;
+        policy.no_pseudonyms()?;
+        Ok(policy)
+    }
+
+    fn no_pseudonyms(&self) -> Result<(), String> {
+        let named = self
+            .per_entity
+            .iter()
+            .find(|(_, a)| *a == Action::Pseudonymize)
+            .map(|(e, _)| e.as_str());
+        if self.default == Action::Pseudonymize || named.is_some() {
+            return Err(format!(
+                "pseudonymize applies to requests only ({}): use allow, warn, redact or block for replies",
+                named.unwrap_or("default")
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the reply scanner does with an entity's findings (`None`: allowed).
+    #[must_use]
+    pub fn reply_mode(&self, entity: &str) -> Option<iron_safety::Mode> {
+        match self.action(entity) {
+            Action::Allow => None,
+            Action::Warn => Some(iron_safety::Mode::Warn),
+            Action::Block => Some(iron_safety::Mode::Block),
+            // (Pseudonymize is refused for replies when the policy is made.)
+            Action::Redact | Action::Pseudonymize => Some(iron_safety::Mode::Redact),
+        }
+    }
+
+    /// The action for the scanner's `mode`.
+    #[must_use]
+    pub fn action_of_mode(mode: iron_safety::Mode) -> Action {
+        match mode {
+            iron_safety::Mode::Redact => Action::Redact,
+            iron_safety::Mode::Block => Action::Block,
+            iron_safety::Mode::Warn => Action::Warn,
+        }
     }
 
     /// `self` with `overrides` applied.
@@ -140,19 +190,19 @@ impl EgressPolicy {
     /// "default": "redact"}`), every other entity allowed; `null` or `{}` is none.
     ///
     /// # Errors
-    /// As [`EgressPolicy::from_json`].
+    /// As [`PiiPolicy::requests_from_json`].
     pub fn floor_from_json(map: &Value) -> Result<Option<Self>, String> {
         if map.is_null() {
             return Ok(None);
         }
-        let policy = EgressPolicy::allow_all().with(map)?;
+        let policy = PiiPolicy::allow_all().with(map)?;
         Ok((!policy.is_off()).then_some(policy))
     }
 
     /// Per entity the stricter of `self` and `floor` (a Control Panel's policy is
     /// a floor the agent's own code cannot lower).
     #[must_use]
-    pub fn at_least(&self, floor: &EgressPolicy) -> EgressPolicy {
+    pub fn at_least(&self, floor: &PiiPolicy) -> PiiPolicy {
         let stricter = |a: Action, b: Action| {
             if b.strictness() > a.strictness() {
                 b
@@ -166,7 +216,7 @@ impl EgressPolicy {
                 entities.push(e);
             }
         }
-        EgressPolicy {
+        PiiPolicy {
             per_entity: entities
                 .into_iter()
                 .map(|e| (e.clone(), stricter(self.action(e), floor.action(e))))
@@ -178,13 +228,13 @@ impl EgressPolicy {
     /// No entity found is acted on: every one allowed.
     #[must_use]
     pub fn allow_all() -> Self {
-        EgressPolicy::uniform(Action::Allow)
+        PiiPolicy::uniform(Action::Allow)
     }
 
     /// `action` for every entity.
     #[must_use]
     pub fn uniform(action: Action) -> Self {
-        EgressPolicy {
+        PiiPolicy {
             per_entity: Vec::new(),
             default: action,
         }
@@ -439,7 +489,7 @@ impl Applied {
 pub fn apply_to_str(
     text: &str,
     scanner: &Scanner,
-    policy: &EgressPolicy,
+    policy: &PiiPolicy,
     names: &Pseudonyms,
     applied: &mut Applied,
 ) -> Option<String> {
@@ -488,7 +538,7 @@ pub fn apply_to_str(
 pub fn apply_to_text(
     text: &mut String,
     scanner: &Scanner,
-    policy: &EgressPolicy,
+    policy: &PiiPolicy,
     names: &Pseudonyms,
     applied: &mut Applied,
 ) -> bool {
@@ -540,7 +590,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_stable_and_restored() {
-        let (s, names, policy) = (scanner(), Pseudonyms::default(), EgressPolicy::default());
+        let (s, names, policy) = (scanner(), Pseudonyms::default(), PiiPolicy::requests());
         let mut applied = Applied::default();
         let mut a =
             "Mail jane.roe@example.com and bob@example.org, then jane.roe@example.com.".to_owned();
@@ -567,7 +617,7 @@ mod tests {
         apply_to_text(
             &mut t,
             &s,
-            &EgressPolicy::default(),
+            &PiiPolicy::requests(),
             &Pseudonyms::default(),
             &mut applied,
         );
@@ -575,52 +625,53 @@ mod tests {
             applied.blocked().map(|f| f.entity.as_str()),
             Some("API_KEY")
         );
-        let policy =
-            EgressPolicy::from_json(&serde_json::json!({"EMAIL": "redact", "default": "warn"}))
-                .expect("valid");
+        let policy = PiiPolicy::requests_from_json(
+            &serde_json::json!({"EMAIL": "redact", "default": "warn"}),
+        )
+        .expect("valid");
         let mut t = "a@b.co or call (415) 555-2671".to_owned();
         let mut applied = Applied::default();
         apply_to_text(&mut t, &s, &policy, &Pseudonyms::default(), &mut applied);
         assert_eq!(t, "[EMAIL_REDACTED] or call (415) 555-2671");
         assert_eq!(applied.findings.len(), 2);
-        assert!(EgressPolicy::from_json(&serde_json::json!({"EMAIL": "shred"})).is_err());
+        assert!(PiiPolicy::requests_from_json(&serde_json::json!({"EMAIL": "shred"})).is_err());
     }
 
     #[test]
     fn a_control_panel_floor_only_ever_tightens() {
         use serde_json::json;
-        assert_eq!(EgressPolicy::floor_from_json(&Value::Null), Ok(None));
-        assert_eq!(EgressPolicy::floor_from_json(&json!({})), Ok(None));
+        assert_eq!(PiiPolicy::floor_from_json(&Value::Null), Ok(None));
+        assert_eq!(PiiPolicy::floor_from_json(&json!({})), Ok(None));
         assert_eq!(
-            EgressPolicy::floor_from_json(&json!({"EMAIL": "allow"})),
+            PiiPolicy::floor_from_json(&json!({"EMAIL": "allow"})),
             Ok(None)
         );
-        let floor = EgressPolicy::floor_from_json(&json!({"email": "block", "PHONE": "warn"}))
+        let floor = PiiPolicy::floor_from_json(&json!({"email": "block", "PHONE": "warn"}))
             .expect("valid")
             .expect("a floor");
         assert_eq!(floor.action("EMAIL"), Action::Block);
         assert_eq!(floor.action("IBAN"), Action::Allow);
         // Over the default policy: e-mail blocked, phone stays pseudonymized (stricter than warn).
-        let local = EgressPolicy::default().at_least(&floor);
+        let local = PiiPolicy::requests().at_least(&floor);
         assert_eq!(local.action("EMAIL"), Action::Block);
         assert_eq!(local.action("PHONE"), Action::Pseudonymize);
         assert_eq!(local.action("API_KEY"), Action::Block);
         // Over a policy that allows everything (requests not scanned locally).
-        let open = EgressPolicy::allow_all().at_least(&floor);
+        let open = PiiPolicy::allow_all().at_least(&floor);
         assert_eq!(open.action("PHONE"), Action::Warn);
         assert_eq!(open.action("IBAN"), Action::Allow);
         assert!(!open.is_off());
         // The floor's default covers every entity it does not name.
-        let strict = EgressPolicy::floor_from_json(&json!({"default": "redact"}))
+        let strict = PiiPolicy::floor_from_json(&json!({"default": "redact"}))
             .expect("valid")
             .expect("a floor");
-        let merged = EgressPolicy::from_json(&json!({"EMAIL": "warn"}))
+        let merged = PiiPolicy::requests_from_json(&json!({"EMAIL": "warn"}))
             .expect("valid")
             .at_least(&strict);
         assert_eq!(merged.action("EMAIL"), Action::Redact);
         assert_eq!(merged.action("API_KEY"), Action::Block);
         assert_eq!(merged.action("IBAN"), Action::Redact);
-        assert!(EgressPolicy::floor_from_json(&json!({"EMAIL": "shred"})).is_err());
+        assert!(PiiPolicy::floor_from_json(&json!({"EMAIL": "shred"})).is_err());
     }
 
     #[test]
@@ -630,7 +681,7 @@ mod tests {
         apply_to_text(
             &mut t,
             &s,
-            &EgressPolicy::default(),
+            &PiiPolicy::requests(),
             &names,
             &mut Applied::default(),
         );

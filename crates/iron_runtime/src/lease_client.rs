@@ -32,7 +32,7 @@ use hyper_util::rt::TokioExecutor;
 use iron_cost::{Ledger, Money};
 use serde_json::{json, Value};
 
-use crate::egress::{Action, EgressPolicy};
+use crate::egress::{Action, PiiPolicy};
 use crate::limits::{ModelPolicy, RequestLimits};
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
@@ -223,8 +223,10 @@ pub struct LeaseState {
     pub limits: RequestLimits,
     /// The models and providers the server allows.
     pub policy: ModelPolicy,
-    /// The server's PII policy for requests (a floor under the agent's own).
-    pub egress_floor: Option<EgressPolicy>,
+    /// The server's PII policies for requests and replies (floors under the agent's own).
+    pub egress_floor: Option<PiiPolicy>,
+    /// See `egress_floor`.
+    pub ingress_floor: Option<PiiPolicy>,
     deadline: Option<Instant>,
     lifetime: Duration,
 }
@@ -311,7 +313,9 @@ impl LeaseClient {
             let st = lock(&self.inner.state);
             pipeline.set_limits(st.limits);
             pipeline.set_model_policy(st.policy.clone());
-            if let Err(e) = pipeline.set_egress_floor(st.egress_floor.as_ref()) {
+            if let Err(e) =
+                pipeline.set_pii_floor(st.egress_floor.as_ref(), st.ingress_floor.as_ref())
+            {
                 self.inner.note_error(&LeaseError::Policy(e));
             }
         }
@@ -530,23 +534,28 @@ impl Inner {
         let policy = ModelPolicy::from_json(&body["limits"]);
         // A policy this runtime cannot read is applied as "block everything": the
         // admin asked for more protection than the runtime can tell.
-        let floor = EgressPolicy::floor_from_json(&body["limits"]["pii_egress"]).unwrap_or_else(|e| {
-            self.note_error(&LeaseError::Policy(format!(
-                "the Control Panel's PII policy for requests is not readable ({e}): every request with PII is refused until it is"
-            )));
-            Some(EgressPolicy::uniform(Action::Block))
-        });
+        let floor = |key: &str, what: &str| {
+            PiiPolicy::floor_from_json(&body["limits"][key]).unwrap_or_else(|e| {
+                self.note_error(&LeaseError::Policy(format!(
+                    "the Control Panel's PII policy for {what} is not readable ({e}): everything with PII is refused until it is"
+                )));
+                Some(PiiPolicy::uniform(Action::Block))
+            })
+        };
+        let egress = floor("pii_egress", "requests");
+        let ingress = floor("pii_ingress", "replies");
         {
             let mut st = lock(&self.state);
             st.limits = limits;
             st.policy = policy.clone();
-            st.egress_floor = floor.clone();
+            st.egress_floor = egress.clone();
+            st.ingress_floor = ingress.clone();
         }
         lock(&self.pipelines).retain(|w| {
             w.upgrade().is_some_and(|p| {
                 p.set_limits(limits);
                 p.set_model_policy(policy.clone());
-                if let Err(e) = p.set_egress_floor(floor.as_ref()) {
+                if let Err(e) = p.set_pii_floor(egress.as_ref(), ingress.as_ref()) {
                     self.note_error(&LeaseError::Policy(e));
                 }
                 true

@@ -17,7 +17,7 @@ pub mod pipeline;
 pub mod record;
 pub mod stream_guard;
 
-pub use egress::{Action as EgressAction, EgressPolicy};
+pub use egress::{Action as PiiAction, PiiPolicy};
 pub use error::{PipelineError, Refusal};
 pub use events::EventBus;
 pub use limits::{ModelPolicy, RequestLimits};

@@ -23,7 +23,7 @@ use iron_safety::{Finding, Mode, Scanner};
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 
-use crate::egress::{apply_to_str, apply_to_text, Action, Applied, EgressPolicy, Pseudonyms};
+use crate::egress::{apply_to_str, apply_to_text, Action, Applied, PiiPolicy, Pseudonyms};
 use crate::error::PipelineError;
 use crate::events::EventBus;
 use crate::limits::{Limiter, RequestLimits};
@@ -51,9 +51,13 @@ pub struct PipelineConfig {
     /// a limit such requests are refused.
     pub unbounded_reserve: Option<Money>,
     /// The PII policy for what requests send (`None`: requests are not scanned).
-    pub egress: Option<EgressPolicy>,
-    /// The scanner for requests (`None`: the reply scanner's rules).
+    pub egress: Option<PiiPolicy>,
+    /// The scanner for requests (`None`: the reply scanner's rules); it finds
+    /// in replies too when there is no reply scanner and a reply policy names
+    /// an entity.
     pub egress_scanner: Option<Arc<Scanner>>,
+    /// The PII policy for replies (`None`: the reply scanner's mode for every entity).
+    pub ingress: Option<PiiPolicy>,
 }
 
 /// Counters kept by the pipeline.
@@ -96,11 +100,16 @@ pub struct Pipeline {
     unbounded_reserve: Option<Money>,
     /// The request policy in force (the agent's own, at least the Control
     /// Panel's); `None`: requests are not scanned.
-    egress: RwLock<Option<Arc<EgressPolicy>>>,
+    egress: RwLock<Option<Arc<PiiPolicy>>>,
     /// The agent's own request policy (`None`: its requests are not scanned).
-    egress_own: Option<EgressPolicy>,
+    egress_own: Option<PiiPolicy>,
     /// What finds PII in requests (`None`: nothing can, whatever the policy).
     egress_scanner: Option<Arc<Scanner>>,
+    /// The reply policy in force (the agent's own, at least the Control
+    /// Panel's); `None`: replies are not scanned.
+    ingress: RwLock<Option<Arc<PiiPolicy>>>,
+    /// The agent's own reply policy.
+    ingress_own: Option<PiiPolicy>,
     /// The placeholders of pseudonymized values, restored in replies.
     pseudonyms: Arc<Pseudonyms>,
     /// Our threshold subscription on the ledger (which may outlive us when shared).
@@ -175,10 +184,22 @@ impl Pipeline {
             .clone()
             .filter(|_| egress_scanner.is_some())
             .map(Arc::new);
+        let ingress_own = match (config.ingress, &config.scanner) {
+            (Some(p), _) => Some(p),
+            (None, Some(s)) => Some(PiiPolicy::uniform(PiiPolicy::action_of_mode(s.mode()))),
+            (None, None) => None,
+        }
+        .filter(|p| !p.is_off());
+        let ingress = ingress_own
+            .clone()
+            .filter(|_| config.scanner.is_some() || egress_scanner.is_some())
+            .map(Arc::new);
         Ok(Arc::new(Pipeline {
             egress: RwLock::new(egress),
             egress_own,
             egress_scanner,
+            ingress: RwLock::new(ingress),
+            ingress_own,
             pseudonyms: Arc::default(),
             ledger,
             prices,
@@ -209,31 +230,58 @@ impl Pipeline {
         self.limiter.set_policy(policy);
     }
 
-    /// Sets the Control Panel's request policy (`None`: none): per entity the
-    /// stricter of it and the agent's own applies from the next call.
+    /// Sets the Control Panel's PII policies for requests and replies (`None`:
+    /// none): per entity the stricter of each and the agent's own applies from
+    /// the next call.
     ///
     /// # Errors
     /// A policy this pipeline cannot apply: it was built without a scanner
     /// (neither replies nor requests scanned).
-    pub fn set_egress_floor(&self, floor: Option<&EgressPolicy>) -> Result<(), String> {
-        let effective = match (floor, &self.egress_own) {
-            (None, own) => own.clone(),
-            (Some(f), None) => Some(EgressPolicy::allow_all().at_least(f)),
-            (Some(f), Some(own)) => Some(own.at_least(f)),
-        }
-        .filter(|p| !p.is_off());
-        if effective.is_some() && self.egress_scanner.is_none() {
+    pub fn set_pii_floor(
+        &self,
+        egress: Option<&PiiPolicy>,
+        ingress: Option<&PiiPolicy>,
+    ) -> Result<(), String> {
+        let merge = |floor: Option<&PiiPolicy>, own: &Option<PiiPolicy>| {
+            match (floor, own) {
+                (None, own) => own.clone(),
+                (Some(f), None) => Some(PiiPolicy::allow_all().at_least(f)),
+                (Some(f), Some(own)) => Some(own.at_least(f)),
+            }
+            .filter(|p| !p.is_off())
+        };
+        let egress = merge(egress, &self.egress_own);
+        let ingress = merge(ingress, &self.ingress_own);
+        if (egress.is_some() || ingress.is_some())
+            && self.egress_scanner.is_none()
+            && self.scanner.is_none()
+        {
             return Err(
-                "the Control Panel's PII policy for requests cannot be applied: this runtime has no PII scanner".into(),
+                "the Control Panel's PII policy cannot be applied: this runtime has no PII scanner"
+                    .into(),
             );
         }
-        *self.egress.write().unwrap_or_else(PoisonError::into_inner) = effective.map(Arc::new);
+        *self.egress.write().unwrap_or_else(PoisonError::into_inner) = egress.map(Arc::new);
+        *self.ingress.write().unwrap_or_else(PoisonError::into_inner) = ingress.map(Arc::new);
         Ok(())
+    }
+
+    /// The reply policy in force and the scanner that finds for it (`None`:
+    /// replies are not scanned).
+    #[must_use]
+    pub fn ingress_policy(&self) -> Option<(Arc<PiiPolicy>, Arc<Scanner>)> {
+        let policy = self
+            .ingress
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()?;
+        let scanner = self.scanner.as_ref().or(self.egress_scanner.as_ref())?;
+        Some((policy, Arc::clone(scanner)))
     }
 
     /// The request policy in force (`None`: requests are not scanned).
     #[must_use]
-    pub fn egress_policy(&self) -> Option<Arc<EgressPolicy>> {
+    pub fn egress_policy(&self) -> Option<Arc<PiiPolicy>> {
         self.egress
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -466,7 +514,7 @@ impl Pipeline {
     fn apply_egress(
         &self,
         parsed: ParsedRequest,
-        policy: &EgressPolicy,
+        policy: &PiiPolicy,
         scanner: &Scanner,
     ) -> Result<(ParsedRequest, Vec<(Finding, Action)>), PipelineError> {
         let names = &self.pseudonyms;
@@ -749,14 +797,19 @@ impl Call {
         // The common path: skim usage and texts without building a JSON tree; a
         // reply to rewrite (PII to redact) or of an unexpected shape takes the tree.
         if let Some(skimmed) = iron_llm::response::skim(format, body) {
-            let scanner = self.pipeline.scanner.as_ref();
+            let reply = self.pipeline.ingress_policy();
             let mut findings = Vec::new();
-            if let Some(scanner) = scanner {
+            if let Some((policy, scanner)) = &reply {
                 for text in &skimmed.texts {
-                    findings.extend(scanner.find(text));
+                    findings.extend(
+                        scanner
+                            .find(text)
+                            .into_iter()
+                            .filter(|f| policy.reply_mode(&f.entity).is_some()),
+                    );
                 }
             }
-            let mode = scanner.map(|s| s.mode());
+            let mode_of = |f: &Finding| reply.as_ref().and_then(|(p, _)| p.reply_mode(&f.entity));
             // Placeholders this runtime sent may come back (in text or tool-call
             // arguments): restored in the raw body when that is exact, else in the tree.
             let names = &self.pipeline.pseudonyms;
@@ -765,9 +818,8 @@ impl Call {
             } else {
                 names.restore_raw(body)
             };
-            if let (true, Some(restored)) =
-                (findings.is_empty() || mode != Some(Mode::Redact), restored)
-            {
+            let redact = findings.iter().any(|f| mode_of(f) == Some(Mode::Redact));
+            if let (false, Some(restored)) = (redact, restored) {
                 let usage = iron_llm::response::skimmed_usage(format, &skimmed)
                     .ok()
                     .flatten();
@@ -775,8 +827,9 @@ impl Call {
                     Some(u) => (u, true),
                     None => (self.estimated_usage(&skimmed.texts.concat()), false),
                 };
-                let blocked = !findings.is_empty() && mode == Some(Mode::Block);
-                self.settle(usage, exact, &findings, status, blocked);
+                let blocked = findings.iter().any(|f| mode_of(f) == Some(Mode::Block));
+                let policy = reply.as_ref().map(|(p, _)| &**p);
+                self.settle(usage, exact, &findings, policy, status, blocked);
                 return if blocked {
                     Err(pii_blocked(&findings))
                 } else {
@@ -813,18 +866,22 @@ impl Call {
         };
         let mut findings = Vec::new();
         let mut restored = false;
-        let scanner = self.pipeline.scanner.clone();
+        let reply = self.pipeline.ingress_policy();
         let names = Arc::clone(&self.pipeline.pseudonyms);
+        let mut blocked = false;
+        let mut redacted = false;
         if let Some(v) = value
             .as_mut()
-            .filter(|_| scanner.is_some() || !names.is_empty())
+            .filter(|_| reply.is_some() || !names.is_empty())
         {
             iron_llm::response::for_each_text_mut(format, v, |text| {
                 // Scanned as received (placeholders are not PII), then the agent's values put back.
-                if let Some(scanner) = &scanner {
-                    let result = scanner.scan(text);
-                    if scanner.mode() == Mode::Redact {
+                if let Some((policy, scanner)) = &reply {
+                    let result = scanner.scan_as(text, &|e| policy.reply_mode(e));
+                    blocked |= result.blocked;
+                    if !result.blocked && result.text != *text {
                         *text = result.text;
+                        redacted = true;
                     }
                     findings.extend(result.findings);
                 }
@@ -839,14 +896,12 @@ impl Call {
                 });
             }
         }
-        let mode = self.pipeline.scanner.as_ref().map(|s| s.mode());
-        let blocked = !findings.is_empty() && mode == Some(Mode::Block);
-        let redact = mode == Some(Mode::Redact);
-        self.settle(usage, exact, &findings, status, blocked);
+        let policy = reply.as_ref().map(|(p, _)| &**p);
+        self.settle(usage, exact, &findings, policy, status, blocked);
         if blocked {
             return Err(pii_blocked(&findings));
         }
-        let rewritten = restored || (redact && !findings.is_empty());
+        let rewritten = restored || redacted;
         Ok(match value {
             Some(v) if rewritten => Some(serde_json::to_vec(&v).unwrap_or_default()),
             _ => None,
@@ -910,6 +965,7 @@ impl Call {
         usage: Usage,
         exact: bool,
         findings: &[Finding],
+        policy: Option<&PiiPolicy>,
         status: u16,
         blocked: bool,
     ) -> Charge {
@@ -931,7 +987,7 @@ impl Call {
                 "pii_detected",
                 json!({"model": self.parsed.model, "entity": f.entity, "severity": f.severity.as_str(),
                        "start": f.start, "end": f.end, "value_hmac": f.value_hmac,
-                       "action": if blocked { "blocked" } else { p.scanner.as_ref().map_or("warn", |s| mode_name(s.mode())) }}),
+                       "action": if blocked { "blocked" } else { policy.and_then(|p| p.reply_mode(&f.entity)).map_or("warn", mode_name) }}),
             );
         }
         if !listening {

@@ -241,7 +241,7 @@ fn egress_pipeline() -> Arc<Pipeline> {
     Pipeline::new(PipelineConfig {
         budget: Some(usd(1.0)),
         scanner: Some(scanner),
-        egress: Some(crate::egress::EgressPolicy::default()),
+        egress: Some(crate::egress::PiiPolicy::requests()),
         prices: Some(Arc::new(PriceTable::embedded().clone())),
         ..PipelineConfig::default()
     })

@@ -10,13 +10,14 @@
 //! `content_block_stop`) or before `[DONE]`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use iron_llm::stream::StreamUsage;
 use iron_llm::{ApiFormat, SseEvent, SseParser};
-use iron_safety::{Finding, Mode, StreamScanner};
+use iron_safety::{Finding, ModeOf, Scanner, StreamScanner};
 use serde_json::{json, Value};
 
-use crate::egress::StreamRestorer;
+use crate::egress::{PiiPolicy, StreamRestorer};
 use crate::error::PipelineError;
 use crate::pipeline::{pii_blocked, Call, Charge};
 
@@ -31,6 +32,8 @@ pub struct StreamGuard {
     restorers: BTreeMap<(u64, u64), StreamRestorer>,
     findings: Vec<Finding>,
     blocked: bool,
+    /// The reply policy and its scanner, taken when the stream starts.
+    reply: Option<(Arc<PiiPolicy>, Arc<Scanner>)>,
     /// The last chat chunk, as a template for synthetic ones.
     chat_template: Option<Value>,
     /// The last Responses text delta event, as a template.
@@ -40,7 +43,9 @@ pub struct StreamGuard {
 impl StreamGuard {
     pub(crate) fn new(call: Call) -> Self {
         let format = call.request().format;
+        let reply = call.pipeline().ingress_policy();
         StreamGuard {
+            reply,
             call,
             parser: SseParser::new(),
             usage: StreamUsage::new(format),
@@ -96,12 +101,15 @@ impl StreamGuard {
             .unwrap_or_else(|_| (self.call.estimated_usage(self.usage.emitted_text()), false));
         let blocked = self.blocked;
         let findings = std::mem::take(&mut self.findings);
-        let charge = self.call.settle(usage, exact, &findings, 200, blocked);
+        let policy = self.reply.as_ref().map(|(p, _)| Arc::clone(p));
+        let charge = self
+            .call
+            .settle(usage, exact, &findings, policy.as_deref(), 200, blocked);
         (out.into_bytes(), charge)
     }
 
     fn scanning(&self) -> bool {
-        self.call.pipeline().scanner().is_some() || !self.call.pipeline().pseudonyms().is_empty()
+        self.reply.is_some() || !self.call.pipeline().pseudonyms().is_empty()
     }
 
     /// The text to emit after putting back placeholders (held back while one may be split).
@@ -152,13 +160,13 @@ impl StreamGuard {
 
     /// Feeds `text` to the output `key`'s scanner; the text to emit.
     fn feed_text(&mut self, key: (u64, u64), text: &str) -> String {
-        let Some(scanner) = self.call.pipeline().scanner().cloned() else {
+        let Some((policy, scanner)) = self.reply.clone() else {
             return self.restore(key, text.to_owned());
         };
-        let s = self
-            .scanners
-            .entry(key)
-            .or_insert_with(|| StreamScanner::new(scanner));
+        let s = self.scanners.entry(key).or_insert_with(|| {
+            let mode_of: ModeOf = Arc::new(move |e: &str| policy.reply_mode(e));
+            StreamScanner::with_modes(scanner, Some(mode_of))
+        });
         let before = s.findings().len();
         let safe = s.feed(text);
         let new: Vec<Finding> = s.findings()[before..].to_vec();
@@ -380,14 +388,11 @@ impl StreamGuard {
     /// Redacts a whole text (already streamed piecewise) in place; findings are
     /// not counted again.
     fn redact_whole(&self, text: &mut String) -> bool {
-        let Some(scanner) = self.call.pipeline().scanner() else {
+        let Some((policy, scanner)) = &self.reply else {
             return false;
         };
-        if scanner.mode() != Mode::Redact {
-            return false;
-        }
-        let result = scanner.scan(text);
-        if result.findings.is_empty() {
+        let result = scanner.scan_as(text, &|e| policy.reply_mode(e));
+        if result.blocked || result.text == *text {
             return false;
         }
         *text = result.text;

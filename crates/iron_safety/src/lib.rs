@@ -17,7 +17,7 @@ pub use scanner::{
     CustomPattern, Finding, Mode, ScanResult, Scanner, ScannerConfig, DEFAULT_PHONE_REGIONS,
     PHONE_REGIONS,
 };
-pub use stream::{StreamScanner, HOLD_BACK, PEM_LIMIT};
+pub use stream::{ModeOf, StreamScanner, HOLD_BACK, PEM_LIMIT};
 
 /// The built-in patterns, `(entity name, regex)`, in priority order: for
 /// documentation and for benchmarking peers on exactly the same patterns.

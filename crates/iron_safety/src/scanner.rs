@@ -455,6 +455,39 @@ impl Scanner {
         out
     }
 
+    /// Scans and applies a mode per entity: `mode_of(entity)` says what to do
+    /// with its findings (`None`: allowed, not reported). The text is refused
+    /// when any finding's mode is block; else the redact ones are replaced.
+    #[must_use]
+    pub fn scan_as(&self, text: &str, mode_of: &dyn Fn(&str) -> Option<Mode>) -> ScanResult {
+        let mut findings = self.find(text);
+        findings.retain(|f| mode_of(&f.entity).is_some());
+        if findings
+            .iter()
+            .any(|f| mode_of(&f.entity) == Some(Mode::Block))
+        {
+            return ScanResult {
+                text: String::new(),
+                findings,
+                blocked: true,
+            };
+        }
+        let redacted: Vec<Finding> = findings
+            .iter()
+            .filter(|f| mode_of(&f.entity) == Some(Mode::Redact))
+            .cloned()
+            .collect();
+        ScanResult {
+            text: if redacted.is_empty() {
+                text.to_owned()
+            } else {
+                self.redact(text, &redacted)
+            },
+            findings,
+            blocked: false,
+        }
+    }
+
     /// Scans and applies the mode.
     #[must_use]
     pub fn scan(&self, text: &str) -> ScanResult {

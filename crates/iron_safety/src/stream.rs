@@ -17,10 +17,14 @@ pub const HOLD_BACK: usize = 512;
 /// Longest PEM block the stream holds back for.
 pub const PEM_LIMIT: usize = 16 * 1024;
 
+/// What to do with an entity's findings (`None`: allowed, not reported).
+pub type ModeOf = Arc<dyn Fn(&str) -> Option<Mode> + Send + Sync>;
+
 /// A streaming scan in progress.
-#[derive(Debug)]
 pub struct StreamScanner {
     scanner: Arc<Scanner>,
+    /// A mode per entity (`None`: the scanner's mode for every one).
+    modes: Option<ModeOf>,
     /// The last bytes already emitted (original text): left context for the next segment.
     context: String,
     buffer: String,
@@ -29,12 +33,31 @@ pub struct StreamScanner {
     blocked: bool,
 }
 
+impl std::fmt::Debug for StreamScanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamScanner")
+            .field("per_entity_modes", &self.modes.is_some())
+            .field("held", &self.buffer.len())
+            .field("emitted", &self.emitted)
+            .field("findings", &self.findings.len())
+            .field("blocked", &self.blocked)
+            .finish_non_exhaustive()
+    }
+}
+
 impl StreamScanner {
     /// A new stream over `scanner`.
     #[must_use]
     pub fn new(scanner: Arc<Scanner>) -> Self {
+        StreamScanner::with_modes(scanner, None)
+    }
+
+    /// A new stream over `scanner` with a mode per entity (`None`: the scanner's).
+    #[must_use]
+    pub fn with_modes(scanner: Arc<Scanner>, modes: Option<ModeOf>) -> Self {
         StreamScanner {
             scanner,
+            modes,
             context: String::new(),
             buffer: String::new(),
             emitted: 0,
@@ -118,14 +141,33 @@ impl StreamScanner {
             f.end -= ctx;
         }
         let head: String = self.buffer.drain(..cut).collect();
-        let out = match self.scanner.mode() {
-            Mode::Warn => head.clone(),
-            Mode::Block if !found.is_empty() => {
-                self.blocked = true;
-                String::new()
+        let out = match &self.modes {
+            None => match self.scanner.mode() {
+                Mode::Warn => head.clone(),
+                Mode::Block if !found.is_empty() => {
+                    self.blocked = true;
+                    String::new()
+                }
+                Mode::Block => head.clone(),
+                Mode::Redact => self.scanner.redact(&head, &found),
+            },
+            Some(mode_of) => {
+                found.retain(|f| mode_of(&f.entity).is_some());
+                if found
+                    .iter()
+                    .any(|f| mode_of(&f.entity) == Some(Mode::Block))
+                {
+                    self.blocked = true;
+                    String::new()
+                } else {
+                    let redacted: Vec<Finding> = found
+                        .iter()
+                        .filter(|f| mode_of(&f.entity) == Some(Mode::Redact))
+                        .cloned()
+                        .collect();
+                    self.scanner.redact(&head, &redacted)
+                }
             }
-            Mode::Block => head.clone(),
-            Mode::Redact => self.scanner.redact(&head, &found),
         };
         for f in &mut found {
             f.start += self.emitted;

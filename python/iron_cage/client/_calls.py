@@ -188,14 +188,19 @@ def agent_model_policy(agent_id: int) -> Call[m.AgentPolicyOut]:
     return call("GET", f"/agents/{agent_id}/model-policy", m.AgentPolicyOut)
 
 
-def set_user_pii_policy(user_id: int, egress: dict[str, str] | None) -> Call[m.PiiPolicy]:
+def set_user_pii_policy(
+    user_id: int, egress: dict[str, str] | None, ingress: dict[str, str] | None
+) -> Call[m.PiiPolicy]:
     # Sent as given: null is "no policy".
-    return Call("PUT", f"/users/{user_id}/pii-policy", TypeAdapter(m.PiiPolicy), {"egress": egress})
+    body = {"egress": egress, "ingress": ingress}
+    return Call("PUT", f"/users/{user_id}/pii-policy", TypeAdapter(m.PiiPolicy), body)
 
 
-def set_agent_pii_policy(agent_id: int, egress: dict[str, str] | None) -> Call[m.AgentPiiPolicyOut]:
-    adapter = TypeAdapter(m.AgentPiiPolicyOut)
-    return Call("PUT", f"/agents/{agent_id}/pii-policy", adapter, {"egress": egress})
+def set_agent_pii_policy(
+    agent_id: int, egress: dict[str, str] | None, ingress: dict[str, str] | None
+) -> Call[m.AgentPiiPolicyOut]:
+    body = {"egress": egress, "ingress": ingress}
+    return Call("PUT", f"/agents/{agent_id}/pii-policy", TypeAdapter(m.AgentPiiPolicyOut), body)
 
 
 def agent_pii_policy(agent_id: int) -> Call[m.AgentPiiPolicyOut]:

@@ -158,14 +158,19 @@ class Operations:
     def agent_models(self, agent_id: int) -> m.AgentPolicyOut:
         return self._run(c.agent_model_policy(agent_id))
 
-    def set_user_pii_policy(self, user_id: int, egress: dict[str, str] | None) -> m.PiiPolicy:
-        """The PII policy for what a developer's agents send (entity or "default" to allow, warn,
-        pseudonymize, redact or block; None: none): a floor under each agent's own."""
-        return self._run(c.set_user_pii_policy(user_id, egress))
+    def set_user_pii_policy(
+        self, user_id: int, egress: dict[str, str] | None = None, *, ingress: dict[str, str] | None = None
+    ) -> m.PiiPolicy:
+        """The PII policies for what a developer's agents send (``egress``: entity or "default" to
+        allow, warn, pseudonymize, redact or block) and receive (``ingress``: no pseudonymize);
+        None: none. Floors under each agent's own; both are replaced."""
+        return self._run(c.set_user_pii_policy(user_id, egress, ingress))
 
-    def set_agent_pii_policy(self, agent_id: int, egress: dict[str, str] | None) -> m.AgentPiiPolicyOut:
-        """An agent's own PII floor; its developer's applies too (the stricter per entity)."""
-        return self._run(c.set_agent_pii_policy(agent_id, egress))
+    def set_agent_pii_policy(
+        self, agent_id: int, egress: dict[str, str] | None = None, *, ingress: dict[str, str] | None = None
+    ) -> m.AgentPiiPolicyOut:
+        """An agent's own PII floors; its developer's apply too (the stricter per entity)."""
+        return self._run(c.set_agent_pii_policy(agent_id, egress, ingress))
 
     def agent_pii_policy(self, agent_id: int) -> m.AgentPiiPolicyOut:
         return self._run(c.agent_pii_policy(agent_id))

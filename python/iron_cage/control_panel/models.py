@@ -89,9 +89,10 @@ class User(Base):
     # (migration 0007). An agent's own lists narrow them further.
     allowed_models: Mapped[str | None] = mapped_column(Text, nullable=True)
     allowed_providers: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # The PII policy for what requests send: a JSON map of entity (or "default") to action,
-    # NULL for none (migration 0011).
+    # The PII policies for what requests send and what replies bring: JSON maps of entity (or
+    # "default") to action, NULL for none (migration 0011).
     pii_egress: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pii_ingress: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LoginAttempts(Base):
@@ -148,9 +149,10 @@ class Agent(Base):
     stop_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     allowed_models: Mapped[str | None] = mapped_column(Text, nullable=True)
     allowed_providers: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # The PII policy for what requests send: a JSON map of entity (or "default") to action,
-    # NULL for none (migration 0011).
+    # The PII policies for what requests send and what replies bring: JSON maps of entity (or
+    # "default") to action, NULL for none (migration 0011).
     pii_egress: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pii_ingress: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Team(Base):

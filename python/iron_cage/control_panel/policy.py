@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from iron_cage.control_panel.events import emit, run_after_commit
 from iron_cage.control_panel.models import Agent, UnauthorizedAction, User
 from iron_cage.control_panel.principal import Principal
 from iron_cage.control_panel.state import ControlPanel
-from iron_cage.control_panel.wire import ModelPolicy, PiiAction, PiiPolicy, UsageIn
+from iron_cage.control_panel.wire import ModelPolicy, PiiPolicy, UsageIn
 
 log = logging.getLogger("iron_cage.control_panel")
 
@@ -98,21 +99,28 @@ PII_STRICTNESS = {"allow": 0, "warn": 1, "pseudonymize": 2, "redact": 3, "block"
 
 
 def own_pii(row: User | Agent) -> PiiPolicy:
-    return PiiPolicy(egress=None if row.pii_egress is None else json.loads(row.pii_egress))
+    return PiiPolicy(
+        egress=None if row.pii_egress is None else json.loads(row.pii_egress),
+        ingress=None if row.pii_ingress is None else json.loads(row.pii_ingress),
+    )
 
 
-def dump_pii(body: PiiPolicy) -> str | None:
-    return None if not body.egress else json.dumps(dict(sorted(body.egress.items())))
+def store_pii(row: User | Agent, body: PiiPolicy) -> None:
+    row.pii_egress = json.dumps(dict(sorted(body.egress.items()))) if body.egress else None
+    row.pii_ingress = json.dumps(dict(sorted(body.ingress.items()))) if body.ingress else None
 
 
-def _stricter(a: dict[str, PiiAction] | None, b: dict[str, PiiAction] | None) -> dict[str, PiiAction] | None:
+A = TypeVar("A", bound=str)
+
+
+def _stricter(a: dict[str, A] | None, b: dict[str, A] | None) -> dict[str, A] | None:
     """Per entity the stricter of two floors; an entity one does not name falls to its
     ``default`` (allow when it has none)."""
     if not a or not b:
         return a or b or None
 
-    def action(p: dict[str, PiiAction], entity: str) -> PiiAction:
-        return p.get(entity, p.get("default", "allow"))
+    def action(p: dict[str, A], entity: str) -> A:
+        return p.get(entity, p.get("default", cast("A", "allow")))
 
     out = {
         e: max(action(a, e), action(b, e), key=PII_STRICTNESS.__getitem__) for e in sorted(set(a) | set(b))
@@ -123,8 +131,11 @@ def _stricter(a: dict[str, PiiAction] | None, b: dict[str, PiiAction] | None) ->
 def effective_pii(s: Session, agent: Agent) -> PiiPolicy:
     """The PII floor ``agent``'s runtime receives: its own and its developer's, the stricter."""
     owner = s.get(User, agent.owner_id)
-    theirs = own_pii(owner).egress if owner is not None else None
-    return PiiPolicy(egress=_stricter(own_pii(agent).egress, theirs))
+    mine, theirs = own_pii(agent), own_pii(owner) if owner is not None else PiiPolicy()
+    return PiiPolicy(
+        egress=_stricter(mine.egress, theirs.egress),
+        ingress=_stricter(mine.ingress, theirs.ingress),
+    )
 
 
 def refusal(policy: ModelPolicy, report: UsageIn) -> str | None:

@@ -241,20 +241,23 @@ class AgentPolicyOut(BaseModel):
 
 
 PiiAction = Literal["allow", "warn", "redact", "pseudonymize", "block"]
+ReplyPiiAction = Literal["allow", "warn", "redact", "block"]
 PiiEntityKey = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 ]
 
 
 class PiiPolicy(Model):
-    """The PII policy for what an agent's requests send: an action per entity (``EMAIL``,
-    ``API_KEY``, ...) and ``default`` for the rest; null: none. It is a floor: per entity the
-    runtime applies the stricter of it and the agent's own (allow < warn < pseudonymize < redact
-    < block); an entity it does not name (without ``default``) keeps the agent's own action."""
+    """PII policies for what an agent's requests send (``egress``) and what its replies bring
+    (``ingress``, no pseudonymize): an action per entity (``EMAIL``, ``API_KEY``, ...) and
+    ``default`` for the rest; null: none. Each is a floor: per entity the runtime applies the
+    stricter of it and the agent's own (allow < warn < pseudonymize < redact < block); an entity
+    it does not name (without ``default``) keeps the agent's own action."""
 
     egress: Annotated[dict[PiiEntityKey, PiiAction], Field(max_length=64)] | None = None
+    ingress: Annotated[dict[PiiEntityKey, ReplyPiiAction], Field(max_length=64)] | None = None
 
-    @field_validator("egress")
+    @field_validator("egress", "ingress")
     @classmethod
     def _upper_case(cls, value: dict[str, PiiAction] | None) -> dict[str, PiiAction] | None:
         if value is None:
@@ -372,6 +375,9 @@ class LeaseLimits(BaseModel):
         default=None,
         description="the PII policy for requests (entity or 'default' to action); the runtime applies "
         "per entity the stricter of it and its own",
+    )
+    pii_ingress: dict[str, ReplyPiiAction] | None = Field(
+        default=None, description="the PII policy for replies, applied the same way"
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast, overload
 from iron_cage import _core, _keys, _lease
 from iron_cage._events import Events
 from iron_cage._pii import PiiScanner
-from iron_cage._policy import EgressArg, budget_for, egress_for, scanner_for
+from iron_cage._policy import EgressArg, IngressArg, budget_for, pii_policies, scanner_for
 from iron_cage.library import _instrument
 from iron_cage.library._context import CURRENT, SENDING_GOVERNED
 
@@ -59,6 +59,8 @@ class AgentRuntime(Events):
     before anything is sent and other PII leaves as stable placeholders (``<EMAIL_1>``)
     that are put back in the reply, so the provider never sees the values;
     ``egress="off"``, ``"redact"``, ... or ``{"EMAIL": "redact"}`` change that.
+    Replies get ``safety_mode`` for every entity unless ``ingress`` names some
+    (``{"EMAIL": "allow", "API_KEY": "block"}``).
     Images, documents and audio are reserved at their worst case; a request
     whose cost has no bound (server-side tools) is refused under a budget unless
     ``unbounded_reserve_usd`` states an amount to reserve for it.
@@ -82,10 +84,13 @@ class AgentRuntime(Events):
         outbox_path: str | os.PathLike[str] | None = None,
         unbounded_reserve_usd: float | None = None,
         egress: EgressArg = "default",
+        ingress: IngressArg = None,
     ) -> None:
         scanner = scanner_for(safety_mode, pii)
         self._remote = _lease.resolve(control_panel, ic_token, "control_panel= and ic_token=")
-        egress_policy, egress_scanner = egress_for(egress, scanner, remote=self._remote is not None)
+        egress_policy, ingress_policy, egress_scanner = pii_policies(
+            egress, ingress, scanner, remote=self._remote is not None
+        )
         self._lease: _lease.ControlPanelLease | None = None
         self._key_proxy: _keys.KeyProxy | None = None
         self._outbox_path = outbox_path
@@ -106,6 +111,7 @@ class AgentRuntime(Events):
             unbounded_reserve_usd=unbounded_reserve_usd,
             egress=egress_policy,
             egress_scanner=egress_scanner,
+            ingress=ingress_policy,
         )
         # Entered once per thread / asyncio task at a time; each needs its own reset token.
         self._tokens: dict[tuple[int, int], list[Token[AgentRuntime | None]]] = {}

@@ -123,6 +123,7 @@ def _runtime(cfg: dict[str, Any]) -> Any:
         "safety_mode": None if scanner is not None else mode,
         "pii": scanner,
         "egress": pii.get("egress", "default"),
+        "ingress": pii.get("ingress"),
         "failure_threshold": int(cfg["breaker"]["failure_threshold"]),
         "cooldown_s": float(cfg["breaker"]["cooldown_s"]),
         "name": cfg["name"],

@@ -36,13 +36,15 @@ class _Strict(BaseModel):
 
 
 class PiiConfig(_Strict):
-    """Allow-lists of the reply scanner (see docs/pii.md) and the policy for what
-    requests send (``egress``: see docs/egress.md)."""
+    """Allow-lists of the reply scanner (see docs/pii.md), per-entity actions for replies
+    (``ingress``) and the policy for what requests send (``egress``: see docs/egress.md)."""
 
     entities: list[str] | None = None
     allow_domains: list[str] = Field(default_factory=list)
     allow_values: list[str] = Field(default_factory=list)
     egress: EgressAction | Literal["default", "off"] | dict[str, EgressAction] = "default"
+    # Per-entity actions for replies over safety_mode (``{"EMAIL": "allow"}``).
+    ingress: dict[str, Literal["allow", "warn", "redact", "block"]] | None = None
 
 
 class BreakerConfig(_Strict):

@@ -31,7 +31,10 @@ def test_the_lease_carries_the_stricter_of_both_policies(api: Api) -> None:
         json={"egress": {"phone": "warn", "Default": "redact"}},
         headers=admin,
     )
-    assert r.status_code == 200 and r.json() == {"egress": {"PHONE": "warn", "default": "redact"}}
+    assert r.status_code == 200 and r.json() == {
+        "egress": {"PHONE": "warn", "default": "redact"},
+        "ingress": None,
+    }
     assert floor() == {"PHONE": "warn", "default": "redact"}
     r = api.client.put(
         f"/api/v1/agents/{agent['id']}/pii-policy",
@@ -64,3 +67,27 @@ def test_a_policy_names_known_actions_and_entity_names(api: Api) -> None:
     r = api.client.put(url, json={"egress": {"API_KEY": "block"}}, headers=api.as_("developer"))
     assert r.status_code == 403
     assert api.client.put("/api/v1/agents/999999/pii-policy", json={}, headers=admin).status_code == 404
+
+
+def test_a_reply_policy_travels_beside_the_request_policy(api: Api) -> None:
+    admin = api.as_("admin")
+    dev = api.user_id("developer")
+    agent = api.agent()
+    token = api.ic_token(agent["id"])
+    url = f"/api/v1/agents/{agent['id']}/pii-policy"
+    r = api.client.put(url, json={"ingress": {"EMAIL": "pseudonymize"}}, headers=admin)
+    assert r.status_code == 422  # nothing would restore a reply's values
+    api.client.put(f"/api/v1/users/{dev}/pii-policy", json={"ingress": {"default": "warn"}}, headers=admin)
+    r = api.client.put(
+        url, json={"egress": {"EMAIL": "redact"}, "ingress": {"API_KEY": "block"}}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["effective"] == {
+        "egress": {"EMAIL": "redact"},
+        "ingress": {"API_KEY": "block", "default": "warn"},
+    }
+    lease = api.client.post(
+        "/api/v1/budget/handshake", json={"ic_token": token, "requested_usd": "0.1"}
+    ).json()
+    assert lease["limits"]["pii_ingress"] == {"API_KEY": "block", "default": "warn"}
+    assert lease["limits"]["pii_egress"] == {"EMAIL": "redact"}

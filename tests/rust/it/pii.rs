@@ -254,6 +254,50 @@ fn streaming_equals_one_shot_for_every_two_and_three_way_split() {
     assert_eq!(out, s.scan(&long).text);
 }
 
+#[test]
+fn a_mode_per_entity_whole_and_streamed() {
+    let s = std::sync::Arc::new(scanner(Mode::Redact));
+    let text =
+        "Mail jane.roe@example.com or call (415) 555-2671 from 10.1.2.3; card 4111 1111 1111 1111.";
+    // E-mail allowed (not reported), the phone warned, the rest redacted.
+    let modes: iron_safety::ModeOf = std::sync::Arc::new(|entity: &str| match entity {
+        "EMAIL" => None,
+        "PHONE" => Some(Mode::Warn),
+        _ => Some(Mode::Redact),
+    });
+    let whole = s.scan_as(text, &*modes);
+    assert!(!whole.blocked);
+    assert_eq!(
+        whole.text,
+        "Mail jane.roe@example.com or call (415) 555-2671 from [IP_ADDRESS_REDACTED]; card [CREDIT_CARD_REDACTED]."
+    );
+    let entities: Vec<&str> = whole.findings.iter().map(|f| f.entity.as_str()).collect();
+    assert_eq!(entities, ["PHONE", "IP_ADDRESS", "CREDIT_CARD"]);
+    let cuts: Vec<usize> = (0..=text.len()).step_by(3).collect();
+    for &a in &cuts {
+        let mut st = StreamScanner::with_modes(std::sync::Arc::clone(&s), Some(modes.clone()));
+        let mut out = st.feed(&text[..a]);
+        out += &st.feed(&text[a..]);
+        out += &st.finish();
+        assert_eq!(out, whole.text, "split at {a}");
+        assert_eq!(st.findings().len(), 3);
+    }
+    // A block for one entity refuses the text; allowed ones alone do not.
+    let block_cards: iron_safety::ModeOf = std::sync::Arc::new(|entity: &str| match entity {
+        "CREDIT_CARD" => Some(Mode::Block),
+        _ => None,
+    });
+    let refused = s.scan_as(text, &*block_cards);
+    assert!(refused.blocked && refused.text.is_empty() && refused.findings.len() == 1);
+    let mut st = StreamScanner::with_modes(std::sync::Arc::clone(&s), Some(block_cards.clone()));
+    let mut out = st.feed(text);
+    out += &st.finish();
+    assert!(st.blocked());
+    assert!(!out.contains("4111"));
+    let fine = s.scan_as("Mail jane.roe@example.com today.", &*block_cards);
+    assert!(!fine.blocked && fine.findings.is_empty());
+}
+
 /// Inputs the fuzzer found (fuzz/fuzz_targets/pii_scan.rs): the emitted segment
 /// of a stream must be judged with its neighbours (word boundaries, a longer
 /// dotted number), and no finding may straddle the emission cut.

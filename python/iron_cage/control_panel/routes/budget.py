@@ -99,11 +99,13 @@ def effective_limits(s: Session, agent: Agent) -> LeaseLimits:
     for kind, value, _owner in sorted(rows, key=lambda r: r[2] is not None):  # global first, agent overrides
         out[kind] = value
     allowed = policy.effective(s, agent)
+    pii = policy.effective_pii(s, agent)
     return LeaseLimits(
         **out,
         allowed_models=allowed.allowed_models,
         allowed_providers=allowed.allowed_providers,
-        pii_egress=policy.effective_pii(s, agent).egress,
+        pii_egress=pii.egress,
+        pii_ingress=pii.ingress,
     )
 
 

@@ -89,11 +89,12 @@ def read_user_pii_policy(user_id: Id, _: Admin, s: Db) -> PiiPolicy:
 
 @router.put("/users/{user_id}/pii-policy", responses={404: {}})
 def set_user_pii_policy(user_id: Id, body: PiiPolicy, _: Admin, s: Db) -> PiiPolicy:
-    """The PII policy for what every agent of this developer sends (``{"egress": {"EMAIL":
-    "block", "default": "redact"}}``; null: none). A floor: runtimes apply per entity the
-    stricter of it and their own, from their next lease answer (within a poll, ~5 s)."""
+    """The PII policies for what every agent of this developer sends and receives
+    (``{"egress": {"EMAIL": "block", "default": "redact"}, "ingress": {"API_KEY": "block"}}``;
+    null: none). Floors: runtimes apply per entity the stricter of each and their own, from
+    their next lease answer (within a poll, ~5 s)."""
     u = _user(s, user_id)
-    u.pii_egress = policy.dump_pii(body)
+    policy.store_pii(u, body)
     return policy.own_pii(u)
 
 
@@ -108,7 +109,7 @@ def set_agent_pii_policy(agent_id: Id, body: PiiPolicy, _: Admin, s: Db) -> Agen
     a = s.get(Agent, agent_id)
     if a is None:
         raise not_found(f"agent {agent_id}")
-    a.pii_egress = policy.dump_pii(body)
+    policy.store_pii(a, body)
     return _agent_pii(s, a)
 
 

@@ -1,5 +1,6 @@
-"""PII policies for what requests send, per developer and per agent: JSON maps of entity (or
-``default``) to action, NULL for none; runtimes receive the stricter of both with each lease.
+"""PII policies per developer and per agent, for what requests send and what replies bring: JSON
+maps of entity (or ``default``) to action, NULL for none; runtimes receive the stricter of both
+with each lease.
 
 Revision ID: 0011
 Revises: 0010
@@ -21,9 +22,11 @@ def upgrade() -> None:
     for table in ("users", "agents"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("pii_egress", sa.Text(), nullable=True))
+            batch_op.add_column(sa.Column("pii_ingress", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     for table in ("users", "agents"):
         with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("pii_ingress")
             batch_op.drop_column("pii_egress")
