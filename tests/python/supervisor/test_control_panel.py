@@ -123,6 +123,12 @@ def test_secrets_rotation_stop_from_the_dashboard_events_and_metrics(
         final = wait_for(
             "the stop", lambda: (s := env.status(agent_id))["state"] == "stopped" and s, timeout=30
         )
+        # The supervisor tells the server after the process ended: wait for it on /ws.
+        wait_for(
+            "the stop on /ws",
+            lambda: any(e.get("event") == "agent_stopped" for e in seen if e.get("type") == "AGENT_EVENT"),
+            timeout=30,
+        )
     finally:
         stop_ws.set()
         listener.join(timeout=5)

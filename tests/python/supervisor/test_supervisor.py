@@ -55,13 +55,15 @@ def test_every_call_is_governed_and_the_budget_stops_the_agent(env: Env) -> None
 
 
 def test_stop_lets_the_call_in_flight_finish_and_charges_it(env: Env) -> None:
-    env.provider.set_latency(1.5)
+    # Each call takes 4 s, far longer than starting the `stop` command on a loaded machine, so
+    # the second call is still in flight when the signal arrives.
+    env.provider.set_latency(4.0)
     agent_id = env.start("--budget", "1", WORKER, "0")
     assert ID.match(agent_id)
-    wait_for("a call in flight", lambda: env.provider.request_count >= 2, timeout=30)
     ps = env.cli("ps")
     assert agent_id in ps.stdout and "running" in ps.stdout
-    stop = env.cli("stop", agent_id, "--timeout", "10")
+    wait_for("a call in flight", lambda: env.provider.request_count >= 2, timeout=30)
+    stop = env.cli("stop", agent_id, "--timeout", "15")
     assert stop.returncode == 0, stop.stderr
     st = env.status(agent_id)
     assert st["state"] == "stopped" and st["restarts"] == 0, st
