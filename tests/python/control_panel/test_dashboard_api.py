@@ -86,6 +86,10 @@ def test_a_trace_shows_its_agent_and_its_pii_findings(api: Api) -> None:
         ("EMAIL", "reply", None),
         ("SSN", "request", "redacted"),
     ]
+    failed = {"request_id": "failed", "model": "gpt-4o", "cost_usd": 0, "status": "error"}
+    report(api, api.ic_token(agent["id"]), [failed])
+    errors = api.client.get("/api/v1/traces?status=error", headers=api.as_("admin")).json()
+    assert [t["request_id"] for t in errors] == ["failed"]
     r = api.client.get("/api/v1/traces/999999", headers=api.as_("admin"))
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 

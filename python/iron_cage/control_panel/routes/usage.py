@@ -172,6 +172,7 @@ def traces(
     s: Db,
     agent_id: AgentFilter = None,
     model: Annotated[str | None, Query(max_length=100)] = None,
+    status: Annotated[Literal["ok", "error", "blocked"] | None, Query()] = None,
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -188,6 +189,8 @@ def traces(
     )
     if model is not None:
         q = q.where(UsageRecord.model == model)
+    if status is not None:
+        q = q.where(UsageRecord.status == status)
     if before_id is not None:
         q = q.where(UsageRecord.id < before_id)
     return [_trace(r) for r in s.scalars(q)]
