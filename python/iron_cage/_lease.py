@@ -1,6 +1,6 @@
 """Control Panel mode: a budget lease from the server, enforced locally (the Rust lease client).
 
-``AgentRuntime(control_panel=URL, ic_token=...)`` and ``LlmRouter(server_url=URL,
+``AgentRuntime(control_panel=URL, ic_token=...)`` and ``LlmRouter(control_panel=URL,
 api_key=IC token)`` hold one :class:`ControlPanelLease`: it handshakes at start, makes
 the runtime's budget follow the lease, queues a usage report for every call in a
 SQLite outbox (replayed after an outage or a restart, counted once by the server),
@@ -20,8 +20,11 @@ from iron_cage import _core
 from iron_cage._exceptions import ConfigError
 
 OUTBOX_DIR_ENV = "IRON_CAGE_OUTBOX_DIR"
-SERVER_ENV = "IRON_CAGE_SERVER_URL"
-TOKEN_ENV = "IRON_CAGE_TOKEN"
+SERVER_ENV = "IRON_CAGE_CONTROL_PANEL"
+TOKEN_ENV = "IRON_CAGE_IC_TOKEN"
+# The older names, read when the new ones are unset.
+SERVER_ENV_OLD = "IRON_CAGE_SERVER_URL"
+TOKEN_ENV_OLD = "IRON_CAGE_TOKEN"
 
 
 def default_outbox(server_url: str, ic_token: str) -> Path:
@@ -35,8 +38,8 @@ def resolve(server_url: str | None, ic_token: str | None, what: str) -> tuple[st
     """(server_url, ic_token) from the arguments or the environment; None for local mode."""
     if server_url is None and ic_token is None:
         return None
-    server_url = server_url or os.environ.get(SERVER_ENV)
-    ic_token = ic_token or os.environ.get(TOKEN_ENV)
+    server_url = server_url or os.environ.get(SERVER_ENV) or os.environ.get(SERVER_ENV_OLD)
+    ic_token = ic_token or os.environ.get(TOKEN_ENV) or os.environ.get(TOKEN_ENV_OLD)
     if not server_url or not ic_token:
         raise ConfigError(
             f"Control Panel mode needs both {what}: pass them, or set ${SERVER_ENV} and ${TOKEN_ENV}"

@@ -30,6 +30,58 @@ def scanner_for(safety_mode: str | None, pii: PiiScanner | None) -> PiiScanner |
     return PiiScanner(mode=mode) if mode != "off" else None
 
 
+BreakerArg = bool | Mapping[str, float] | None
+BREAKER_KEYS = ("failure_threshold", "cooldown_s")
+
+
+def safety_for(safety_mode: str | None, pii_detection: bool | None) -> str | None:
+    """``safety_mode``, or what ``pii_detection=True/False`` (the spec's spelling) means."""
+    if pii_detection is None:
+        return safety_mode
+    if not isinstance(pii_detection, bool):
+        raise ConfigError(f"pii_detection must be True or False, got {pii_detection!r}")
+    if pii_detection is False:
+        return "off"
+    return safety_mode if safety_mode not in (None, "off") else "redact"
+
+
+def breaker_for(
+    circuit_breaker: BreakerArg, failure_threshold: int, cooldown_s: float
+) -> tuple[bool, int, float]:
+    """(enabled, failure_threshold, cooldown_s) from ``circuit_breaker=True/False`` or its
+    settings (``{"failure_threshold": 3, "cooldown_s": 30}``, which turn it on)."""
+    if circuit_breaker is None or isinstance(circuit_breaker, bool):
+        return bool(circuit_breaker), failure_threshold, cooldown_s
+    if not isinstance(circuit_breaker, Mapping):
+        raise ConfigError(
+            "circuit_breaker must be True, False or settings like "
+            f"{{'failure_threshold': 3, 'cooldown_s': 30}}, got {circuit_breaker!r}"
+        )
+    unknown = sorted(set(circuit_breaker) - set(BREAKER_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"circuit_breaker settings: unknown {', '.join(unknown)}; use {', '.join(BREAKER_KEYS)}"
+        )
+    threshold = circuit_breaker.get("failure_threshold", failure_threshold)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise ConfigError(f"circuit_breaker failure_threshold must be a whole number >= 1, got {threshold!r}")
+    return True, threshold, float(circuit_breaker.get("cooldown_s", cooldown_s))
+
+
+def control_panel_args(
+    control_panel: str | None, ic_token: str | None, server_url: str | None, api_key: str | None
+) -> tuple[str | None, str | None]:
+    """One spelling of the Control Panel arguments: ``control_panel=``/``ic_token=``, with the
+    router's older ``server_url=``/``api_key=`` as aliases."""
+    for new, old, new_name, old_name in (
+        (control_panel, server_url, "control_panel", "server_url"),
+        (ic_token, api_key, "ic_token", "api_key"),
+    ):
+        if new is not None and old is not None and new != old:
+            raise ConfigError(f"{new_name}= and {old_name}= are the same setting: pass one")
+    return control_panel or server_url, ic_token or api_key
+
+
 def budget_for(budget: BudgetArg, name: str) -> _core.Budget | None:
     """A Budget from USD (float/int/Decimal/str), an existing Budget, or None (no limit)."""
     if budget is None or isinstance(budget, _core.Budget):

@@ -13,7 +13,17 @@ from iron_cage._events import Events
 from iron_cage._exceptions import ConfigError
 from iron_cage._loopback import LoopbackServer
 from iron_cage._pii import PiiScanner
-from iron_cage._policy import EgressArg, IngressArg, budget_for, pii_policies, scanner_for
+from iron_cage._policy import (
+    BreakerArg,
+    EgressArg,
+    IngressArg,
+    breaker_for,
+    budget_for,
+    control_panel_args,
+    pii_policies,
+    safety_for,
+    scanner_for,
+)
 
 OPENAI_UPSTREAM = "https://api.openai.com/v1"
 ANTHROPIC_UPSTREAM = "https://api.anthropic.com/v1"
@@ -44,7 +54,8 @@ class LlmRouter(Events, LoopbackServer):
     ``budget``: USD as float/int/Decimal/str, or an ``ic.Budget`` to share;
     ``None`` tracks spend without a limit.
 
-    Control Panel mode: ``server_url=`` and ``api_key=`` (the agent's IC token) lease
+    Control Panel mode: ``control_panel=`` and ``ic_token=`` (as in library mode; the older
+    ``server_url=`` and ``api_key=`` are the same settings) lease
     the budget from the Control Panel (``budget`` is then the USD leased at a time,
     default 10), take the provider key it releases, and report every call; clients
     present the IC token as their API key.
@@ -69,10 +80,13 @@ class LlmRouter(Events, LoopbackServer):
         safety_mode: str | None = "redact",
         port: int = 0,
         *,
+        control_panel: str | None = None,
+        ic_token: str | None = None,
+        pii_detection: bool | None = None,
         anthropic_upstream: str | None = None,
         anthropic_key: str | None = None,
         pii: PiiScanner | None = None,
-        circuit_breaker: bool = True,
+        circuit_breaker: BreakerArg = True,
         failure_threshold: int = 5,
         cooldown_s: float = 60.0,
         max_body_bytes: int = 8 << 20,
@@ -85,8 +99,10 @@ class LlmRouter(Events, LoopbackServer):
         egress: EgressArg = "default",
         ingress: IngressArg = None,
     ) -> None:
-        scanner = scanner_for(safety_mode, pii)
-        remote = _lease.resolve(server_url, api_key, "server_url= and api_key= (an IC token)")
+        scanner = scanner_for(safety_for(safety_mode, pii_detection), pii)
+        breaker, failure_threshold, cooldown_s = breaker_for(circuit_breaker, failure_threshold, cooldown_s)
+        server_url, api_key = control_panel_args(control_panel, ic_token, server_url, api_key)
+        remote = _lease.resolve(server_url, api_key, "control_panel= and ic_token= (an IC token)")
         egress_policy, ingress_policy, egress_scanner = pii_policies(
             egress, ingress, scanner, remote=remote is not None
         )
@@ -125,7 +141,7 @@ class LlmRouter(Events, LoopbackServer):
             anthropic_upstream=anthropic_upstream or upstream or ANTHROPIC_UPSTREAM,
             openai_key=openai_key,
             anthropic_key=claude_key,
-            circuit_breaker=circuit_breaker,
+            circuit_breaker=breaker,
             failure_threshold=failure_threshold,
             cooldown_s=cooldown_s,
             host=host,

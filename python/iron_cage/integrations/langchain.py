@@ -21,7 +21,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from iron_cage._exceptions import BudgetExceededError
+from iron_cage._exceptions import BudgetExceededError, ConfigError
 from iron_cage.library._runtime import AgentRuntime
 
 _CLIENT_ATTRS = ("root_client", "root_async_client", "_client", "_async_client")
@@ -118,16 +118,26 @@ class IronCageCallbackHandler(BaseCallbackHandler):
 
 
 class IronCageChain(Runnable[Any, Any]):
-    """``IronCageChain(chain, budget=5.0)`` or ``IronCageChain(chain, runtime=rt)``:
-    ``chain`` governed by one runtime for all its calls."""
+    """``IronCageChain(chain, budget=5.0)``, ``IronCageChain(llm=ChatOpenAI(...))`` or
+    ``IronCageChain(chain, runtime=rt)``: ``chain`` governed by one runtime for all its calls.
+    ``.run(prompt)`` answers the reply's text."""
 
     def __init__(
-        self, runnable: Runnable[Any, Any], runtime: AgentRuntime | None = None, **options: Any
+        self,
+        runnable: Runnable[Any, Any] | None = None,
+        runtime: AgentRuntime | None = None,
+        *,
+        llm: Runnable[Any, Any] | None = None,
+        **options: Any,
     ) -> None:
-        self.runnable = runnable
+        if (runnable is None) == (llm is None):
+            raise ConfigError(
+                "IronCageChain takes one runnable: IronCageChain(chain) or IronCageChain(llm=model)"
+            )
+        self.runnable: Runnable[Any, Any] = runnable if runnable is not None else llm  # type: ignore[assignment]
         self.runtime = runtime if runtime is not None else AgentRuntime(**options)
         self.handler = IronCageCallbackHandler(self.runtime)
-        self.instrumented = instrument_runnable(runnable, self.runtime)
+        self.instrumented = instrument_runnable(self.runnable, self.runtime)
 
     def _config(self, config: RunnableConfig | None) -> RunnableConfig:
         cfg: RunnableConfig = dict(config or {})  # type: ignore[assignment]
@@ -139,6 +149,12 @@ class IronCageChain(Runnable[Any, Any]):
         else:
             callbacks.add_handler(self.handler)
         return cfg
+
+    def run(self, prompt: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """``invoke``, answering a message's text (``.content``) rather than the message."""
+        out = self.invoke(prompt, config, **kwargs)
+        content = getattr(out, "content", None)
+        return content if isinstance(content, str) else out
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         with self.runtime:

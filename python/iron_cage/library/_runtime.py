@@ -18,7 +18,16 @@ from typing import Any, TypeVar, cast, overload
 from iron_cage import _core, _keys, _lease
 from iron_cage._events import Events
 from iron_cage._pii import PiiScanner
-from iron_cage._policy import EgressArg, IngressArg, budget_for, pii_policies, scanner_for
+from iron_cage._policy import (
+    BreakerArg,
+    EgressArg,
+    IngressArg,
+    breaker_for,
+    budget_for,
+    pii_policies,
+    safety_for,
+    scanner_for,
+)
 from iron_cage.library import _instrument
 from iron_cage.library._context import CURRENT, SENDING_GOVERNED
 
@@ -72,8 +81,9 @@ class AgentRuntime(Events):
         self,
         budget: float | int | str | Decimal | _core.Budget | None = 100.0,
         safety_mode: str | None = "redact",
-        circuit_breaker: bool = True,
+        circuit_breaker: BreakerArg = True,
         *,
+        pii_detection: bool | None = None,
         auto_instrument: bool = True,
         pii: PiiScanner | None = None,
         failure_threshold: int = 5,
@@ -86,7 +96,8 @@ class AgentRuntime(Events):
         egress: EgressArg = "default",
         ingress: IngressArg = None,
     ) -> None:
-        scanner = scanner_for(safety_mode, pii)
+        scanner = scanner_for(safety_for(safety_mode, pii_detection), pii)
+        breaker, failure_threshold, cooldown_s = breaker_for(circuit_breaker, failure_threshold, cooldown_s)
         self._remote = _lease.resolve(control_panel, ic_token, "control_panel= and ic_token=")
         egress_policy, ingress_policy, egress_scanner = pii_policies(
             egress, ingress, scanner, remote=self._remote is not None
@@ -105,7 +116,7 @@ class AgentRuntime(Events):
         self._core = _core.GovernorCore(
             budget=self.budget,
             scanner=scanner._core if scanner is not None else None,
-            circuit_breaker=circuit_breaker,
+            circuit_breaker=breaker,
             failure_threshold=failure_threshold,
             cooldown_s=cooldown_s,
             unbounded_reserve_usd=unbounded_reserve_usd,
@@ -254,7 +265,7 @@ def protect_agent(
     *,
     budget: float | int | str | Decimal | None = ...,
     safety_mode: str | None = ...,
-    circuit_breaker: bool = ...,
+    circuit_breaker: BreakerArg = ...,
     **options: Any,
 ) -> Callable[[F], F]: ...
 def protect_agent(
@@ -263,7 +274,7 @@ def protect_agent(
     *,
     budget: float | int | str | Decimal | None = 100.0,
     safety_mode: str | None = "redact",
-    circuit_breaker: bool = True,
+    circuit_breaker: BreakerArg = True,
     **options: Any,
 ) -> F | Callable[[F], F]:
     """Runs each call of the decorated function (sync or async) in its own
