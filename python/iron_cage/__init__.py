@@ -43,6 +43,7 @@ from iron_cage._reliability import CircuitBreaker, FallbackChain, retry
 from iron_cage._router import LlmRouter
 from iron_cage._secrets import SecretVault
 from iron_cage.library import AgentRuntime, protect_agent
+from iron_cage.library._tools import governed_tool
 from iron_cage.supervisor.agent_api import outcome, progress
 from iron_cage.supervisor.runtime import Runtime
 
@@ -79,6 +80,7 @@ __all__ = [
     "cost_of",
     "count_tokens",
     "generate_master_key",
+    "governed_tool",
     "outcome",
     "progress",
     "protect_agent",

@@ -9,7 +9,8 @@
     ├── PiiBlockedError          safety_mode="block" found PII; nothing was returned
     ├── CircuitOpenError         a circuit breaker is open; retry after ``retry_after_s``
     ├── UngovernedRequestError   inside a runtime, a provider request that cannot be governed; not sent
-    ├── PolicyError              a model or provider the Control Panel does not allow this agent; not sent
+    ├── PolicyError              a model, provider or tool this agent may not use (or a tool over
+    │                            its call limit); not sent, not run
     ├── FallbackExhaustedError   every tier of a FallbackChain failed; ``errors`` has each one
     ├── ConfigError (ValueError) bad configuration or argument: amount, model, price table, usage
     ├── SecretError              the vault cannot be unlocked, or a secret is tampered with
@@ -113,7 +114,9 @@ class CircuitOpenError(IronCageError):
 
 class PolicyError(IronCageError):
     """The call asked for a model (or a provider) outside the list the Control Panel allows
-    this agent. Nothing was sent; the message lists what is allowed."""
+    this agent, or a tool outside ``allowed_tools`` (``code="tool_not_allowed"``) or over its
+    ``tool_limits`` (``code="tool_limit"``). Nothing was sent or run; the message lists what
+    is allowed."""
 
 
 class UngovernedRequestError(IronCageError):

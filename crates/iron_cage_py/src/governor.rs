@@ -190,6 +190,17 @@ impl PyGovernor {
     fn subscribe(&self, callback: Py<PyAny>) -> u64 {
         subscribe_py(self.pipeline.events(), callback)
     }
+    /// Emits an event of the Python layer (tool calls) on this runtime's bus:
+    /// `fields_json` is a JSON object; `type` and `ts` are added.
+    fn emit(&self, kind: &str, fields_json: &str) -> Result<()> {
+        if !self.pipeline.events().is_active() {
+            return Ok(());
+        }
+        let fields: serde_json::Value = serde_json::from_str(fields_json)
+            .map_err(|e| config(format!("event fields are not a JSON object: {e}")))?;
+        self.pipeline.events().emit(kind, fields);
+        Ok(())
+    }
     fn unsubscribe(&self, subscription: u64) -> bool {
         self.pipeline.events().unsubscribe(subscription)
     }

@@ -29,6 +29,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from iron_cage._exceptions import UngovernedRequestError
+from iron_cage.library import _tools
 from iron_cage.library._context import CURRENT, SENDING_GOVERNED
 from iron_cage.library._transport import ERROR_KEY, transports_for
 
@@ -298,6 +299,7 @@ def install_auto_instrument() -> None:
             install_error_mapping(sdk)
             _install_send_check(sdk)
         _installed.add("auto")
+    _tools.install_framework_tools(sys.modules)
     for name, guard in _GUARDS.items():
         if name in sys.modules and f"guard:{name}" not in _installed:
             with _lock:

@@ -9,7 +9,7 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import Token
 from decimal import Decimal
 from types import TracebackType
@@ -28,7 +28,7 @@ from iron_cage._policy import (
     safety_for,
     scanner_for,
 )
-from iron_cage.library import _instrument
+from iron_cage.library import _instrument, _tools
 from iron_cage.library._context import CURRENT, SENDING_GOVERNED
 
 C = TypeVar("C")
@@ -68,6 +68,10 @@ class AgentRuntime(Events):
     before anything is sent and other PII leaves as stable placeholders (``<EMAIL_1>``)
     that are put back in the reply, so the provider never sees the values;
     ``egress="off"``, ``"redact"``, ... or ``{"EMAIL": "redact"}`` change that.
+    Tools: ``allowed_tools`` refuses requests offering, replies asking for and runs of any
+    other tool; ``tool_limits`` caps runs per tool (``"*"``: each); ``tool_breakers`` puts a
+    breaker on each; tool functions run under them with ``rt.tool(fn)``,
+    ``@ic.governed_tool`` or as LangChain tools in the scope (``tool_call`` events).
     Replies get ``safety_mode`` for every entity unless ``ingress`` names some
     (``{"EMAIL": "allow", "API_KEY": "block"}``).
     Images, documents and audio are reserved at their worst case; a request
@@ -95,6 +99,10 @@ class AgentRuntime(Events):
         unbounded_reserve_usd: float | None = None,
         egress: EgressArg = "default",
         ingress: IngressArg = None,
+        allowed_tools: Iterable[str] | None = None,
+        tool_limits: Mapping[str, int] | None = None,
+        tool_breakers: bool | Mapping[str, float] = False,
+        record_tool_args: bool = False,
     ) -> None:
         scanner = scanner_for(safety_for(safety_mode, pii_detection), pii)
         breaker, failure_threshold, cooldown_s = breaker_for(circuit_breaker, failure_threshold, cooldown_s)
@@ -123,6 +131,9 @@ class AgentRuntime(Events):
             egress=egress_policy,
             egress_scanner=egress_scanner,
             ingress=ingress_policy,
+        )
+        self._tools = _tools.ToolGovernor(
+            self._emit, allowed_tools, tool_limits, tool_breakers, record_tool_args
         )
         # Entered once per thread / asyncio task at a time; each needs its own reset token.
         self._tokens: dict[tuple[int, int], list[Token[AgentRuntime | None]]] = {}
@@ -195,6 +206,17 @@ class AgentRuntime(Events):
         self.__exit__(exc_type, exc, tb)
 
     # -- clients -----------------------------------------------------------
+    def tool(self, fn: F | None = None, /, *, name: str | None = None) -> Any:
+        """``rt.tool(fn)`` / ``@rt.tool(name="search")``: ``fn`` (sync or async) run under this
+        runtime's tool rules (``allowed_tools``, ``tool_limits``, ``tool_breakers``) wherever it
+        is called, each call a ``tool_call`` event."""
+        if fn is None:
+            return lambda f: _tools.bound_tool(self, f, name)
+        return _tools.bound_tool(self, fn, name)
+
+    def _emit(self, kind: str, fields: dict[str, Any]) -> None:
+        self._core.emit(kind, json.dumps(fields))
+
     def instrument(self, client: C) -> C:
         """Governs ``client`` (openai/anthropic, sync or async) by this runtime; returns it."""
         _instrument.wrap(client, self)
@@ -234,7 +256,8 @@ class AgentRuntime(Events):
 
     def metrics(self) -> dict[str, Any]:
         """Calls, refusals, failures, tokens, cost by model, PII findings, breaker states,
-        and upstream latency percentiles (ms)."""
+        upstream latency percentiles (ms), and per tool its runs, errors, refusals and the
+        calls models asked for (``tools``)."""
         result: dict[str, Any] = json.loads(self._core.metrics_json())
         lat = sorted(self._latencies)
         if lat:
@@ -249,6 +272,7 @@ class AgentRuntime(Events):
             result["limit_usd"] = None
         if self._lease is not None:
             result["control_panel"] = self._lease.status()
+        result["tools"] = self._tools.metrics()
         return result
 
     def __repr__(self) -> str:

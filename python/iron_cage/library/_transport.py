@@ -71,6 +71,8 @@ def _admit(mod: ModuleType, rt: AgentRuntime, request: Any, body: bytes) -> tupl
     for an ungoverned path, and the request is a refusal *response* when the
     pipeline refused the call."""
     try:
+        if rt._tools.active:
+            rt._tools.check_request(request.url.path, body)
         admitted = rt._core.begin(request.url.path, body)
     except IronCageError as exc:
         return None, refusal(mod, request, exc), False
@@ -95,6 +97,8 @@ def _settle(
     try:
         # Only an error status makes the breaker read Retry-After (a header lookup costs ~1 us).
         out = call.complete(status, body, response.headers.get("retry-after") if status >= 400 else None)
+        if status < 400:
+            rt._tools.check_reply(out if out is not None else body)
     except IronCageError as exc:
         return refusal(mod, request, exc)
     return _with_content(response, out)
