@@ -25,10 +25,13 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import iron_cage as ic
 from iron_cage._exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from iron_cage.control_panel.embedded import EmbeddedControlPanel
 
 DEFAULT_TRIGGERS = {"linkedin": 34, "pii": 67, "budget": 85}
 DEFAULT_AGENT = Path("examples/lead_gen/agent.py")
@@ -159,8 +162,11 @@ def run(
     budget: float = 50.0,
     serve: bool = False,
     echo: Callable[[str], None] = print,
+    ready: Callable[[EmbeddedControlPanel], None] | None = None,
 ) -> int:
-    """Runs the supervised demo; returns the supervisor's exit code."""
+    """Runs the supervised demo; returns the supervisor's exit code. ``ready`` is called with
+    the Control Panel once the agent exists, before the supervisor starts (the dashboard's
+    tests open the browser there)."""
     import tempfile
 
     from iron_cage.client import ControlPanelClient
@@ -214,6 +220,8 @@ def run(
                 "LEAD_GEN_RATE": str(rate),
             }
             env.pop("OPENAI_API_KEY", None)  # the agent's key comes from the Control Panel
+            if ready is not None:
+                ready(cp)
             code = subprocess.run(cmd, env=env, check=False).returncode
             time.sleep(1.0)  # the last reports and alerts settle
             usage = client.usage_summary()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,7 +154,14 @@ def test_the_panels_follow_a_real_runtime_and_the_notifications_act(
     # The supervisor reports its process and the agent's progress (iron-cage start does this).
     with as_runtime(panel, token) as sup:
         sup.post("/runtime/process", json={"local_id": "lg-7a3f9c2d", "state": "running", "pid": 4242})
-        progress = {"unit": "leads", "done": 23, "total": 100, "successes": 23, "elapsed_s": 390}
+        progress = {
+            "unit": "leads",
+            "done": 23,
+            "total": 100,
+            "successes": 23,
+            "elapsed_s": 390,
+            "spent_usd": "0.00002",
+        }
         assert sup.post("/runtime/metrics", json=progress).status_code == 204
     row.locator("[data-status]:text-is('🟢 Running')").wait_for()
     row.locator("[data-progress]:has-text('23 / 100 leads (23%)')").wait_for()
@@ -227,6 +235,56 @@ def test_the_panels_follow_a_real_runtime_and_the_notifications_act(
     assert not refused, refused
     page.close()
     api.close()
+
+
+def test_the_projection_mid_run_is_within_5_percent_of_the_demos_final_spend(browser: Browser) -> None:
+    """The supervised demo (LangChain agent, 100 leads, FakeProvider) run to completion under its
+    budget: the cost panel's projection read between leads 15 and 85 against what the run spent."""
+    from iron_cage.demo import supervised
+
+    opened = threading.Event()
+    panels: list[EmbeddedControlPanel] = []
+    lines: list[str] = []
+
+    def ready(cp: EmbeddedControlPanel) -> None:
+        panels.append(cp)
+        opened.set()
+
+    run = threading.Thread(
+        target=supervised.run,
+        kwargs={"triggers": "budget=100", "rate": 4.0, "echo": lines.append, "ready": ready},
+        daemon=True,
+    )
+    run.start()
+    assert opened.wait(60), lines
+    cp = panels[0]
+    page, _ = new_page(browser)
+    log_in(page, cp.url, "admin@localhost", cp.admin_password or "")
+    LIVE_ROW = '[data-panel=live] tr[data-agent="lead-gen-agent"]'  # noqa: N806
+    COST_ROW = '[data-panel=cost] tr[data-agent="lead-gen-agent"]'  # noqa: N806
+    row, cost = page.locator(LIVE_ROW), page.locator(COST_ROW)
+    seen: tuple[int, float] | None = None
+    deadline = time.monotonic() + 120
+    while seen is None and time.monotonic() < deadline:
+        # one read: the progress and the projection of the same metrics report
+        progress, projection = page.evaluate(
+            "(sels) => sels.map((s) => document.querySelector(s)?.innerText ?? '')",
+            [f"{LIVE_ROW} [data-progress]", f"{COST_ROW} [data-projection]"],
+        )
+        done = re.match(r"(\d+) / 100 leads", progress)
+        if done and 15 <= int(done.group(1)) <= 85 and projection.startswith("$"):
+            seen = int(done.group(1)), float(projection[1:].split()[0].replace(",", ""))
+        time.sleep(0.2)
+    assert seen is not None, (row.inner_text(), cost.inner_text())
+    page.close()
+    run.join(180)
+    assert not run.is_alive()
+    summary = next(line for line in lines if line.startswith("control panel:"))
+    final = float(re.search(r"\$([\d.,]+) spent", summary).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert "100 calls" in summary, summary
+    at, projected = seen
+    print(f"projection at lead {at}: ${projected:.2f}; final spend ${final:.2f}")
+    assert abs(projected - final) <= 0.05 * final, (at, projected, final)
 
 
 def test_a_spent_budget_shows_budget_exhausted_and_the_breaker_trip_pops_up(
