@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 os.environ.setdefault("OTEL_SDK_DISABLED", "true")
@@ -13,10 +15,11 @@ import httpx
 import openai
 import pytest
 from crewai import LLM, Agent, Crew, Task
+from crewai.tools import tool as crewai_tool
 
 import iron_cage as ic
 from iron_cage.integrations.crewai import govern, kickoff
-from iron_cage.testing import FakeProvider
+from iron_cage.testing import FakeProvider, MockRuntime
 
 
 @pytest.fixture
@@ -126,3 +129,107 @@ def test_a_long_crew_stops_before_overspending(fake: FakeProvider) -> None:
     assert 0 < rt.spent_usd <= budget
     assert m["calls"] == fake.request_count >= 2
     assert m["refused"] >= 1
+
+
+# --- tools ----------------------------------------------------------------------------------
+
+
+@crewai_tool("crm_lookup")
+def crm_lookup(company: str) -> str:
+    """Return what the CRM knows about a company."""
+    return f"{company}: 3 open deals"
+
+
+def tool_call_reply(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-tool",
+        "object": "chat.completion",
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": name, "arguments": json.dumps(arguments)},
+                        }
+                    ],
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 60, "completion_tokens": 12, "total_tokens": 72},
+    }
+
+
+class ToolCallingModel(MockRuntime):
+    """A MockRuntime whose first chat completion asks for a tool, as a model would."""
+
+    def __init__(self, first: dict[str, Any], **options: Any) -> None:
+        super().__init__(**options)
+        self.first: dict[str, Any] | None = first
+
+    def _answer(self, mod: Any, request: Any) -> Any:
+        if self.first is not None and request.url.path.endswith("/chat/completions"):
+            super()._answer(mod, request)  # recorded like every call
+            reply, self.first = self.first, None
+            return mod.Response(200, json=reply, request=request)
+        return super()._answer(mod, request)
+
+
+def tool_crew() -> Crew:
+    llm = LLM(model="gpt-4o-mini", api_key="unused")
+    agent = Agent(
+        role="Researcher",
+        goal="Know the account",
+        backstory="Careful.",
+        llm=llm,
+        tools=[crm_lookup],
+        verbose=False,
+    )
+    task = Task(description="What do we know about Initech?", expected_output="a summary", agent=agent)
+    return Crew(agents=[agent], tasks=[task], verbose=False)
+
+
+def tool_events(rt: ic.AgentRuntime) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    rt.on_event(lambda e: seen.append(e) if e["type"] in ("tool_call", "tool_call_requested") else None)
+    return seen
+
+
+def test_a_crew_tool_run_is_an_event_and_counted() -> None:
+    rt = ToolCallingModel(tool_call_reply("crm_lookup", {"company": "Initech"}), budget=1.0)
+    seen = tool_events(rt)
+    with govern(rt) as stats:
+        tool_crew().kickoff()
+    assert [(e["type"], e["tool"]) for e in seen] == [
+        ("tool_call_requested", "crm_lookup"),
+        ("tool_call", "crm_lookup"),
+    ]
+    assert seen[1]["outcome"] == "ok" and "Initech" not in json.dumps(seen)
+    assert stats.tool_calls == 1
+    assert rt.metrics()["tools"]["crm_lookup"] == {"runs": 1, "errors": 0, "refused": 0, "requested": 1}
+
+
+def test_a_crew_tool_over_its_limit_is_blocked_and_the_crew_goes_on() -> None:
+    rt = ToolCallingModel(
+        tool_call_reply("crm_lookup", {"company": "Initech"}), budget=1.0, tool_limits={"crm_lookup": 0}
+    )
+    seen = tool_events(rt)
+    with govern(rt) as stats:
+        result = tool_crew().kickoff()
+    assert str(result)  # the agent was told the tool was blocked and answered anyway
+    assert stats.tools_blocked == 1 and stats.tool_calls == 0
+    assert [e["outcome"] for e in seen if e["type"] == "tool_call"] == ["refused"]
+
+
+def test_a_crew_offering_a_tool_outside_the_allow_list_is_refused_before_sending() -> None:
+    rt = MockRuntime(budget=1.0, allowed_tools=["web_search"])
+    with govern(rt), pytest.raises(ic.PolicyError, match="crm_lookup"):
+        tool_crew().kickoff()
+    assert not [c for c in rt.calls if c["path"].endswith("/chat/completions")]
+    assert rt.spent_usd == 0

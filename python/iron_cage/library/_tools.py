@@ -151,6 +151,24 @@ class ToolGovernor:
             fields["args"] = json.loads(json.dumps([args, kwargs], default=str))
         self._emit("tool_call", fields)
 
+    # -- tools a framework runs (it calls these around each run) --------------------------
+    def before(self, tool: str, args: Any) -> bool:
+        """Whether ``tool`` may run now (counted as a run when it may); a refusal is its
+        ``tool_call`` event. For frameworks whose hooks block a tool rather than raise."""
+        try:
+            self._admit(tool)
+        except PolicyError as exc:
+            self._event(tool, time.perf_counter(), "refused", (args,), {}, exc.code)
+            return False
+        return True
+
+    def after(self, tool: str, started: float, args: Any, error: str = "") -> None:
+        """The ``tool_call`` event of a run :meth:`before` admitted."""
+        if error:
+            with self._lock:
+                self._errors[tool] += 1
+        self._event(tool, started, "error" if error else "ok", (args,), {}, error)
+
     # -- running tools ----------------------------------------------------------
     def run(self, tool: str, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
         started = time.perf_counter()
