@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: postgres chromium dashboard test-dashboard bench-control-panel bench-router test-crewai framework-wheel test-llamaindex test-dspy test-frameworks help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: postgres chromium dashboard test-dashboard screenshots bench-control-panel bench-router test-crewai framework-wheel test-llamaindex test-dspy test-frameworks help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -67,6 +67,15 @@ chromium:
 	fi
 
 setup: $(VENV)/.built dashboard
+
+# docs/images/dashboard-*.png for docs/dashboard.md, from a supervised demo run in Debian's
+# Chromium; the colour emoji of the status icons need Debian's fonts-noto-color-emoji.
+screenshots: setup chromium
+	@if fc-list 2>/dev/null | grep -qi "color emoji"; then :; else \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji >/dev/null; \
+	fi
+	$(PY) tests/python/control_panel/screenshots.py docs/images
 
 build: setup
 

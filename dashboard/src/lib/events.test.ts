@@ -22,6 +22,7 @@ describe("severity", () => {
     expect(severity(ev("CALL", { status: "error" }))).toBe("ERROR");
     expect(severity(ev("CALL", { status: "blocked" }))).toBe("WARN");
     expect(severity(ev("UNAUTHORIZED"))).toBe("ERROR");
+    expect(severity(ev("AGENT_EVENT", { event: "lease_refreshed", granted_usd: 0 }))).toBe("INFO");
   });
 });
 

@@ -51,7 +51,9 @@ export function describe(e: LiveEvent, name: (id: number | null) => string): str
         case "lease_granted":
           return `${agent}: lease of ${money(Number(e.granted_usd))} granted`;
         case "lease_refreshed":
-          return `${agent}: lease refreshed with ${money(Number(e.granted_usd))}`;
+          return Number(e.granted_usd) > 0
+            ? `${agent}: lease refreshed with ${money(Number(e.granted_usd))}`
+            : `${agent}: lease refresh granted nothing: the budget is used up`;
         case "stopped":
           return `${agent}: stopped by ${e.by_role === "admin" ? "an admin" : "its developer"} (${e.by ?? "?"})`;
         case "resumed":
@@ -80,4 +82,12 @@ export function describe(e: LiveEvent, name: (id: number | null) => string): str
     default:
       return `${agent}: ${e.type}`;
   }
+}
+
+/** Events that read the same in the log (the time aside) are one line with a count. */
+export function sameLine(a: LiveEvent, b: LiveEvent): boolean {
+  const { at: _a, lease_id: _l1, ...x } = a;
+  const { at: _b, lease_id: _l2, ...y } = b;
+  void [_a, _b, _l1, _l2];
+  return JSON.stringify(x) === JSON.stringify(y);
 }

@@ -4,7 +4,7 @@
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
 import { accessToken, api, currentUser, refresh, type Agent, type AgentMetrics, type Alert, type Budget, type Trace, type UnauthorizedAction } from "../api";
-import { logged, severity, type LiveEvent, type Severity } from "../lib/events";
+import { logged, sameLine, severity, type LiveEvent, type Severity } from "../lib/events";
 import { useNotifications } from "./notifications";
 
 export interface LogEntry {
@@ -13,6 +13,8 @@ export interface LogEntry {
   severity: Severity;
   /** from the history loaded on open, not from /ws */
   past: boolean;
+  /** the same line again and again in a row (a runtime's lease refreshes): shown once, ×n */
+  repeats: number;
 }
 
 const KEEP = 500;
@@ -40,7 +42,13 @@ export const useLive = defineStore("live", () => {
 
   function push(e: LiveEvent, past = false): void {
     if (!logged(e)) return;
-    log.value.unshift({ seq: ++seq, event: e, severity: severity(e), past });
+    const top = log.value[0];
+    if (top && !past && !top.past && sameLine(top.event, e)) {
+      top.repeats++;
+      top.event = e;
+      return;
+    }
+    log.value.unshift({ seq: ++seq, event: e, severity: severity(e), past, repeats: 1 });
     if (log.value.length > KEEP) log.value.length = KEEP;
   }
 

@@ -163,10 +163,12 @@ def run(
     serve: bool = False,
     echo: Callable[[str], None] = print,
     ready: Callable[[EmbeddedControlPanel], None] | None = None,
+    finished: Callable[[EmbeddedControlPanel], None] | None = None,
 ) -> int:
     """Runs the supervised demo; returns the supervisor's exit code. ``ready`` is called with
     the Control Panel once the agent exists, before the supervisor starts (the dashboard's
-    tests open the browser there)."""
+    tests open the browser there), ``finished`` once the agent has stopped, while the Control
+    Panel still serves (``make screenshots`` takes its pictures there)."""
     import tempfile
 
     from iron_cage.client import ControlPanelClient
@@ -231,6 +233,8 @@ def run(
             )
             for alert in reversed(client.list_alerts()):
                 echo(f"control panel alert: {alert.message} -> {alert.recommended_action}")
+            if finished is not None:
+                finished(cp)
             if serve:
                 echo(
                     f"Dashboard: {cp.url}/ (log in as admin@localhost / {cp.admin_password}); "
