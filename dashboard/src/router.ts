@@ -11,6 +11,7 @@ export const router = createRouter({
     { path: "/usage", name: "usage", component: () => import("./views/UsageView.vue") },
     { path: "/admin/users", name: "users", component: () => import("./views/UsersView.vue"), meta: { admin: true } },
     { path: "/admin/tokens", name: "tokens", component: () => import("./views/TokensView.vue"), meta: { staff: true } },
+    { path: "/admin/limits", name: "limits", component: () => import("./views/LimitsView.vue") },
     { path: "/admin/keys", name: "keys", component: () => import("./views/KeysView.vue") },
     { path: "/admin/requests", name: "requests", component: () => import("./views/RequestsView.vue"), meta: { staff: true } },
     { path: "/:rest(.*)*", name: "missing", component: () => import("./views/MissingView.vue") },

@@ -463,6 +463,43 @@ def test_admin_pages_users_tokens_keys_and_budget_requests(
     api.close()
 
 
+def test_allocations_and_limits_are_set_from_the_dashboard(
+    browser: Browser, panel: EmbeddedControlPanel
+) -> None:
+    api = admin(panel)
+    agent_id, token = agent_with_token(api, "capped", 5)
+    page, _ = new_page(browser)
+    log_in(page, panel.url)
+    page.click("[data-tab='/admin/limits']")
+    row = page.locator('[data-allocations] tr[data-agent="capped"]')
+    row.locator("input[name=allocation]").fill("12.5")
+    row.locator("button[type=submit]").click()
+    row.locator("[data-allocation]:text-is('$12.50')").wait_for()
+    assert api.get(f"/agents/{agent_id}/budget").json()["limit_usd"] == 12.5
+
+    form = page.locator("form[data-limit-form]")
+    form.locator("select[name=kind]").select_option("max_cost_per_request_usd")
+    form.locator("input[name=value]").fill("0.5")
+    form.locator("select[name=agent]").select_option(str(agent_id))
+    form.locator("button[type=submit]").click()
+    limit = page.locator("[data-limits] tr[data-limit=max_cost_per_request_usd]")
+    limit.locator("[data-limit-value]:text-is('0.5')").wait_for()
+    limit.locator("[data-edit-limit]").click()
+    limit.locator("input[name=limit-value]").fill("0.25")
+    limit.locator("button[type=submit]").click()  # PUT /limits/{id}
+    limit.locator("[data-limit-value]:text-is('0.25')").wait_for()
+    # The runtime gets it with its lease.
+    with as_runtime(panel, token) as rt:
+        lease = rt.post("/budget/handshake", json={"requested_usd": 1}).json()
+        assert lease["limits"]["max_cost_per_request_usd"] == 0.25
+    limit.locator("[data-delete-limit]").click()
+    confirm(page, ok=True)
+    limit.wait_for(state="detached")
+    assert api.get("/limits").json() == []
+    page.close()
+    api.close()
+
+
 def test_roles_developers_see_their_agents_viewers_change_nothing(
     browser: Browser, panel: EmbeddedControlPanel
 ) -> None:
@@ -501,7 +538,7 @@ def test_every_page_fits_a_390px_screen(browser: Browser, panel: EmbeddedControl
     page, _ = new_page(browser, width=390)
     log_in(page, panel.url)
     page.locator("[data-panel=cost] [data-spent]:text-is('$1,234.50')").wait_for()
-    for path in ("/", "/calls", "/usage", "/admin/users", "/admin/tokens"):
+    for path in ("/", "/calls", "/usage", "/admin/users", "/admin/tokens", "/admin/limits"):
         page.goto(f"{panel.url}{path}")
         page.locator("main h2").first.wait_for()
         width = page.evaluate("() => document.documentElement.scrollWidth")
