@@ -7,11 +7,19 @@ import random
 import string
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from iron_cage import _core
+from iron_cage import _native
 from iron_cage._exceptions import BudgetExceededError
-from iron_cage._pii import PiiScanner
+from iron_cage.testing import _pure_pii, _pure_reply
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from iron_cage import _core
+
+    #: A finding: the Rust scanner's, or the pure-Python detector's without the core.
+    Finding: TypeAlias = _core.Finding | _pure_pii.Finding
 
 
 class RaisedInfo:
@@ -32,13 +40,26 @@ def assert_budget_exceeded() -> Iterator[RaisedInfo]:
     raise AssertionError("expected BudgetExceededError: the block completed within its budget")
 
 
-def assert_pii_detected(subject: str | _core.ScanResult, entity: str | None = None) -> list[_core.Finding]:
-    """Fails unless ``subject`` (text, or a scan result) has PII (of ``entity``); returns the findings."""
-    result = PiiScanner(mode="warn").scan(subject) if isinstance(subject, str) else subject
-    found = [f for f in result.findings if entity is None or f.entity == entity]
+def _findings(subject: Any) -> list[Finding]:
+    if not isinstance(subject, str):
+        return list(subject.findings)
+    if _native.MISSING is not None:
+        return list(_pure_pii.scan(subject, mode="warn").findings)
+    from iron_cage._pii import PiiScanner
+
+    return list(PiiScanner(mode="warn").scan(subject).findings)
+
+
+def assert_pii_detected(
+    subject: str | _core.ScanResult | _pure_pii.ScanResult, entity: str | None = None
+) -> list[Finding]:
+    """Fails unless ``subject`` (text, or a scan result) has PII (of ``entity``); returns the
+    findings. Without the Rust core, text is scanned by the pure-Python detector
+    (the kinds :func:`pii_samples` makes)."""
+    found = [f for f in _findings(subject) if entity is None or f.entity == entity]
     if not found:
         what = entity or "any PII"
-        seen = sorted({f.entity for f in result.findings}) or "nothing"
+        seen = sorted({f.entity for f in _findings(subject)}) or "nothing"
         raise AssertionError(f"expected {what} to be detected; found {seen}")
     return found
 
@@ -99,7 +120,8 @@ def provider_response(
     text: str | None = None, *, model: str = "gpt-4o-mini", api: str = "chat", stream: bool = False
 ) -> Any:
     """A provider reply as FakeProvider renders it: ``api`` is ``chat``, ``responses``,
-    ``messages`` (Anthropic) or ``embeddings``. A dict, or the SSE text when ``stream``."""
+    ``messages`` (Anthropic) or ``embeddings``. A dict, or the SSE text when ``stream``.
+    Without the Rust core, rendered in Python with its token estimate (docs/testing.md)."""
     paths = {"chat": "/v1/chat/completions", "responses": "/v1/responses", "messages": "/v1/messages"}
     paths["embeddings"] = "/v1/embeddings"
     if api not in paths:
@@ -112,6 +134,11 @@ def provider_response(
         request["max_tokens"] = 256
     if stream and api == "chat":
         request["stream_options"] = {"include_usage": True}
+    if _native.MISSING is not None:
+        reply = _pure_reply.Reply.render(api, request, model, 1, text)
+        return reply.stream(reply.text) if stream else reply.body(reply.text)
+    from iron_cage import _core
+
     rendered = _core.render_fake_reply(paths[api], json.dumps(request).encode(), 1, text)
     assert rendered is not None
     body, is_stream = rendered
