@@ -152,6 +152,34 @@ def test_requests_leave_with_placeholders_and_credentials_are_refused(mode: Any)
     assert rt.metrics()["refused"] == 1
 
 
+def test_egress_off_and_warn_mode_leave_the_texts_as_they_are(mode: Any) -> None:
+    email = pii_samples("EMAIL", n=1)[0]
+    with mode(budget=1.0, safety_mode="warn", egress="off", replies=[email]) as rt, openai_client() as client:
+        ask: list[ChatCompletionMessageParam] = [{"role": "user", "content": f"to {email}"}]
+        r = client.chat.completions.create(model="gpt-4o-mini", messages=ask)
+        assert r.choices[0].message.content == email
+    assert rt.calls[0]["request"]["messages"][0]["content"] == f"to {email}"
+    assert rt.metrics()["pii_findings"] == 1
+
+
+def test_the_pure_mode_is_exact_and_says_what_it_does_not_do() -> None:
+    with PureMockRuntime(budget="0.5", replies=["ok"]) as rt, openai_client() as client:
+        r = client.chat.completions.create(model="gpt-4o", messages=MSG)
+    assert r.usage is not None
+    assert (
+        rt.spent == Decimal(math.ceil(r.usage.prompt_tokens * 2.5 + r.usage.completion_tokens * 10)) / 10**6
+    )
+    assert rt.spent_usd == float(rt.spent)
+    with pytest.raises(ic.ConfigError, match="does not support allowed_tools"):
+        PureMockRuntime(allowed_tools=["search"])
+    with (
+        pytest.raises(ic.ConfigError, match="unknown model 'gpt-9'"),
+        PureMockRuntime(),
+        openai_client() as client,
+    ):
+        client.chat.completions.create(model="gpt-9", messages=MSG)
+
+
 def test_block_mode_refuses_a_reply_with_pii_and_still_charges_it(mode: Any) -> None:
     card = pii_samples("CREDIT_CARD", n=1)[0]
     with mode(budget=1.0, safety_mode="block", replies=[f"card {card}"]) as rt, openai_client() as client:
