@@ -29,6 +29,7 @@ from iron_cage.testing import (
     MockRuntime,
     assert_budget_exceeded,
     assert_pii_detected,
+    media,
     pii_samples,
     provider_response,
 )
@@ -261,6 +262,12 @@ def test_provider_response_has_fakeproviders_shapes() -> None:
     events = [json.loads(line[6:]) for line in sse.splitlines() if line.startswith("data: {")]
     assert "".join(e["choices"][0]["delta"].get("content", "") for e in events if e["choices"]) == "streamed"
     assert events[-1]["usage"]["completion_tokens"] > 0
+
+
+def test_media_generators() -> None:
+    assert media.png(3, 2).startswith(b"\x89PNG\r\n\x1a\n")
+    assert media.pdf(2).startswith(b"%PDF-") and media.wav(0.5).startswith(b"RIFF")
+    assert media.openai_image(media.png(1, 1))["type"] == "image_url"
 
 
 def test_mock_runtime_fixture(mock_runtime: Any) -> None:
