@@ -193,9 +193,11 @@ bench-python: setup $(VENV)/.bench-deps
 	$(PY) benches/python/bench_library_split.py
 	$(PY) benches/python/bench_egress.py
 
-# Handshake latency and report ingestion of the Control Panel, on SQLite and PostgreSQL.
-bench-control-panel: setup postgres
+# Handshake latency and report ingestion of the Control Panel, and live events to 100 dashboard
+# viewers, on SQLite and PostgreSQL.
+bench-control-panel: setup postgres chromium
 	$(PY) benches/python/bench_control_panel.py
+	$(PY) benches/python/bench_dashboard_ws.py
 
 # The router bench with the LiteLLM proxy as peer; LiteLLM gets its own venv
 # (its pins would fight the dev venv's openai/httpx2).
