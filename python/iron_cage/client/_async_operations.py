@@ -100,6 +100,14 @@ class AsyncOperations:
     async def regenerate_token(self, token_id: int) -> m.TokenCreated:
         return await self._run(c.regenerate_token(token_id))
 
+    async def list_all_tokens(self, *, revoked: bool | None = None) -> list[m.TokenListed]:
+        """Every agent's IC tokens with the agent's name (admins: all; developers: their own)."""
+        return await self._run(c.list_all_tokens(revoked))
+
+    async def agent_metrics(self, agent_id: int, *, since: str | None = None) -> m.AgentMetricsOut:
+        """The supervisor's work metrics and the agent's call metrics (latency, cache hits...)."""
+        return await self._run(c.agent_metrics(agent_id, since))
+
     async def set_developer_budget(self, user_id: int, limit_usd: Usd) -> m.PoolOut:
         """Allocates to a developer: their agents' allocations are drawn from this pool (admins)."""
         return await self._run(c.set_pool("users", user_id, limit_usd))
@@ -218,9 +226,19 @@ class AsyncOperations:
         return await self._run(c.usage_timeseries(bucket, since, until, agent_id))
 
     async def traces(
-        self, *, agent_id: int | None = None, limit: int = 100, before_id: int | None = None
+        self,
+        *,
+        agent_id: int | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        status: str | None = None,
+        model: str | None = None,
     ) -> list[m.TraceOut]:
-        return await self._run(c.traces(agent_id, limit, before_id))
+        return await self._run(c.traces(agent_id, limit, before_id, status, model))
+
+    async def trace(self, trace_id: int) -> m.TraceDetailOut:
+        """One call with its agent's name and its PII findings."""
+        return await self._run(c.trace(trace_id))
 
     async def pii_findings(
         self,

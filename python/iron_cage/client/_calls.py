@@ -120,6 +120,14 @@ def list_tokens(agent_id: int) -> Call[list[m.TokenOut]]:
     return call("GET", f"/agents/{agent_id}/tokens", list[m.TokenOut])
 
 
+def list_all_tokens(revoked: bool | None) -> Call[list[m.TokenListed]]:
+    return call("GET", "/tokens", list[m.TokenListed], revoked=revoked)
+
+
+def agent_metrics(agent_id: int, since: str | None) -> Call[m.AgentMetricsOut]:
+    return call("GET", f"/agents/{agent_id}/metrics", m.AgentMetricsOut, since=since)
+
+
 def revoke_token(token_id: int) -> Call[None]:
     return call("DELETE", f"/tokens/{token_id}", NONE)
 
@@ -255,8 +263,27 @@ def usage_timeseries(
     )
 
 
-def traces(agent_id: int | None, limit: int, before_id: int | None) -> Call[list[m.TraceOut]]:
-    return call("GET", "/traces", list[m.TraceOut], agent_id=agent_id, limit=limit, before_id=before_id)
+def traces(
+    agent_id: int | None,
+    limit: int,
+    before_id: int | None,
+    status: str | None = None,
+    model: str | None = None,
+) -> Call[list[m.TraceOut]]:
+    return call(
+        "GET",
+        "/traces",
+        list[m.TraceOut],
+        agent_id=agent_id,
+        limit=limit,
+        before_id=before_id,
+        status=status,
+        model=model,
+    )
+
+
+def trace(trace_id: int) -> Call[m.TraceDetailOut]:
+    return call("GET", f"/traces/{trace_id}", m.TraceDetailOut)
 
 
 def pii_findings(

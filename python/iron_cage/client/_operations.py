@@ -101,6 +101,14 @@ class Operations:
     def regenerate_token(self, token_id: int) -> m.TokenCreated:
         return self._run(c.regenerate_token(token_id))
 
+    def list_all_tokens(self, *, revoked: bool | None = None) -> list[m.TokenListed]:
+        """Every agent's IC tokens with the agent's name (admins: all; developers: their own)."""
+        return self._run(c.list_all_tokens(revoked))
+
+    def agent_metrics(self, agent_id: int, *, since: str | None = None) -> m.AgentMetricsOut:
+        """The supervisor's work metrics and the agent's call metrics (latency, cache hits...)."""
+        return self._run(c.agent_metrics(agent_id, since))
+
     def set_developer_budget(self, user_id: int, limit_usd: Usd) -> m.PoolOut:
         """Allocates to a developer: their agents' allocations are drawn from this pool (admins)."""
         return self._run(c.set_pool("users", user_id, limit_usd))
@@ -219,9 +227,19 @@ class Operations:
         return self._run(c.usage_timeseries(bucket, since, until, agent_id))
 
     def traces(
-        self, *, agent_id: int | None = None, limit: int = 100, before_id: int | None = None
+        self,
+        *,
+        agent_id: int | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        status: str | None = None,
+        model: str | None = None,
     ) -> list[m.TraceOut]:
-        return self._run(c.traces(agent_id, limit, before_id))
+        return self._run(c.traces(agent_id, limit, before_id, status, model))
+
+    def trace(self, trace_id: int) -> m.TraceDetailOut:
+        """One call with its agent's name and its PII findings."""
+        return self._run(c.trace(trace_id))
 
     def pii_findings(
         self,

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import Api
+import httpx
+
+from iron_cage.client import ControlPanelClient
+from iron_cage.control_panel.embedded import EmbeddedControlPanel
+
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Api, make_settings
 
 
 def report(api: Api, token: str, calls: list[dict[str, Any]]) -> None:
@@ -118,3 +123,21 @@ def test_put_sets_a_limits_value_like_patch(api: Api) -> None:
     assert r.status_code == 200 and r.json()["value"] == 12.5 and r.json()["kind"] == "daily_usd"
     assert api.client.get(f"/api/v1/limits/{x['id']}", headers=admin).json()["value"] == 12.5
     assert api.client.put("/api/v1/limits/999999", json={"value": 1}, headers=admin).status_code == 404
+
+
+def test_the_client_has_the_new_operations(database_url: str) -> None:
+    with (
+        EmbeddedControlPanel(make_settings(database_url)) as cp,
+        ControlPanelClient(cp.url, email=ADMIN_EMAIL, password=ADMIN_PASSWORD) as client,
+    ):
+        a = client.create_agent("client-made", budget_usd="5")
+        token = client.create_token(a.id, "ci").token
+        with httpx.Client(base_url=f"{cp.url}/api/v1", headers={"authorization": f"Bearer {token}"}) as rt:
+            lease = rt.post("/budget/handshake", json={"requested_usd": 1}).json()["lease_id"]
+            calls = [{"request_id": "c1", "model": "gpt-4o", "cost_usd": "0.01", "latency_ms": 40}]
+            assert rt.post("/budget/report", json={"lease_id": lease, "reports": calls}).is_success
+        assert [t.agent_name for t in client.list_all_tokens(revoked=False)] == ["client-made"]
+        (t,) = client.traces(status="ok", model="gpt-4o")
+        assert client.trace(t.id).agent_name == "client-made"
+        calls_seen = client.agent_metrics(a.id).calls
+        assert calls_seen is not None and calls_seen.requests == 1 and calls_seen.latency is not None
