@@ -136,6 +136,11 @@ export const useLive = defineStore("live", () => {
       connected.value = false;
       socket = null;
       if (!started) return;
+      if (e.code === 4403) {
+        // this account gets no live events (its role): say so, and do not dial again
+        error.value = `live events: ${e.reason || "not for this account"}`;
+        return;
+      }
       if (e.code === 4401) {
         // the access token expired (or the account changed): a new session, then a new socket
         void refresh().then((ok) => {
@@ -152,6 +157,8 @@ export const useLive = defineStore("live", () => {
   async function start(): Promise<void> {
     if (started) return;
     started = true;
+    // Super users read their own budgets and usage only: no agents list, no live events.
+    if (currentUser()?.role === "super_user") return;
     open();
     await loadAgents();
     await loadHistory();

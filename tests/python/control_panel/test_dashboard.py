@@ -531,6 +531,31 @@ def test_roles_developers_see_their_agents_viewers_change_nothing(
     api.close()
 
 
+def test_a_super_user_sees_their_budgets_and_usage_only(
+    browser: Browser, panel: EmbeddedControlPanel
+) -> None:
+    api = admin(panel)
+    body = {"email": "su@example.com", "name": "su", "role": "super_user", "password": PASSWORD}
+    su = api.post("/users", json=body).json()["user"]["id"]
+    assert api.put(f"/users/{su}/budget", json={"limit_usd": 5}).status_code == 200
+    page, _ = new_page(browser)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.goto(panel.url)
+    page.fill("input[name=email]", "su@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.locator("[data-my-pools] [data-pool-limit]:text-is('$5.00')").wait_for()
+    assert page.locator("[data-panel]").count() == 0  # no agents' panels: not theirs to see
+    assert page.locator("[data-tab='/calls'], [data-tab='/admin/keys']").count() == 0
+    page.click("[data-tab='/usage']")
+    page.locator("main h2:has-text('Usage')").wait_for()
+    assert page.locator("[role=alert]").count() == 0
+    assert sockets == []  # super users get no live events: the dashboard does not dial /ws
+    page.close()
+    api.close()
+
+
 def test_every_page_fits_a_390px_screen(browser: Browser, panel: EmbeddedControlPanel) -> None:
     api = admin(panel)
     _, token = agent_with_token(api, "a-rather-long-agent-name-for-phones", 2000)
