@@ -64,8 +64,3 @@ export function when(iso: string | null | undefined): string {
   const two = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${clock(iso).slice(1, -1)}`;
 }
-
-/** A secret or key shown masked: the server's mask, or the first 6 and last 3 characters. */
-export function mask(value: string): string {
-  return value.length <= 12 ? "•".repeat(Math.max(4, value.length)) : `${value.slice(0, 6)}...${value.slice(-3)}`;
-}
