@@ -49,7 +49,8 @@ do. `--debug` (anywhere on the line) or `IRON_CAGE_DEBUG=1` adds the traceback.
 the database and master key are, and creates the first admin with a one-time password.
 `iron-cage login` asks for what is missing (the email, then the password without echo); a wrong
 password says how many attempts are left before the lock. `iron-cage user passwd` changes your
-password. Locked out, or the password lost: on the server host, where database access is the
+password (in the dashboard: the Account page, the e-mail in its header). Locked out, or the
+password lost: on the server host, where database access is the
 authority, `iron-cage control-panel unlock EMAIL` clears the failed logins and
 `iron-cage control-panel reset-admin` gives an admin a new password. The lockout is set with
 `IRON_CAGE_MAX_FAILED_LOGINS` (5, per account and address), `IRON_CAGE_MAX_FAILED_LOGINS_PER_ADDRESS`

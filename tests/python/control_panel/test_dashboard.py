@@ -563,7 +563,7 @@ def test_every_page_fits_a_390px_screen(browser: Browser, panel: EmbeddedControl
     page, _ = new_page(browser, width=390)
     log_in(page, panel.url)
     page.locator("[data-panel=cost] [data-spent]:text-is('$1,234.50')").wait_for()
-    for path in ("/", "/calls", "/usage", "/admin/users", "/admin/tokens", "/admin/limits"):
+    for path in ("/", "/calls", "/usage", "/admin/users", "/admin/tokens", "/admin/limits", "/account"):
         page.goto(f"{panel.url}{path}")
         page.locator("main h2").first.wait_for()
         width = page.evaluate("() => document.documentElement.scrollWidth")
@@ -624,3 +624,43 @@ def test_the_live_feed_outlives_an_expired_access_token(browser: Browser, tmp_pa
         ).wait_for()
         page.close()
         api.close()
+
+
+def test_one_changes_ones_own_password_and_logs_in_again_with_it(
+    browser: Browser, panel: EmbeddedControlPanel
+) -> None:
+    api = admin(panel)
+    email, new_password = "dev-pw@example.com", "a-new-long-password-42"
+    body = {"email": email, "name": "Dev", "role": "developer", "password": PASSWORD}
+    assert api.post("/users", json=body).status_code == 201
+    api.close()
+    page, _ = new_page(browser)
+    log_in(page, panel.url, email, PASSWORD)
+    page.click("[data-account]")
+    page.wait_for_url(re.compile(r"/account$"))
+    form = page.locator("[data-password-form]")
+
+    def submit(current: str, new: str, again: str) -> None:
+        form.locator("input[name=current]").fill(current)
+        form.locator("input[name=new]").fill(new)
+        form.locator("input[name=again]").fill(again)
+        form.locator("button[type=submit]").click()
+
+    submit(PASSWORD, new_password, new_password + "x")
+    assert "differ" in page.locator("[data-password-error]").inner_text()
+    submit("not-my-password", new_password, new_password)
+    page.locator("[data-password-error]", has_text="current password is wrong").wait_for()
+    submit(PASSWORD, "short", "short")
+    page.locator("[data-password-error]", has_text="at least").wait_for()
+    submit(PASSWORD, new_password, new_password)
+    page.locator("[data-password-changed]").wait_for()
+    page.click("[data-login-again]")
+    page.locator("input[name=email]").wait_for()
+    # The old password no longer opens the account; the new one does.
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.locator("form.login [role=alert]").wait_for()
+    log_in(page, panel.url, email, new_password)
+    assert page.locator("[data-account]").inner_text() == email
+    page.close()
