@@ -267,6 +267,8 @@ def test_limits_crud_and_delivery_with_the_lease(api: Api) -> None:
         "daily_usd": None,
         "allowed_models": None,
         "allowed_providers": None,
+        "pii_egress": None,
+        "pii_ingress": None,
     }
     api.client.patch(f"/api/v1/limits/{own['id']}", json={"value": 2000}, headers=admin)
     assert api.client.get(f"/api/v1/limits/{own['id']}", headers=api.as_("viewer")).json()["value"] == 2000
