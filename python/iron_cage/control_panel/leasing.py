@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, insert, select, update
+import orjson
+from sqlalchemy import case, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from iron_cage.control_panel.db import Database, SafeSum, updated
@@ -200,13 +202,7 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
         # In request_id order, so two batches sharing ids lock their index entries in one order.
         for r in sorted(reports, key=lambda r: r.request_id)
     ]
-    # One multi-row INSERT; RETURNING lists only the rows that were new.
-    inserted = s.execute(
-        db.insert(UsageRecord)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["request_id"])
-        .returning(UsageRecord.request_id, UsageRecord.cost_micros)
-    ).all()
+    inserted = _insert_new(db, s, rows)
     accepted = len(inserted)
     total = sum(int(row[1]) for row in inserted)
     if total > granted - spent:
@@ -269,6 +265,47 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
         new_ids=new_ids,
         cost=total,
     )
+
+
+# PostgreSQL: one statement of fixed text whatever the batch size, the rows sent as one JSON
+# array (encoded by orjson, expanded by the server): compiled and parsed once, no per-row binds.
+_USAGE_COLUMNS = [
+    ("request_id", "varchar"),
+    ("lease_id", "varchar"),
+    ("agent_id", "integer"),
+    ("provider", "varchar"),
+    ("model", "varchar"),
+    ("input_tokens", "bigint"),
+    ("output_tokens", "bigint"),
+    ("cached_tokens", "bigint"),
+    ("cost_micros", "bigint"),
+    ("latency_ms", "double precision"),
+    ("pii_findings", "integer"),
+    ("breaker_state", "varchar"),
+    ("status", "varchar"),
+    ("occurred_at", "timestamptz"),
+    ("received_at", "timestamptz"),
+]
+_PG_INSERT_USAGE = text(
+    f"INSERT INTO {UsageRecord.__tablename__} ({', '.join(c for c, _ in _USAGE_COLUMNS)}) "
+    f"SELECT {', '.join(c for c, _ in _USAGE_COLUMNS)} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    f"AS r({', '.join(f'{c} {t}' for c, t in _USAGE_COLUMNS)}) "
+    "ON CONFLICT (request_id) DO NOTHING RETURNING request_id, cost_micros"
+)
+
+
+def _insert_new(db: Database, s: Session, rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Inserts the usage rows whose ``request_id`` is new; returns (request_id, cost) of those."""
+    if db.dialect == "postgresql":
+        payload = orjson.dumps(rows).decode()
+        return [(str(a), int(b)) for a, b in s.execute(_PG_INSERT_USAGE, {"rows": payload})]
+    # SQLite: an executemany that SQLAlchemy batches into multi-row INSERTs ("insertmanyvalues").
+    stmt = (
+        db.insert(UsageRecord.__table__)
+        .on_conflict_do_nothing(index_elements=["request_id"])
+        .returning(UsageRecord.__table__.c.request_id, UsageRecord.__table__.c.cost_micros)
+    )
+    return [(str(a), int(b)) for a, b in s.execute(stmt, rows)]
 
 
 def _exceeded(what: str, lease_id: str, granted: int, spent: int, **details: object) -> ApiError:
