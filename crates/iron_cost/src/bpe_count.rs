@@ -59,32 +59,45 @@ struct RankTable {
 }
 
 impl RankTable {
-    /// Reads the ranks out of a freshly built `CoreBPE` (through its decoder,
-    /// since `tiktoken-rs` keeps its rank map private); the caller drops it.
-    fn from_core(core: &CoreBPE) -> Self {
-        let specials = core.special_tokens();
-        let mut tokens: Vec<(Vec<u8>, Rank)> = Vec::new();
-        let mut misses = 0;
-        let mut rank: Rank = 0;
-        // Ranks are dense up to the vocabulary size; stop after a long gap.
-        while misses < 4096 {
-            match core.decode_bytes(&[rank]) {
-                Ok(bytes) if !std::str::from_utf8(&bytes).is_ok_and(|s| specials.contains(s)) => {
-                    tokens.push((bytes, rank));
-                    misses = 0;
+    /// Reads the ranks out of a `CoreBPE` built by `build` (through its
+    /// decoder, since `tiktoken-rs` keeps its rank map private) and drops it.
+    /// The `CoreBPE` lives and dies on a short-lived thread, so its many small
+    /// allocations go to that thread's malloc arena, which is returned to the
+    /// system once empty instead of staying resident in the main heap.
+    fn load(build: fn() -> CoreBPE) -> Self {
+        let read = move || {
+            let core = build();
+            let specials = core.special_tokens();
+            let mut arena = Vec::new();
+            let mut spans: Vec<(usize, usize, Rank)> = Vec::new();
+            let mut misses = 0;
+            let mut rank: Rank = 0;
+            // Ranks are dense up to the vocabulary size; stop after a long gap.
+            while misses < 4096 {
+                match core.decode_bytes(&[rank]) {
+                    Ok(bytes)
+                        if !std::str::from_utf8(&bytes).is_ok_and(|s| specials.contains(s)) =>
+                    {
+                        spans.push((arena.len(), bytes.len(), rank));
+                        arena.extend_from_slice(&bytes);
+                        misses = 0;
+                    }
+                    _ => misses += 1,
                 }
-                _ => misses += 1,
+                rank += 1;
             }
-            rank += 1;
-        }
-        let mut arena = Vec::with_capacity(tokens.iter().map(|(b, _)| b.len()).sum());
-        let mut spans = Vec::with_capacity(tokens.len());
-        for (bytes, rank) in &tokens {
-            spans.push((arena.len(), bytes.len(), *rank));
-            arena.extend_from_slice(bytes);
-        }
-        drop(tokens);
-        let arena: &'static [u8] = Box::leak(arena.into_boxed_slice());
+            (arena, spans)
+        };
+        let (arena, spans) = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("iron-cage-ranks".into())
+                .spawn_scoped(s, read)
+                .ok()
+                .and_then(|h| h.join().ok())
+        })
+        .unwrap_or_else(read);
+        // Copied on this thread: nothing kept points into the other arena.
+        let arena: &'static [u8] = Box::leak(Box::<[u8]>::from(&arena[..]));
         let mut ranks = FxHashMap::with_capacity_and_hasher(spans.len(), Default::default());
         for (at, len, rank) in spans {
             ranks.insert(&arena[at..at + len], rank);
@@ -204,20 +217,22 @@ impl std::fmt::Debug for BpeCounter {
 }
 
 impl BpeCounter {
-    /// Builds the counter from `core`'s ranks; `core` is not kept.
+    /// Builds the counter from the ranks of the `CoreBPE` that `build`
+    /// returns; the `CoreBPE` is not kept.
     ///
     /// # Panics
     /// If the split pattern does not compile: a constant, covered by tests.
     #[allow(clippy::expect_used)]
-    pub(crate) fn new(split: Split, core: &CoreBPE) -> Self {
+    pub(crate) fn new(split: Split, build: fn() -> CoreBPE) -> Self {
         let pattern = match split {
             Split::O200k => O200K,
             Split::Cl100k => CL100K,
         };
+        let table = RankTable::load(build);
         BpeCounter {
             kind: split,
             split: Regex::new(&format!("^(?:{pattern})")).expect("constant split pattern"),
-            table: RankTable::from_core(core),
+            table,
         }
     }
 

@@ -97,12 +97,14 @@ impl Tokenizer {
         static CL100K: OnceLock<BpeCounter> = OnceLock::new();
         match self {
             Tokenizer::O200kBase => O200K.get_or_init(|| {
-                let core = tiktoken_rs::o200k_base().expect("embedded o200k_base ranks");
-                BpeCounter::new(Split::O200k, &core)
+                BpeCounter::new(Split::O200k, || {
+                    tiktoken_rs::o200k_base().expect("embedded o200k_base ranks")
+                })
             }),
             Tokenizer::Cl100kBase | Tokenizer::AnthropicEstimate => CL100K.get_or_init(|| {
-                let core = tiktoken_rs::cl100k_base().expect("embedded cl100k_base ranks");
-                BpeCounter::new(Split::Cl100k, &core)
+                BpeCounter::new(Split::Cl100k, || {
+                    tiktoken_rs::cl100k_base().expect("embedded cl100k_base ranks")
+                })
             }),
         }
     }
