@@ -57,7 +57,10 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql"):
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # At most 16 connections a replica: more backends than cores only spin on PostgreSQL's
+        # locks (measured: 3 ms of PostgreSQL CPU per report with 30, 0.7 ms with 16, at the same
+        # rate); requests beyond that wait for a connection instead.
+        return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
     raise ConfigError(
         f"unsupported database URL {url.split(':', 1)[0]!r}: use sqlite:///path/to/file.db "
         "or postgresql+psycopg://user:password@host:5432/dbname"

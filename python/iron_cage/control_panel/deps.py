@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
@@ -29,7 +29,9 @@ bearer = HTTPBearer(auto_error=False, description="a JWT access token, or an IC 
 UTC = timezone.utc
 
 
-def control_panel(request: Request) -> ControlPanel:
+# Dependencies that do no I/O are coroutines: FastAPI runs a plain function in the thread pool,
+# a hop per dependency per request that costs more than the work.
+async def control_panel(request: Request) -> ControlPanel:
     cp: ControlPanel = request.app.state.control_panel
     return cp
 
@@ -37,7 +39,7 @@ def control_panel(request: Request) -> ControlPanel:
 CP = Annotated[ControlPanel, Depends(control_panel)]
 
 
-def session(cp: CP) -> Session:
+async def session(cp: CP) -> Session:
     """A session for the endpoint; ``TxRouter`` commits or rolls it back in the endpoint's thread."""
     return cp.events.bind(cp.db.sessions())
 
@@ -132,8 +134,8 @@ def principal_for_token(cp: ControlPanel, token: str) -> Principal:
 Caller = Annotated[Principal, Depends(principal)]
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
-    def check(who: Caller) -> Principal:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(who: Caller) -> Principal:
         if who.role not in roles:
             raise forbidden(f"role {who.role!r} may not do this (allowed: {', '.join(roles)})")
         return who
