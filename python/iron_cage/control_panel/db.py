@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, select
+from sqlalchemy import Connection, CursorResult, Engine, Executable, create_engine, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
@@ -42,6 +42,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return  # Database.autocommit(): each statement on its own, no write lock for a read
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -146,6 +148,13 @@ class Database:
         """One transaction: committed on success, rolled back on any exception."""
         with self.sessions() as s, s.begin():
             yield s
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement is its own transaction: for a lookup that needs
+        no transaction (no BEGIN and COMMIT round trips, and no SQLite write lock)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
 
     def shared_value(self, key: str, make: Any = lambda: secrets.token_urlsafe(48)) -> str:
         """A value every replica shares (created once, first writer wins)."""

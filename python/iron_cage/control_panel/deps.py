@@ -88,8 +88,8 @@ def agent_for_token(cp: ControlPanel, token: str) -> Principal:
         raise unauthorized(
             "not an IC token: IC tokens start with 'ic_'; create one with POST /api/v1/agents/{id}/tokens"
         )
-    with cp.db.session() as s:
-        row = s.execute(
+    with cp.db.autocommit() as conn:  # one SELECT per request; a minute's last_used_at on its own
+        row = conn.execute(
             select(IcToken.id, IcToken.agent_id, IcToken.last_used_at, IcToken.environment)
             .join(Agent, Agent.id == IcToken.agent_id)
             .where(IcToken.token_hash == token_hash(token), IcToken.revoked_at.is_(None))
@@ -98,7 +98,7 @@ def agent_for_token(cp: ControlPanel, token: str) -> Principal:
             raise unauthorized("unknown or revoked IC token: ask an admin for a new one")
         now = datetime.now(UTC)
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-            s.execute(update(IcToken).where(IcToken.id == row.id).values(last_used_at=now))
+            conn.execute(update(IcToken).where(IcToken.id == row.id).values(last_used_at=now))
     return Principal(role="agent", agent_id=row.agent_id, token_id=row.id, environment=row.environment)
 
 
