@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -104,22 +104,23 @@ class Subscriber:
     role: str
     user_id: int | None
     dropped: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def sees(self, event: dict[str, Any]) -> bool:
         if self.role in ("admin", "viewer") or event.get("agent_id") is None:
             return True
         return self.role == "developer" and event.get("owner_id") == self.user_id
 
-    def offer(self, event: dict[str, Any]) -> None:
-        def put() -> None:
-            if self.queue.full():  # a slow client loses the oldest events, never blocks the server
-                self.queue.get_nowait()
-                self.dropped += 1
-            self.queue.put_nowait(event)
+    def put(self, event: dict[str, Any]) -> None:
+        """On the subscriber's loop: a slow client loses its oldest events, never blocks the server."""
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(event)
 
-        with contextlib.suppress(RuntimeError):  # its loop is closed
-            self.loop.call_soon_threadsafe(put)
+
+def _put_all(subs: list[Subscriber], event: dict[str, Any]) -> None:
+    for sub in subs:
+        sub.put(event)
 
 
 class EventHub:
@@ -140,11 +141,17 @@ class EventHub:
         return s
 
     def deliver(self, event: dict[str, Any]) -> None:
+        """Hands ``event`` to every subscriber who may see it: one wake-up of each event loop
+        (not one per subscriber), which puts it in their queues."""
         with self._lock:
             subs = list(self._subs)
+        by_loop: dict[asyncio.AbstractEventLoop, list[Subscriber]] = {}
         for sub in subs:
             if sub.sees(event):
-                sub.offer(event)
+                by_loop.setdefault(sub.loop, []).append(sub)
+        for loop, group in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                loop.call_soon_threadsafe(_put_all, group, event)
         self.delivered += 1
 
     # -- subscribers ---------------------------------------------------------------------------------
