@@ -13,7 +13,7 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: postgres chromium dashboard test-dashboard screenshots bench-control-panel bench-router test-crewai framework-wheel test-llamaindex test-dspy test-frameworks help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: postgres chromium bench-cp-scale dashboard test-dashboard screenshots bench-control-panel bench-router test-crewai framework-wheel test-llamaindex test-dspy test-frameworks help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
@@ -198,6 +198,11 @@ bench-python: setup $(VENV)/.bench-deps
 bench-control-panel: setup postgres chromium
 	$(PY) benches/python/bench_control_panel.py
 	$(PY) benches/python/bench_dashboard_ws.py
+
+# 1,000 simulated runtimes speaking the lease protocol, on one replica and on three (PostgreSQL).
+bench-cp-scale: setup postgres
+	$(PY) benches/python/bench_cp_scale.py --runtimes 1000 --replicas 1
+	$(PY) benches/python/bench_cp_scale.py --runtimes 1000 --replicas 3
 
 # The router bench with the LiteLLM proxy as peer; LiteLLM gets its own venv
 # (its pins would fight the dev venv's openai/httpx2).

@@ -2,7 +2,11 @@
 
 Each backend gets a real server process (`iron-cage control-panel serve`, one uvicorn
 worker) on 127.0.0.1; PostgreSQL is a throwaway local server (Debian's package, as in
-the tests). Clients are httpx with keep-alive, in this process.
+the tests). Clients are httpx with keep-alive, in this process; report bodies are built
+before the clock starts. Handshakes: one at a time, then 8 clients at once, as 8 agents
+and as one agent (all on one budget row). Ingestion: 4 runtimes, each its own agent and
+lease, sending batches of 1, 100 and 500 back to back; the agents' recorded spend must
+equal the sum sent.
 
 Usage: bench_control_panel.py [--quick]     (make bench-control-panel)
 """
@@ -10,6 +14,7 @@ Usage: bench_control_panel.py [--quick]     (make bench-control-panel)
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import statistics
 import subprocess
@@ -72,83 +77,115 @@ def bench(label: str, database_url: str, tmp: Path) -> None:
                 "Authorization": "Bearer " + c.post(f"{base}/auth/login", json=ADMIN).json()["access_token"]
             }
             me = c.get(f"{base}/users/me", headers=admin).json()
-            agent = c.post(
-                f"{base}/agents",
-                headers=admin,
-                json={"name": "bench", "owner_id": me["id"], "budget_usd": 1_000_000},
-            ).json()
-            token = c.post(f"{base}/agents/{agent['id']}/tokens", headers=admin, json={}).json()["token"]
-            auth = {"Authorization": f"Bearer {token}"}
+            agents = []
+            for k in range(8):
+                agent = c.post(
+                    f"{base}/agents",
+                    headers=admin,
+                    json={"name": f"bench-{k}", "owner_id": me["id"], "budget_usd": 1_000_000},
+                ).json()
+                token = c.post(f"{base}/agents/{agent['id']}/tokens", headers=admin, json={}).json()["token"]
+                agents.append((agent["id"], {"Authorization": f"Bearer {token}"}))
+            auth = agents[0][1]
 
-            def handshake(client: httpx.Client) -> float:
+            def handshake(client: httpx.Client, who: dict[str, str]) -> float:
                 t = time.perf_counter()
-                r = client.post(f"{base}/budget/handshake", json={"requested_usd": "0.01"}, headers=auth)
+                r = client.post(f"{base}/budget/handshake", json={"requested_usd": "0.01"}, headers=who)
                 dt = time.perf_counter() - t
                 assert r.status_code == 201, r.text
                 return dt
 
             for _ in range(20):
-                handshake(c)
+                handshake(c, auth)
             n = 100 if QUICK else 500
-            seq = [handshake(c) for _ in range(n)]
+            seq = [handshake(c, auth) for _ in range(n)]
 
-            def worker(k: int) -> list[float]:
-                with httpx.Client(timeout=60) as own:
-                    return [handshake(own) for _ in range(k)]
+            def concurrent(same_agent: bool) -> tuple[list[float], float]:
+                """8 clients at once: 8 runtimes of 8 agents, or 8 of one agent (one budget row)."""
 
-            t0 = time.perf_counter()
-            with ThreadPoolExecutor(8) as pool:
-                conc = [x for xs in pool.map(worker, [n // 8] * 8) for x in xs]
-            conc_rate = len(conc) / (time.perf_counter() - t0)
+                def worker(k: int) -> list[float]:
+                    who = auth if same_agent else agents[k][1]
+                    with httpx.Client(timeout=60) as own:
+                        return [handshake(own, who) for _ in range(n // 8)]
 
-            lease = c.post(f"{base}/budget/handshake", json={"requested_usd": 100_000}, headers=auth).json()
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(8) as pool:
+                    lat = [x for xs in pool.map(worker, range(8)) for x in xs]
+                return lat, len(lat) / (time.perf_counter() - t0)
 
-            def batch(size: int) -> dict[str, object]:
-                return {
-                    "lease_id": lease["lease_id"],
-                    "reports": [
-                        {
-                            "request_id": f"b{next(_ids)}",
-                            "model": "gpt-4o",
-                            "provider": "openai",
-                            "input_tokens": 1200,
-                            "output_tokens": 300,
-                            "cost_usd": "0.006",
-                            "latency_ms": 850.0,
-                        }
-                        for _ in range(size)
-                    ],
-                }
+            conc, conc_rate = concurrent(same_agent=False)
+            same, same_rate = concurrent(same_agent=True)
 
-            def send(bodies: list[dict[str, object]]) -> int:
+            # Report ingestion: 4 runtimes (4 agents, a lease each) sending batches back to back.
+            leases = [
+                (who, c.post(f"{base}/budget/handshake", json={"requested_usd": 100_000}, headers=who).json())
+                for _, who in agents[:4]
+            ]
+
+            def batch(lease: dict[str, object], size: int) -> bytes:
+                return json.dumps(
+                    {
+                        "lease_id": lease["lease_id"],
+                        "reports": [
+                            {
+                                "request_id": f"b{next(_ids)}",
+                                "model": "gpt-4o",
+                                "provider": "openai",
+                                "input_tokens": 1200,
+                                "output_tokens": 300,
+                                "cost_usd": "0.006",
+                                "latency_ms": 850.0,
+                            }
+                            for _ in range(size)
+                        ],
+                    }
+                ).encode()
+
+            def send(job: tuple[dict[str, str], list[bytes]]) -> list[float]:
+                who, bodies = job
+                headers = {**who, "content-type": "application/json"}
+                lat = []
                 with httpx.Client(timeout=60) as own:
                     for body in bodies:
-                        r = own.post(f"{base}/budget/report", json=body, headers=auth)
+                        t = time.perf_counter()
+                        r = own.post(f"{base}/budget/report", content=body, headers=headers)
+                        lat.append(time.perf_counter() - t)
                         assert r.status_code == 200, r.text
-                return sum(len(b["reports"]) for b in bodies)  # type: ignore[arg-type,misc]
+                return lat
 
-            results = {}
-            for size, batches in [(1, 200 if QUICK else 1000), (100, 20 if QUICK else 200)]:
-                work = [batch(size) for _ in range(batches)]
-                chunks = [work[i::4] for i in range(4)]
+            results: dict[int, tuple[float, float]] = {}
+            sent = 0
+            for size, batches in [
+                (1, 50 if QUICK else 250),
+                (100, 10 if QUICK else 50),
+                (500, 4 if QUICK else 20),
+            ]:
+                jobs = [(who, [batch(lease, size) for _ in range(batches)]) for who, lease in leases]
                 t0 = time.perf_counter()
                 with ThreadPoolExecutor(4) as pool:
-                    total = sum(pool.map(send, chunks))
-                results[size] = total / (time.perf_counter() - t0)
-            spent = c.get(f"{base}/agents/{agent['id']}/budget", headers=admin).json()["spent_usd"]
-            expected = 0.006 * sum((200 if QUICK else 1000, (20 if QUICK else 200) * 100))
-            assert abs(spent - expected) < 1e-6, (spent, expected)
+                    lat = [x for xs in pool.map(send, jobs) for x in xs]
+                results[size] = (size * len(lat) / (time.perf_counter() - t0), statistics.median(lat))
+                sent += size * len(lat)
+            spent = sum(
+                c.get(f"{base}/agents/{a}/budget", headers=admin).json()["spent_usd"] for a, _ in agents[:4]
+            )
+            assert abs(spent - 0.006 * sent) < 1e-6, (spent, 0.006 * sent)
 
         ms = 1000
         print(
             f"{label:10s} handshake one at a time: p50 {statistics.median(seq) * ms:6.2f} ms  "
-            f"p99 {pct(seq, 0.99) * ms:6.2f} ms   8 clients: p50 {statistics.median(conc) * ms:6.2f} ms  "
-            f"p99 {pct(conc, 0.99) * ms:6.2f} ms  {conc_rate:6.0f} handshakes/s"
+            f"p99 {pct(seq, 0.99) * ms:6.2f} ms"
         )
-        print(
-            f"{label:10s} report ingestion, 4 clients: 1 per request {results[1]:7.0f} events/s   "
-            f"100 per request {results[100]:7.0f} events/s"
-        )
+        for name, lat, rate in [("8 agents", conc, conc_rate), ("one agent", same, same_rate)]:
+            print(
+                f"{label:10s} handshake, 8 clients, {name:9s}: p50 {statistics.median(lat) * ms:6.2f} ms  "
+                f"p99 {pct(lat, 0.99) * ms:6.2f} ms  {rate:6.0f} handshakes/s"
+            )
+        for size, (rate, p50) in results.items():
+            print(
+                f"{label:10s} report ingestion, 4 clients, {size:3d} per request: {rate:7.0f} calls/s  "
+                f"(p50 {p50 * ms:.1f} ms a request)"
+            )
     finally:
         proc.terminate()
         proc.wait(30)
