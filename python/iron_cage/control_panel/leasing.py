@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from iron_cage.control_panel.budgets import forget, remember
-from iron_cage.control_panel.db import Database, SafeSum
+from iron_cage.control_panel.db import Database, SafeSum, tx_memo
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.events import EventHub, emit, run_after_commit
 from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, PiiFinding, UsageRecord
@@ -84,17 +84,27 @@ def _release(s: Session, agent_id: int, amount: int) -> None:
         )
 
 
+def limits_of(s: Session, agent_id: int) -> dict[str, float]:
+    """The limits that apply to the agent, by kind: the global ones, overridden by its own;
+    read once per transaction (a handshake needs them for the grant and for its answer)."""
+    memo = tx_memo(s, "limits")
+    if agent_id not in memo:
+        rows = s.execute(
+            select(Limit.kind, Limit.value, Limit.agent_id).where(
+                (Limit.agent_id == agent_id) | Limit.agent_id.is_(None)
+            )
+        ).all()
+        memo[agent_id] = {kind: value for kind, value, _ in sorted(rows, key=lambda r: r[2] is not None)}
+    limits: dict[str, float] = memo[agent_id]
+    return limits
+
+
 def daily_room(s: Session, agent_id: int) -> int | None:
     """What a ``daily_usd`` limit still allows today (UTC), counting live leases as spent; None: no limit.
 
     Today's spend is what the server received today: a report's ``occurred_at`` is the
     runtime's word and cannot move spend out of the day."""
-    value = s.scalar(
-        select(Limit.value)
-        .where(Limit.kind == "daily_usd", (Limit.agent_id == agent_id) | Limit.agent_id.is_(None))
-        .order_by(Limit.agent_id.is_(None))  # the agent's own limit before the global one
-        .limit(1)
-    )
+    value = limits_of(s, agent_id).get("daily_usd")  # the agent's own limit, else the global one
     if value is None:
         return None
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -31,7 +31,7 @@ from iron_cage.control_panel.deps import (
 )
 from iron_cage.control_panel.errors import ApiError, bad_request, conflict, not_found, unauthorized
 from iron_cage.control_panel.events import after_rollback, emit
-from iron_cage.control_panel.models import Agent, BudgetRequest, Lease, Limit, ProviderKey
+from iron_cage.control_panel.models import Agent, BudgetRequest, Lease, ProviderKey
 from iron_cage.control_panel.money import MAX_USD, micros, usd
 from iron_cage.control_panel.pools import raise_allocation
 from iron_cage.control_panel.provider_keys import current_key, release_audited, require_exchange, sealed_for
@@ -90,14 +90,7 @@ def grant_out(
 
 
 def effective_limits(s: Session, agent: Agent) -> LeaseLimits:
-    rows = s.execute(
-        select(Limit.kind, Limit.value, Limit.agent_id).where(
-            (Limit.agent_id == agent.id) | Limit.agent_id.is_(None)
-        )
-    ).all()
-    out: dict[str, float] = {}
-    for kind, value, _owner in sorted(rows, key=lambda r: r[2] is not None):  # global first, agent overrides
-        out[kind] = value
+    out = leasing.limits_of(s, agent.id)
     allowed = policy.effective(s, agent)
     pii = policy.effective_pii(s, agent)
     return LeaseLimits(
