@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -26,41 +25,19 @@ from pathlib import Path
 
 import httpx
 
-from iron_cage import _core
-
 # The throwaway PostgreSQL server of the Control Panel tests (test code, not in the package).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "python"))
-from pg_server import PostgresServer, free_port, wait_port
+import cp_server
+from cp_server import ADMIN
 
-ADMIN = {"email": "bench@example.com", "password": "bench-password-123"}
+from pg_server import PostgresServer
+
 QUICK = "--quick" in sys.argv
 _ids = itertools.count()
 
 
 def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = dict(
-        os.environ,
-        IRON_SECRETS_MASTER_KEY=_core.generate_master_key(),
-        IRON_CAGE_ADMIN_EMAIL=ADMIN["email"],
-        IRON_CAGE_ADMIN_PASSWORD=ADMIN["password"],
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "iron_cage",
-        "control-panel",
-        "serve",
-        "--port",
-        str(port),
-        "--database-url",
-        database_url,
-        "--sweep-interval",
-        "0",
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    wait_port(port, 60)
+    proc, port = cp_server.start_server(database_url, log)
     return proc, f"http://127.0.0.1:{port}/api/v1"
 
 

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,27 +35,12 @@ import httpx
 from iron_cage import _core
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "python"))
-from pg_server import PostgresServer, free_port, wait_port
+from cp_server import ADMIN, start_server
 
-ADMIN = {"email": "bench@example.com", "password": "bench-password-123"}
+from pg_server import PostgresServer
+
 COST = Decimal("0.0001")  # one call
 SLICE = Decimal("0.002")  # each handshake and refresh: 20 calls, so runtimes refresh now and then
-
-
-def start_server(database_url: str, log: Path, master_key: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = dict(
-        os.environ,
-        IRON_SECRETS_MASTER_KEY=master_key,
-        IRON_CAGE_ADMIN_EMAIL=ADMIN["email"],
-        IRON_CAGE_ADMIN_PASSWORD=ADMIN["password"],
-    )
-    cmd = [sys.executable, "-m", "iron_cage", "control-panel", "serve", "--port", str(port)]
-    cmd += ["--database-url", database_url, "--sweep-interval", "0"]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    wait_port(port, 60)
-    return proc, port
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -228,7 +212,10 @@ async def spent_of(base: str, agents: list[int]) -> dict[int, Decimal]:
 
 def run(args: argparse.Namespace, database_url: str, tmp: Path, pg: PostgresServer | None) -> None:
     key = _core.generate_master_key()
-    servers = [start_server(database_url, tmp / f"replica{i}.log", key) for i in range(args.replicas)]
+    servers = [
+        start_server(database_url, tmp / f"replica{i}.log", master_key=key, replica=f"cp-{i + 1}")
+        for i in range(args.replicas)
+    ]
     try:
         base = f"http://127.0.0.1:{servers[0][1]}/api/v1"
         t = time.perf_counter()

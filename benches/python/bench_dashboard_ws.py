@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -36,9 +35,11 @@ from websockets.asyncio.client import connect
 from iron_cage import _core
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "python"))
-from pg_server import PostgresServer, free_port, wait_port
+import cp_server
+from cp_server import ADMIN
 
-ADMIN = {"email": "bench@example.com", "password": "bench-password-123"}
+from pg_server import PostgresServer
+
 QUICK = "--quick" in sys.argv
 VIEWERS = 100
 BROWSERS = 3
@@ -49,18 +50,7 @@ MASTER_KEY = _core.generate_master_key()
 
 
 def start_server(database_url: str, log: Path, replica: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = dict(
-        os.environ,
-        IRON_SECRETS_MASTER_KEY=MASTER_KEY,
-        IRON_CAGE_ADMIN_EMAIL=ADMIN["email"],
-        IRON_CAGE_ADMIN_PASSWORD=ADMIN["password"],
-    )
-    cmd = [sys.executable, "-m", "iron_cage", "control-panel", "serve", "--port", str(port)]
-    cmd += ["--database-url", database_url, "--sweep-interval", "0", "--replica", replica]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    wait_port(port, 60)
+    proc, port = cp_server.start_server(database_url, log, master_key=MASTER_KEY, replica=replica)
     return proc, f"http://127.0.0.1:{port}"
 
 

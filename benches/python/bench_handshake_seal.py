@@ -13,9 +13,7 @@ Usage: bench_handshake_seal.py [--quick]
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,14 +22,12 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from iron_cage import _core
 from iron_cage.control_panel.sealing import b64url, seal
 
 # The throwaway-server helpers of the Control Panel tests (test code, not in the package).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "python"))
-from pg_server import free_port, wait_port
+from cp_server import ADMIN, start_server
 
-ADMIN = {"email": "bench@example.com", "password": "bench-password-123"}
 QUICK = "--quick" in sys.argv
 ROUNDS = 100 if QUICK else 1000
 
@@ -48,19 +44,8 @@ def pct(values: list[float], p: float) -> float:
 
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-seal-"))
-    port = free_port()
-    env = dict(
-        os.environ,
-        IRON_SECRETS_MASTER_KEY=_core.generate_master_key(),
-        IRON_CAGE_ADMIN_EMAIL=ADMIN["email"],
-        IRON_CAGE_ADMIN_PASSWORD=ADMIN["password"],
-    )
-    cmd = [sys.executable, "-m", "iron_cage", "control-panel", "serve", "--port", str(port)]
-    cmd += ["--database-url", f"sqlite:///{tmp / 'cp.db'}", "--sweep-interval", "0"]
-    with open(tmp / "server.log", "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc, port = start_server(f"sqlite:///{tmp / 'cp.db'}", tmp / "server.log")
     try:
-        wait_port(port, 60)
         base = f"http://127.0.0.1:{port}/api/v1"
         with httpx.Client(timeout=60) as c:
             token = c.post(f"{base}/auth/login", json=ADMIN).json()["access_token"]
