@@ -10,8 +10,8 @@ balancer. At the end the bench checks that every agent's recorded spend equals w
 runtime reported, and prints latencies per request kind, the achieved rate and the CPU
 time each process used per report request (server replicas and PostgreSQL).
 
-Usage: bench_cp_scale.py [--runtimes N] [--replicas R] [--seconds S] [--backend postgresql|sqlite]
-                         [--interval SECONDS]
+Usage: bench_cp_scale.py [--runtimes N] [--replicas R] [--workers W] [--seconds S]
+                         [--backend postgresql|sqlite] [--interval SECONDS]
 """
 
 from __future__ import annotations
@@ -56,17 +56,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
-def postgres_pids(server: PostgresServer) -> list[int]:
-    """The server's postmaster and its children (the backends, the WAL writer...)."""
-    main = int((server.data / "postmaster.pid").read_text().split()[0])
-    pids = [main]
+def with_children(pids: list[int]) -> list[int]:
+    """These processes and their children (a server's workers; PostgreSQL's backends)."""
+    out = list(pids)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == main:
-                pids.append(int(stat.parent.name))
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) in pids:
+                out.append(int(stat.parent.name))
         except (FileNotFoundError, ProcessLookupError, ValueError):
             continue
-    return pids
+    return out
+
+
+def postgres_pids(server: PostgresServer) -> list[int]:
+    return with_children([int((server.data / "postmaster.pid").read_text().split()[0])])
 
 
 class Conn:
@@ -213,7 +216,9 @@ async def spent_of(base: str, agents: list[int]) -> dict[int, Decimal]:
 def run(args: argparse.Namespace, database_url: str, tmp: Path, pg: PostgresServer | None) -> None:
     key = _core.generate_master_key()
     servers = [
-        start_server(database_url, tmp / f"replica{i}.log", master_key=key, replica=f"cp-{i + 1}")
+        start_server(
+            database_url, tmp / f"replica{i}.log", master_key=key, replica=f"cp-{i + 1}", workers=args.workers
+        )
         for i in range(args.replicas)
     ]
     try:
@@ -222,7 +227,7 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path, pg: PostgresServ
         agents = asyncio.run(create_agents(base, args.runtimes))
         print(f"created {len(agents)} agents and IC tokens in {time.perf_counter() - t:.1f} s", flush=True)
         stats = Stats()
-        pids = [p.pid for p, _ in servers]
+        pids = with_children([p.pid for p, _ in servers])
         pg_pids = postgres_pids(pg) if pg is not None else []
         cpu0, pg0, wall0 = cpu_seconds(pids), cpu_seconds(pg_pids), time.perf_counter()
 
@@ -237,12 +242,15 @@ def run(args: argparse.Namespace, database_url: str, tmp: Path, pg: PostgresServ
         asyncio.run(all_runtimes())
         wall = time.perf_counter() - wall0
         pg_pids = postgres_pids(pg) if pg is not None else []  # backends started meanwhile too
+        pids = with_children([p.pid for p, _ in servers])
         cpu, pg_cpu = cpu_seconds(pids) - cpu0, cpu_seconds(pg_pids) - pg0
         spent = asyncio.run(spent_of(base, [a for a, _ in agents]))
         wrong = {a: (spent[a], stats.sent.get(a)) for a in spent if spent[a] != stats.sent.get(a)}
         assert not wrong, f"recorded spend differs from what was reported: {list(wrong.items())[:5]}"
         assert not stats.errors, stats.errors
-        label = f"{args.backend}, {args.replicas} replica(s), {args.runtimes} runtimes"
+        label = (
+            f"{args.backend}, {args.replicas} replica(s) x {args.workers} worker(s), {args.runtimes} runtimes"
+        )
         print(f"{label}: {wall:.1f} s, {stats.reports} reports ({stats.reports / wall:.0f}/s), spend checked")
         for kind, values in stats.latency.items():
             print(
@@ -267,6 +275,7 @@ def main() -> None:
     ap.add_argument("--runtimes", type=int, default=1000)
     ap.add_argument("--replicas", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--workers", type=int, default=1, help="server processes per replica (PostgreSQL)")
     ap.add_argument("--interval", type=float, default=1.0, help="flush interval of each runtime (s)")
     ap.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
     args = ap.parse_args()

@@ -17,7 +17,12 @@ ADMIN = {"email": "bench@example.com", "password": "bench-password-123"}
 
 
 def start_server(
-    database_url: str, log: Path, *, master_key: str | None = None, replica: str | None = None
+    database_url: str,
+    log: Path,
+    *,
+    master_key: str | None = None,
+    replica: str | None = None,
+    workers: int = 1,
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Starts a server and waits for its port; replicas of one database share ``master_key``."""
     port = free_port()
@@ -31,6 +36,8 @@ def start_server(
     cmd += ["--database-url", database_url, "--sweep-interval", "0"]
     if replica is not None:
         cmd += ["--replica", replica]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     wait_port(port, 60)

@@ -3,7 +3,9 @@ admin recovery on its host."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import functools
 import socket
 import sys
 import webbrowser
@@ -155,6 +157,14 @@ def control_panel() -> None:
     show_default=True,
     help="The server log's level.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port, each a replica of its own (PostgreSQL only): "
+    "one per core a replica may use.",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in a browser once serving.")
 def serve(
     host: str,
@@ -167,6 +177,7 @@ def serve(
     max_failed_logins: int | None,
     lockout_s: int | None,
     log_level: str,
+    workers: int,
     open_browser: bool,
 ) -> int:
     """Run the Control Panel: the API, the dashboard and /ws (SQLite by default).
@@ -180,6 +191,7 @@ def serve(
       iron-cage control-panel serve
       iron-cage control-panel serve --port 8080 --open
       iron-cage control-panel serve --host 0.0.0.0 --database-url postgresql+psycopg://cp:pw@db/cp
+      iron-cage control-panel serve --workers 4 --database-url postgresql+psycopg://cp:pw@db/cp
     """
     uvicorn, control_panel_cls, _, create_app = _server_modules()
     settings = _settings(database_url)
@@ -193,6 +205,13 @@ def serve(
     ):
         if value is not None:
             setattr(settings, name, value)
+    if workers > 1 and settings.sqlite_path is not None:
+        raise CliError(
+            f"--workers {workers} needs PostgreSQL: SQLite takes one writing process, and its live "
+            "events reach only the process that made them",
+            "serve one worker on SQLite, or use --database-url postgresql+psycopg://user:pass@host/db",
+            Exit.USAGE,
+        )
     sock = _listen(host, port)
     try:
         cp = control_panel_cls(settings)
@@ -209,6 +228,7 @@ def serve(
             f"  API         {base}{API}",
             f"  database    {_where_database(settings)}",
             f"  master key  {_where_master_key(settings)}",
+            *([f"  workers     {workers} processes on this port"] if workers > 1 else []),
             f"  logins      {settings.max_failed_logins} failures from an address lock it out of an account "
             f"for {settings.lockout_s} s",
         ]
@@ -224,14 +244,28 @@ def serve(
         print("Ctrl-C to stop", flush=True)
         if open_browser:
             webbrowser.open(f"{base}/")
+        options: dict[str, Any] = {
+            "log_level": log_level,
+            "access_log": False,
+            "ws_max_size": settings.ws_max_bytes,  # /ws reads nothing a client sends
+            "forwarded_allow_ips": settings.trusted_proxies,  # whose X-Forwarded-For names the client
+        }
+        if workers == 1:
+            uvicorn.Server(uvicorn.Config(create_app(control_panel=cp), **options)).run(sockets=[sock])
+            return 0
+        # uvicorn's supervisor starts the workers on this socket, restarts one that dies, and
+        # stops them on SIGTERM/SIGINT. Each builds its own Control Panel from these settings
+        # (migrated and bootstrapped above); the first admin's password stays here.
+        from uvicorn.supervisors import Multiprocess
+
+        from iron_cage.control_panel.app import worker_app
+
+        cp.close()
+        worker_settings = dataclasses.replace(settings, admin_password=None)
         config = uvicorn.Config(
-            create_app(control_panel=cp),
-            log_level=log_level,
-            access_log=False,
-            ws_max_size=settings.ws_max_bytes,  # /ws reads nothing a client sends
-            forwarded_allow_ips=settings.trusted_proxies,  # whose X-Forwarded-For names the client
+            functools.partial(worker_app, worker_settings), factory=True, workers=workers, **options
         )
-        uvicorn.Server(config).run(sockets=[sock])
+        Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
     return 0

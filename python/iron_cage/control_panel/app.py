@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -65,6 +67,14 @@ async def _sweeper(cp: ControlPanel) -> None:
                 await asyncio.to_thread(_prune, cp)
         except Exception:  # the sweeper must outlive a database blip
             log.exception("lease sweep failed; retrying")
+
+
+def worker_app(settings: Settings) -> FastAPI:
+    """The app of one worker of ``control-panel serve --workers N``: a Control Panel of its own
+    (engine, LISTEN thread, sweeper) on the database the workers share, like a replica, named
+    after the replica and its process id in /health and events."""
+    mine = dataclasses.replace(settings, replica_name=f"{settings.replica_name}/{os.getpid()}")
+    return create_app(control_panel=ControlPanel(mine))
 
 
 def create_app(settings: Settings | None = None, *, control_panel: ControlPanel | None = None) -> FastAPI:
