@@ -45,7 +45,7 @@ def router(calls: int) -> None:
                 key = line.strip().split("=", 1)[1]
             if "governing" in line:
                 break
-        time.sleep(3)  # the tokenizer tables load in the background at start
+        time.sleep(3)  # settle; the tokenizer tables load on the first call that counts
         print(f"router idle: {rss_mib(proc.pid):.1f} MiB")
         client = openai.OpenAI(base_url=base, api_key=key, max_retries=0)
         for model in ("gpt-4o-mini", "gpt-4"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,42 @@ SERVER_ENV_OLD = "IRON_CAGE_SERVER_URL"
 TOKEN_ENV_OLD = "IRON_CAGE_TOKEN"
 
 
+ServerArg = str | Sequence[str]
+"""One Control Panel URL, several replicas' URLs, or a comma-separated string of them."""
+
+
 def default_outbox(server_url: str, ic_token: str) -> Path:
-    """One outbox per (server, token): the next run with the same token replays what is left."""
+    """One outbox per (server, token): the next run with the same token replays what is left.
+
+    With several replicas the first URL names it, so adding replicas to a single-URL
+    setup keeps its outbox (and what is queued in it)."""
     base = Path(os.environ.get(OUTBOX_DIR_ENV) or Path.home() / ".iron-cage" / "outbox")
-    digest = hashlib.sha256(f"{server_url}\n{ic_token}".encode()).hexdigest()[:16]
+    first = server_url.split(",")[0].strip()
+    digest = hashlib.sha256(f"{first}\n{ic_token}".encode()).hexdigest()[:16]
     return base / f"{digest}.db"
 
 
-def resolve(server_url: str | None, ic_token: str | None, what: str) -> tuple[str, str] | None:
-    """(server_url, ic_token) from the arguments or the environment; None for local mode."""
+def server_urls(server_url: ServerArg) -> list[str]:
+    """The replicas' URLs of ``control_panel=`` (a list, or a comma-separated string)."""
+    parts = server_url.split(",") if isinstance(server_url, str) else list(server_url)
+    urls = []
+    for url in parts:
+        if not isinstance(url, str):
+            raise ConfigError(f"a Control Panel URL must be a string, got {url!r}")
+        url = url.strip()
+        if not url:
+            continue
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"the Control Panel URL must start with http:// or https://, got {url!r}")
+        urls.append(url)
+    if not urls:
+        raise ConfigError(f"no Control Panel URL in {server_url!r}: give one, or several separated by commas")
+    return urls
+
+
+def resolve(server_url: ServerArg | None, ic_token: str | None, what: str) -> tuple[str, str] | None:
+    """(server URLs comma-separated, ic_token) from the arguments or the environment;
+    None for local mode."""
     if server_url is None and ic_token is None:
         return None
     server_url = server_url or os.environ.get(SERVER_ENV) or os.environ.get(SERVER_ENV_OLD)
@@ -44,9 +72,7 @@ def resolve(server_url: str | None, ic_token: str | None, what: str) -> tuple[st
         raise ConfigError(
             f"Control Panel mode needs both {what}: pass them, or set ${SERVER_ENV} and ${TOKEN_ENV}"
         )
-    if not server_url.startswith(("http://", "https://")):
-        raise ConfigError(f"the Control Panel URL must start with http:// or https://, got {server_url!r}")
-    return server_url, ic_token
+    return ",".join(server_urls(server_url)), ic_token
 
 
 def leased_budget(budget: object, arg: str, name: str) -> _core.Budget:
@@ -120,7 +146,8 @@ class ControlPanelLease:
         return self._core.pending_reports
 
     def status(self) -> dict[str, Any]:
-        """Connected, lease id and grant, pending and sent reports, last error."""
+        """Connected, the current replica (``server``), all of them (``servers``), the number
+        of failovers and the last one, lease id and grant, pending and sent reports, last error."""
         result: dict[str, Any] = json.loads(self._core.status_json())
         return result
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from iron_cage import _core
 from iron_cage._exceptions import ConfigError
+from iron_cage._lease import ServerArg
 from iron_cage._pii import PiiScanner
 
 SAFETY_MODES = ("redact", "block", "warn", "off")
@@ -69,8 +70,11 @@ def breaker_for(
 
 
 def control_panel_args(
-    control_panel: str | None, ic_token: str | None, server_url: str | None, api_key: str | None
-) -> tuple[str | None, str | None]:
+    control_panel: ServerArg | None,
+    ic_token: str | None,
+    server_url: ServerArg | None,
+    api_key: str | None,
+) -> tuple[ServerArg | None, str | None]:
     """One spelling of the Control Panel arguments: ``control_panel=``/``ic_token=``, with the
     router's older ``server_url=``/``api_key=`` as aliases."""
     for new, old, new_name, old_name in (

@@ -9,12 +9,15 @@
 //! pieces are then counted with the same BPE ranks (`byte_pair_split`).
 //! Equality with tiktoken is tested on fixed samples and on arbitrary Unicode.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use regex::Regex;
 use rustc_hash::FxHashMap;
-use tiktoken_rs::{byte_pair_split, CoreBPE, Rank};
+use tiktoken_rs::{CoreBPE, Rank};
 
-/// Pieces at least this long are counted by tiktoken's own encoder, which
-/// switches to a heap-based merge that is faster on very long pieces.
+/// Pieces at least this long are merged with a heap (O(n log n)) instead of
+/// the quadratic scan that is faster on short pieces.
 const LONG_PIECE: usize = 100;
 
 /// o200k_base's split pattern (gpt-4o and later), without the look-ahead branch.
@@ -47,54 +50,189 @@ pub(crate) enum Split {
     Cl100k,
 }
 
+/// The BPE ranks of one encoding, compact: every token's bytes in one arena
+/// (allocated once, for the life of the process) and one map from a slice of
+/// that arena to its rank. tiktoken's own encoder keeps each token as its own
+/// heap allocation, several times over (encoder, decoder, sorted list).
+struct RankTable {
+    ranks: FxHashMap<&'static [u8], Rank>,
+}
+
+impl RankTable {
+    /// Reads the ranks out of a `CoreBPE` built by `build` (through its
+    /// decoder, since `tiktoken-rs` keeps its rank map private) and drops it.
+    /// The `CoreBPE` lives and dies on a short-lived thread, so its many small
+    /// allocations go to that thread's malloc arena, which is returned to the
+    /// system once empty instead of staying resident in the main heap.
+    fn load(build: fn() -> CoreBPE) -> Self {
+        let read = move || {
+            let core = build();
+            let specials = core.special_tokens();
+            let mut arena = Vec::new();
+            let mut spans: Vec<(usize, usize, Rank)> = Vec::new();
+            let mut misses = 0;
+            let mut rank: Rank = 0;
+            // Ranks are dense up to the vocabulary size; stop after a long gap.
+            while misses < 4096 {
+                match core.decode_bytes(&[rank]) {
+                    Ok(bytes)
+                        if !std::str::from_utf8(&bytes).is_ok_and(|s| specials.contains(s)) =>
+                    {
+                        spans.push((arena.len(), bytes.len(), rank));
+                        arena.extend_from_slice(&bytes);
+                        misses = 0;
+                    }
+                    _ => misses += 1,
+                }
+                rank += 1;
+            }
+            (arena, spans)
+        };
+        let (arena, spans) = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("iron-cage-ranks".into())
+                .spawn_scoped(s, read)
+                .ok()
+                .and_then(|h| h.join().ok())
+        })
+        .unwrap_or_else(read);
+        // Copied on this thread: nothing kept points into the other arena.
+        let arena: &'static [u8] = Box::leak(Box::<[u8]>::from(&arena[..]));
+        let mut ranks = FxHashMap::with_capacity_and_hasher(spans.len(), Default::default());
+        for (at, len, rank) in spans {
+            ranks.insert(&arena[at..at + len], rank);
+        }
+        RankTable { ranks }
+    }
+
+    #[inline]
+    fn get(&self, bytes: &[u8]) -> Rank {
+        self.ranks.get(bytes).copied().unwrap_or(Rank::MAX)
+    }
+
+    fn len(&self) -> usize {
+        self.ranks.len()
+    }
+
+    /// The number of tokens BPE merges `piece` (two bytes or more) into:
+    /// repeatedly merge the adjacent pair of lowest rank (leftmost on ties),
+    /// exactly as tiktoken does.
+    fn merged_len(&self, piece: &[u8]) -> usize {
+        if piece.len() >= LONG_PIECE {
+            return self.merged_len_heap(piece);
+        }
+        // (start, rank of the pair starting here)
+        let mut parts: Vec<(usize, Rank)> = Vec::with_capacity(piece.len() + 1);
+        for i in 0..piece.len() - 1 {
+            parts.push((i, self.get(&piece[i..i + 2])));
+        }
+        parts.push((piece.len() - 1, Rank::MAX));
+        parts.push((piece.len(), Rank::MAX));
+        let rank_at = |parts: &[(usize, Rank)], i: usize| {
+            if i + 3 < parts.len() {
+                self.get(&piece[parts[i].0..parts[i + 3].0])
+            } else {
+                Rank::MAX
+            }
+        };
+        loop {
+            let mut min = (Rank::MAX, usize::MAX);
+            for (i, &(_, r)) in parts[..parts.len() - 1].iter().enumerate() {
+                if r < min.0 {
+                    min = (r, i);
+                }
+            }
+            if min.0 == Rank::MAX {
+                break;
+            }
+            let i = min.1;
+            if i > 0 {
+                parts[i - 1].1 = rank_at(&parts, i - 1);
+            }
+            parts[i].1 = rank_at(&parts, i);
+            parts.remove(i + 1);
+        }
+        parts.len() - 1
+    }
+
+    /// Same merges with a heap of candidate pairs and a linked list of parts.
+    fn merged_len_heap(&self, piece: &[u8]) -> usize {
+        let n = piece.len();
+        // Part starting at byte i: its end and the start of the previous part.
+        let mut end: Vec<usize> = (1..=n).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let mut heap = BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            let r = self.get(&piece[i..i + 2]);
+            if r != Rank::MAX {
+                heap.push(Reverse((r, i, i + 2)));
+            }
+        }
+        let mut parts = n;
+        while let Some(Reverse((_, start, pair_end))) = heap.pop() {
+            // Stale unless both parts are still there with the same bounds.
+            let mid = end[start];
+            if !alive[start] || mid >= n || !alive[mid] || end[mid] != pair_end {
+                continue;
+            }
+            alive[mid] = false;
+            end[start] = pair_end;
+            if pair_end < n {
+                prev[pair_end] = start;
+            }
+            parts -= 1;
+            let p = prev[start];
+            if p != usize::MAX {
+                let r = self.get(&piece[p..pair_end]);
+                if r != Rank::MAX {
+                    heap.push(Reverse((r, p, pair_end)));
+                }
+            }
+            if pair_end < n {
+                let next_end = end[pair_end];
+                let r = self.get(&piece[start..next_end]);
+                if r != Rank::MAX {
+                    heap.push(Reverse((r, start, next_end)));
+                }
+            }
+        }
+        parts
+    }
+}
+
 /// Counts tokens for one encoding.
 pub(crate) struct BpeCounter {
     kind: Split,
     split: Regex,
-    ranks: FxHashMap<Vec<u8>, Rank>,
-    core: &'static CoreBPE,
+    table: RankTable,
 }
 
 impl std::fmt::Debug for BpeCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BpeCounter")
-            .field("ranks", &self.ranks.len())
+            .field("ranks", &self.table.len())
             .finish_non_exhaustive()
     }
 }
 
 impl BpeCounter {
-    /// Builds the counter from `core`'s ranks (read back through its decoder,
-    /// since `tiktoken-rs` keeps its rank map private).
+    /// Builds the counter from the ranks of the `CoreBPE` that `build`
+    /// returns; the `CoreBPE` is not kept.
     ///
     /// # Panics
     /// If the split pattern does not compile: a constant, covered by tests.
     #[allow(clippy::expect_used)]
-    pub(crate) fn new(split: Split, core: &'static CoreBPE) -> Self {
+    pub(crate) fn new(split: Split, build: fn() -> CoreBPE) -> Self {
         let pattern = match split {
             Split::O200k => O200K,
             Split::Cl100k => CL100K,
         };
-        let specials = core.special_tokens();
-        let mut ranks = FxHashMap::default();
-        let mut misses = 0;
-        let mut rank: Rank = 0;
-        // Ranks are dense up to the vocabulary size; stop after a long gap.
-        while misses < 4096 {
-            match core.decode_bytes(&[rank]) {
-                Ok(bytes) if !std::str::from_utf8(&bytes).is_ok_and(|s| specials.contains(s)) => {
-                    ranks.insert(bytes, rank);
-                    misses = 0;
-                }
-                _ => misses += 1,
-            }
-            rank += 1;
-        }
+        let table = RankTable::load(build);
         BpeCounter {
             kind: split,
             split: Regex::new(&format!("^(?:{pattern})")).expect("constant split pattern"),
-            ranks,
-            core,
+            table,
         }
     }
 
@@ -110,17 +248,16 @@ impl BpeCounter {
                 continue;
             }
             let rest = &text[pos..];
-            let Some(m) = self.split.find(rest) else {
-                // Every character is matched by some branch; be safe anyway.
-                return n + self.core.encode_ordinary(rest).len();
+            // Every character is matched by some branch of the pattern; should
+            // one not be, it is counted as a piece of its own.
+            let first_char = rest.chars().next().map_or(rest.len(), char::len_utf8);
+            let mut piece = match self.split.find(rest) {
+                Some(m) if !m.is_empty() => m.as_str(),
+                _ => &rest[..first_char],
             };
-            let mut piece = m.as_str();
-            if piece.is_empty() {
-                return n + self.core.encode_ordinary(rest).len();
-            }
             // `\s+(?!\S)`: a run of spaces (no newline) followed by a non-space
             // keeps its last character for the next piece.
-            if m.end() < rest.len() && piece.len() > 1 && is_plain_space_run(piece) {
+            if pos + piece.len() < text.len() && piece.len() > 1 && is_plain_space_run(piece) {
                 if let Some((last, _)) = piece.char_indices().next_back() {
                     if last > 0 {
                         piece = &piece[..last];
@@ -134,16 +271,10 @@ impl BpeCounter {
     }
 
     fn count_piece(&self, piece: &[u8]) -> usize {
-        if self.ranks.contains_key(piece) {
+        if piece.len() < 2 || self.table.get(piece) != Rank::MAX {
             1
-        } else if piece.len() >= LONG_PIECE {
-            // Same result, better algorithm for long pieces.
-            std::str::from_utf8(piece).map_or_else(
-                |_| byte_pair_split(piece, &self.ranks).len(),
-                |s| self.core.encode_ordinary(s).len(),
-            )
         } else {
-            byte_pair_split(piece, &self.ranks).len()
+            self.table.merged_len(piece)
         }
     }
 }

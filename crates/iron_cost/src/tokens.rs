@@ -89,14 +89,22 @@ impl Tokenizer {
         self != Tokenizer::AnthropicEstimate
     }
 
+    /// The counter, built on first use (once, thread-safe): the rank tables
+    /// are read from a transient `CoreBPE` that is dropped right after.
+    #[allow(clippy::expect_used)]
     fn counter(self) -> &'static BpeCounter {
         static O200K: OnceLock<BpeCounter> = OnceLock::new();
         static CL100K: OnceLock<BpeCounter> = OnceLock::new();
         match self {
-            Tokenizer::O200kBase => O200K
-                .get_or_init(|| BpeCounter::new(Split::O200k, tiktoken_rs::o200k_base_singleton())),
+            Tokenizer::O200kBase => O200K.get_or_init(|| {
+                BpeCounter::new(Split::O200k, || {
+                    tiktoken_rs::o200k_base().expect("embedded o200k_base ranks")
+                })
+            }),
             Tokenizer::Cl100kBase | Tokenizer::AnthropicEstimate => CL100K.get_or_init(|| {
-                BpeCounter::new(Split::Cl100k, tiktoken_rs::cl100k_base_singleton())
+                BpeCounter::new(Split::Cl100k, || {
+                    tiktoken_rs::cl100k_base().expect("embedded cl100k_base ranks")
+                })
             }),
         }
     }
@@ -341,6 +349,74 @@ mod tests {
                     t.count_text(s),
                     core.encode_ordinary(s).len(),
                     "{t:?} {s:?}"
+                );
+            }
+        }
+    }
+
+    /// Seeded random text (xorshift) over ASCII words, code, whitespace runs,
+    /// digits, CJK, emoji, combining marks and arbitrary scalar values, plus
+    /// long runs that take the heap merge: counts equal tiktoken-rs's exactly.
+    #[test]
+    #[allow(clippy::cast_possible_truncation)]
+    fn random_text_counts_equal_tiktoken_rs() {
+        const PIECES: [&str; 24] = [
+            "the",
+            " Quick",
+            "FOX",
+            " ",
+            "   ",
+            "\n",
+            "\r\n",
+            "\t",
+            "  \n ",
+            "0",
+            "42",
+            "12345",
+            "fn main() {",
+            "}",
+            "=>",
+            "'s",
+            "'LL",
+            "日本語",
+            "🤖",
+            "e\u{301}",
+            "\u{3000}",
+            "ß",
+            "//",
+            "\u{a0}",
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let cores = [
+            (Tokenizer::O200kBase, tiktoken_rs::o200k_base_singleton()),
+            (Tokenizer::Cl100kBase, tiktoken_rs::cl100k_base_singleton()),
+        ];
+        for round in 0..1_500 {
+            let mut text = String::new();
+            for _ in 0..(next() % 60) {
+                let r = next();
+                match r % 10 {
+                    0 => text.push(char::from_u32((r >> 8) as u32 % 0x11_0000).unwrap_or('?')),
+                    1 => text.push(char::from((r >> 8) as u8 % 0x80)),
+                    _ => text.push_str(PIECES[(r >> 8) as usize % PIECES.len()]),
+                }
+            }
+            if round % 50 == 0 {
+                // One piece of a few hundred bytes: letters, digits-free punctuation.
+                let unit = ["ab", "xyz", "%$", "é"][round / 50 % 4];
+                text.push_str(&unit.repeat(60 + round % 200));
+            }
+            for (t, core) in cores {
+                assert_eq!(
+                    t.count_text(&text),
+                    core.encode_ordinary(&text).len(),
+                    "{t:?} {text:?}"
                 );
             }
         }

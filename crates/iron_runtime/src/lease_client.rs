@@ -17,7 +17,7 @@
 //! `close` flushes what it can and returns the lease.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -42,7 +42,8 @@ use crate::sealed_key::{KeyExchange, KeySlot};
 /// How a runtime talks to the Control Panel.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
-    /// The Control Panel's base URL (`http://host:port`; `/api/v1` is added).
+    /// The Control Panel's base URL (`http://host:port`; `/api/v1` is added), or
+    /// several replicas' URLs separated by commas (tried in turn on failure).
     pub server_url: String,
     /// The agent's IC token.
     pub ic_token: String,
@@ -95,15 +96,53 @@ pub enum LeaseError {
 
 type Https = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// The Control Panel replicas a runtime knows, and which one it is using.
+///
+/// Every request goes to the current replica; on a connection error, a timeout
+/// or a 502/503/504 the next one is tried (round-robin), and the one that answers
+/// becomes current (sticky). A resend after an unknown outcome is harmless: a
+/// report batch stays in the outbox until a replica acknowledged it and the
+/// server counts each `request_id` once.
 struct Http {
     rt: tokio::runtime::Runtime,
     client: Https,
-    base: String,
+    bases: Vec<String>,
+    current: AtomicUsize,
+    failovers: AtomicU64,
+    last_failover: Mutex<String>,
     timeout: Duration,
 }
 
+/// The base URLs (`…/api/v1`) of a comma-separated list of Control Panel URLs.
+fn api_bases(server_urls: &str) -> Vec<String> {
+    server_urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            format!(
+                "{}/api/v1",
+                u.trim_end_matches('/').trim_end_matches("/api/v1")
+            )
+        })
+        .collect()
+}
+
+/// Answers that mean "this replica cannot serve now, another may": the request
+/// moves on to the next replica.
+fn replica_unavailable(status: u16) -> bool {
+    matches!(status, 502..=504)
+}
+
 impl Http {
-    fn new(server_url: &str, timeout: Duration) -> Result<Self, LeaseError> {
+    fn new(server_urls: &str, timeout: Duration) -> Result<Self, LeaseError> {
+        let bases = api_bases(server_urls);
+        if bases.is_empty() {
+            return Err(LeaseError::Unreachable {
+                url: server_urls.to_string(),
+                reason: "no Control Panel URL given".into(),
+            });
+        }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -119,16 +158,20 @@ impl Http {
         let client: Https = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
-        let base = format!(
-            "{}/api/v1",
-            server_url.trim_end_matches('/').trim_end_matches("/api/v1")
-        );
         Ok(Http {
             rt,
             client,
-            base,
+            bases,
+            current: AtomicUsize::new(0),
+            failovers: AtomicU64::new(0),
+            last_failover: Mutex::new(String::new()),
             timeout,
         })
+    }
+
+    /// The replica requests go to now.
+    fn base(&self) -> &str {
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
     }
 
     /// POSTs JSON; `Ok` with the status and body for any HTTP answer.
@@ -140,6 +183,9 @@ impl Http {
         self.send(hyper::Method::GET, path, token, None)
     }
 
+    /// Sends to the current replica, then to each other one in turn while they
+    /// are unreachable or unavailable; the first that answers becomes current.
+    /// When none answers, the last replica's error (or 50x answer) is returned.
     fn send(
         &self,
         method: hyper::Method,
@@ -147,7 +193,58 @@ impl Http {
         token: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), LeaseError> {
-        let url = format!("{}{path}", self.base);
+        let n = self.bases.len();
+        let start = self.current.load(Ordering::Relaxed) % n;
+        let mut last = None;
+        for step in 0..n {
+            let i = (start + step) % n;
+            let result = self.send_to(&self.bases[i], method.clone(), path, token, body);
+            let failed = match &result {
+                Err(LeaseError::Unreachable { .. }) => true,
+                Ok((status, _)) => replica_unavailable(*status),
+                Err(_) => false,
+            };
+            if !failed || n == 1 {
+                self.settle(start, i);
+                return result;
+            }
+            last = Some(result);
+        }
+        last.unwrap_or_else(|| {
+            Err(LeaseError::Unreachable {
+                url: self.base().to_string(),
+                reason: "no Control Panel URL given".into(),
+            })
+        })
+    }
+
+    /// Makes replica `to` current after a request that began at `from`.
+    fn settle(&self, from: usize, to: usize) {
+        if from == to {
+            return;
+        }
+        self.current.store(to, Ordering::Relaxed);
+        self.failovers.fetch_add(1, Ordering::Relaxed);
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        *lock(&self.last_failover) = format!(
+            "{} from {} to {}",
+            rfc3339(since),
+            self.bases[from],
+            self.bases[to]
+        );
+    }
+
+    fn send_to(
+        &self,
+        base: &str,
+        method: hyper::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), LeaseError> {
+        let url = format!("{base}{path}");
         let unreachable = |reason: String| LeaseError::Unreachable {
             url: url.clone(),
             reason,
@@ -263,7 +360,7 @@ pub struct LeaseClient {
 impl std::fmt::Debug for LeaseClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LeaseClient")
-            .field("server", &self.inner.http.base)
+            .field("server", &self.inner.http.base())
             .finish_non_exhaustive()
     }
 }
@@ -350,7 +447,10 @@ impl LeaseClient {
     pub fn status(&self) -> Value {
         let st = self.state();
         json!({
-            "server": self.inner.http.base,
+            "server": self.inner.http.base(),
+            "servers": self.inner.http.bases,
+            "failovers": self.inner.http.failovers.load(Ordering::Relaxed),
+            "last_failover": lock(&self.inner.http.last_failover).clone(),
             "connected": self.inner.connected.load(Ordering::Relaxed),
             "lease_id": st.lease_id,
             "lease_live": st.live,
@@ -839,9 +939,92 @@ impl Inner {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::rfc3339;
+    use super::{api_bases, rfc3339, Http, LeaseError};
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
+
+    /// A loopback HTTP server answering every request with `status` and `{"ok":N}`
+    /// (N = its port), for `count` requests.
+    fn replica(status: u16, count: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(count) {
+                let mut stream = stream.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let body = format!("{{\"ok\":{port}}}");
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// A URL nothing listens on.
+    fn dead() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[test]
+    fn parses_replica_lists() {
+        assert_eq!(api_bases("http://a:1"), vec!["http://a:1/api/v1"]);
+        assert_eq!(
+            api_bases(" http://a:1/ , http://b:2/api/v1,,"),
+            vec!["http://a:1/api/v1", "http://b:2/api/v1"]
+        );
+        assert!(api_bases(" , ").is_empty());
+    }
+
+    #[test]
+    fn fails_over_to_the_next_replica_and_sticks_to_it() {
+        let live = replica(200, 2);
+        let http = Http::new(&format!("{},{live}", dead()), Duration::from_secs(2)).unwrap();
+        let (status, body) = http.get("/x", "t").unwrap();
+        assert_eq!(status, 200);
+        assert!(body["ok"].is_u64());
+        assert_eq!(http.base(), format!("{live}/api/v1"));
+        assert_eq!(http.failovers.load(Ordering::Relaxed), 1);
+        // Sticky: the next request goes straight to the replica that answered.
+        assert_eq!(http.get("/x", "t").unwrap().0, 200);
+        assert_eq!(http.failovers.load(Ordering::Relaxed), 1);
+        assert!(super::lock(&http.last_failover).contains(&live));
+    }
+
+    #[test]
+    fn a_503_moves_on_but_a_4xx_does_not() {
+        let busy = replica(503, 1);
+        let live = replica(200, 1);
+        let http = Http::new(&format!("{busy},{live}"), Duration::from_secs(2)).unwrap();
+        assert_eq!(http.get("/x", "t").unwrap().0, 200);
+        assert_eq!(http.base(), format!("{live}/api/v1"));
+
+        let refusing = replica(409, 1);
+        let other = replica(200, 1);
+        let http = Http::new(&format!("{refusing},{other}"), Duration::from_secs(2)).unwrap();
+        assert_eq!(http.get("/x", "t").unwrap().0, 409);
+        assert_eq!(http.failovers.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn all_replicas_down_is_unreachable() {
+        let http = Http::new(&format!("{},{}", dead(), dead()), Duration::from_secs(2)).unwrap();
+        assert!(matches!(
+            http.get("/x", "t"),
+            Err(LeaseError::Unreachable { .. })
+        ));
+        assert!(Http::new(" ", Duration::from_secs(1)).is_err());
+    }
 
     #[test]
     fn formats_utc_timestamps() {

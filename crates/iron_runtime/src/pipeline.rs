@@ -144,7 +144,6 @@ impl Pipeline {
         config: PipelineConfig,
         ledger: Arc<Ledger>,
     ) -> Result<Arc<Self>, PipelineError> {
-        warm_tokenizers();
         let prices = match config.prices {
             Some(p) => p,
             None => {
@@ -666,21 +665,6 @@ impl Pipeline {
             by.insert(model.to_owned(), (1, cost.micros()));
         }
     }
-}
-
-/// Loads the tokenizers' rank tables (~0.2 s) in the background, once per
-/// process, so the first call does not pay for it.
-fn warm_tokenizers() {
-    static WARM: std::sync::Once = std::sync::Once::new();
-    WARM.call_once(|| {
-        let _ = std::thread::Builder::new()
-            .name("iron-cage-warm".into())
-            .spawn(|| {
-                for t in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
-                    std::hint::black_box(t.count_text("warm up"));
-                }
-            });
-    });
 }
 
 fn llm_error(e: LlmError) -> PipelineError {

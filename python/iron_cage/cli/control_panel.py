@@ -68,7 +68,10 @@ def _listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound before anything claims to serve: a port in use is an error
     here, not after the banner."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say
+    # so, and with Nagle on, a keep-alive client waits ~40 ms (delayed ACK) for every answer's
+    # body, which uvicorn writes after the headers.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

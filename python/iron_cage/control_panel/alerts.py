@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel.budgets import budget_of, forget
 from iron_cage.control_panel.db import updated
 from iron_cage.control_panel.events import after_commit, emit
 from iron_cage.control_panel.models import Agent, Alert, AlertChannel, Budget, PiiAlertMark
@@ -47,8 +48,8 @@ def money(x: float) -> str:
 
 def check_budget(cp: ControlPanel, s: Session, agent: Agent) -> None:
     """Fires the highest threshold the agent's spend has newly crossed (at most once each)."""
-    b = s.scalar(select(Budget).where(Budget.agent_id == agent.id))
-    if b is None or b.limit_micros <= 0:
+    b = budget_of(s, agent.id)
+    if b.limit_micros <= 0:
         return
     pct = b.spent_micros * 100 // b.limit_micros
     crossed = [t for t in cp.settings.alert_thresholds if pct >= t > b.alerted_pct]
@@ -61,6 +62,7 @@ def check_budget(cp: ControlPanel, s: Session, agent: Agent) -> None:
     )
     if won != 1:
         return
+    forget(s, agent.id)  # its alerted_pct moved
     increase = recommended_increase(b.limit_micros)
     spent, limit = usd(b.spent_micros), usd(b.limit_micros)
 

@@ -106,6 +106,18 @@ def _safe_sum_sqlite(element: SafeSum, compiler: SQLCompiler, **kw: Any) -> str:
     return f"total({compiler.process(element.clauses, **kw)})"
 
 
+def tx_memo(s: Session, name: str) -> dict[Any, Any]:
+    """A dict that lives as long as ``s``'s current transaction: what one request learned
+    under its row locks (cleared when the transaction ends, with the locks)."""
+    memo: dict[str, dict[Any, Any]] = s.info.setdefault("tx", {})
+    return memo.setdefault(name, {})
+
+
+def _end_of_transaction(s: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        s.info.pop("tx", None)
+
+
 def updated(s: Session, stmt: Executable) -> int:
     """Rows an UPDATE/DELETE matched (for conditional updates that must know if they won)."""
     return cast(CursorResult[Any], s.execute(stmt)).rowcount
@@ -116,6 +128,7 @@ class Database:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "after_transaction_end", _end_of_transaction)
 
     @property
     def dialect(self) -> str:

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from iron_cage.control_panel.db import Database
+from iron_cage.control_panel.db import Database, tx_memo
 
 log = logging.getLogger("iron_cage.control_panel")
 CHANNEL = "iron_cage_events"
@@ -49,9 +50,22 @@ def emit(
     if hub is None:
         return
     if hub.db.dialect == "postgresql":
-        s.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": json.dumps(event, default=str)})
+        # Sent with the transaction's other events in one statement just before it commits.
+        tx_memo(s, "notify").setdefault("payloads", []).append(json.dumps(event, default=str))
     else:
         after_commit(s, lambda: hub.deliver(event))
+
+
+# One round trip for all of a transaction's events, in the order they were emitted.
+_NOTIFY_ALL = text("SELECT pg_notify(:c, p) FROM unnest(CAST(:ps AS text[])) AS p")
+
+
+def _send_queued(s: Session) -> None:
+    """``before_commit``: the transaction's events as NOTIFYs, which PostgreSQL delivers if and
+    only if the commit that follows succeeds."""
+    payloads = tx_memo(s, "notify").pop("payloads", None)
+    if payloads:
+        s.execute(_NOTIFY_ALL, {"c": CHANNEL, "ps": payloads})
 
 
 def after_commit(s: Session, fn: Callable[[], object]) -> None:
@@ -117,6 +131,8 @@ class EventHub:
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self.delivered = 0
+        if db.dialect == "postgresql" and not sa_event.contains(db.sessions, "before_commit", _send_queued):
+            sa_event.listen(db.sessions, "before_commit", _send_queued)
 
     # -- publishing ---------------------------------------------------------------------------------
     def bind(self, s: Session) -> Session:

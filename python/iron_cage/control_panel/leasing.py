@@ -14,11 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, insert, select, update
+import orjson
+from sqlalchemy import case, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from iron_cage.control_panel.db import Database, SafeSum, updated
+from iron_cage.control_panel.budgets import forget, remember
+from iron_cage.control_panel.db import Database, SafeSum
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.events import EventHub, emit, run_after_commit
 from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, PiiFinding, UsageRecord
@@ -41,7 +45,7 @@ def grant(s: Session, agent_id: int, requested: int, *, required: bool = True) -
     """
     avail = Budget.limit_micros - Budget.spent_micros - Budget.leased_micros
     amount = case((avail < requested, avail), else_=requested)
-    row = s.execute(
+    row = s.scalars(
         update(Budget)
         .where(Budget.agent_id == agent_id, avail > 0)
         .values(
@@ -49,7 +53,8 @@ def grant(s: Session, agent_id: int, requested: int, *, required: bool = True) -
             last_grant_micros=amount,
             updated_at=datetime.now(UTC),
         )
-        .returning(Budget.last_grant_micros, Budget.limit_micros - Budget.spent_micros - Budget.leased_micros)
+        .returning(Budget)
+        .execution_options(populate_existing=True, synchronize_session=False)
     ).first()
     if row is None and not required:
         return 0, 0
@@ -65,11 +70,13 @@ def grant(s: Session, agent_id: int, requested: int, *, required: bool = True) -
             spent_usd=usd(spent),
             leased_usd=usd(leased),
         )
-    return int(row[0]), int(row[1])
+    remember(s, row)
+    return row.last_grant_micros, row.limit_micros - row.spent_micros - row.leased_micros
 
 
 def _release(s: Session, agent_id: int, amount: int) -> None:
     if amount > 0:
+        forget(s, agent_id)
         s.execute(
             update(Budget)
             .where(Budget.agent_id == agent_id)
@@ -128,8 +135,14 @@ def new_lease(s: Session, agent_id: int, requested: int, ttl_s: int, runtime: st
     return lease
 
 
-def owned_lease(s: Session, lease_id: str, agent_id: int) -> Lease:
-    lease = s.get(Lease, lease_id)
+def owned_lease(s: Session, lease_id: str, agent_id: int, *, lock: bool = False) -> Lease:
+    """The agent's lease; with ``lock``, its row locked until commit and read fresh (a report
+    needs what the batches before it recorded)."""
+    lease = (
+        s.get(Lease, lease_id, with_for_update=True, populate_existing=True)
+        if lock
+        else s.get(Lease, lease_id)
+    )
     if lease is None:
         raise ApiError(404, "lease_not_found", f"no lease {lease_id!r}: handshake for a new one")
     if lease.agent_id != agent_id:
@@ -152,20 +165,17 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
     pass it (or holds one report costing more than the whole grant) is refused with 409
     ``lease_exceeded`` and records nothing. Reports on a lease already returned or expired
     (a late replay from an outbox) count as spent only, since ``leased`` no longer holds them.
+
+    ``lease`` must come from ``owned_lease(..., lock=True)``: concurrent batches on one lease
+    take turns on its row lock (taken before the budget row's, as everywhere), and each sees
+    what the ones before it recorded.
     """
     ids = [r.request_id for r in reports]
     if len(set(ids)) != len(ids):
         raise ApiError(
             400, "invalid_request", "duplicate request_id inside one batch: each call reports once"
         )
-    # The lease row first (as everywhere): concurrent batches on one lease take turns here,
-    # and each sees what the ones before it recorded.
-    locked = s.execute(
-        select(Lease.granted_micros, Lease.spent_micros, Lease.status)
-        .where(Lease.id == lease.id)
-        .with_for_update()
-    ).one()
-    granted, spent, status = int(locked[0]), int(locked[1]), str(locked[2])
+    granted, spent, status = lease.granted_micros, lease.spent_micros, lease.status
     cost = {r.request_id: micros(r.cost_usd) for r in reports}
     for r in reports:
         if cost[r.request_id] > granted:
@@ -200,13 +210,7 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
         # In request_id order, so two batches sharing ids lock their index entries in one order.
         for r in sorted(reports, key=lambda r: r.request_id)
     ]
-    # One multi-row INSERT; RETURNING lists only the rows that were new.
-    inserted = s.execute(
-        db.insert(UsageRecord)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["request_id"])
-        .returning(UsageRecord.request_id, UsageRecord.cost_micros)
-    ).all()
+    inserted = _insert_new(db, s, rows)
     accepted = len(inserted)
     total = sum(int(row[1]) for row in inserted)
     if total > granted - spent:
@@ -220,9 +224,14 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             batch_usd=usd(total),
         )
     if total:
-        s.execute(update(Lease).where(Lease.id == lease.id).values(spent_micros=Lease.spent_micros + total))
-        counted = updated(
-            s,
+        s.execute(
+            update(Lease)
+            .where(Lease.id == lease.id)
+            .values(spent_micros=Lease.spent_micros + total)
+            .execution_options(synchronize_session=False)
+        )
+        set_committed_value(lease, "spent_micros", spent + total)  # the row is ours until commit
+        budget = s.scalars(
             update(Budget)
             .where(Budget.agent_id == lease.agent_id, Budget.spent_micros <= MAX_SPENT_MICROS - total)
             .values(
@@ -230,9 +239,11 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
                 # A live lease still holds this cost in leased; a closed one gave it back already.
                 leased_micros=Budget.leased_micros - (total if status == "active" else 0),
                 updated_at=now,
-            ),
-        )
-        if counted != 1:
+            )
+            .returning(Budget)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        ).first()
+        if budget is None:
             raise ApiError(
                 409,
                 "spend_ceiling",
@@ -241,6 +252,7 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
                 "an admin should look at what this agent's runtime reports",
                 batch_usd=usd(total),
             )
+        remember(s, budget)
     new_ids = {str(r[0]) for r in inserted}
     findings = [
         {
@@ -262,13 +274,53 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
     ]
     if findings:
         s.execute(insert(PiiFinding), findings)
-    s.refresh(lease)
     return ReportResult(
         accepted=accepted,
         duplicates=len(reports) - accepted,
         new_ids=new_ids,
         cost=total,
     )
+
+
+# PostgreSQL: one statement of fixed text whatever the batch size, the rows sent as one JSON
+# array (encoded by orjson, expanded by the server): compiled and parsed once, no per-row binds.
+_USAGE_COLUMNS = [
+    ("request_id", "varchar"),
+    ("lease_id", "varchar"),
+    ("agent_id", "integer"),
+    ("provider", "varchar"),
+    ("model", "varchar"),
+    ("input_tokens", "bigint"),
+    ("output_tokens", "bigint"),
+    ("cached_tokens", "bigint"),
+    ("cost_micros", "bigint"),
+    ("latency_ms", "double precision"),
+    ("pii_findings", "integer"),
+    ("breaker_state", "varchar"),
+    ("status", "varchar"),
+    ("occurred_at", "timestamptz"),
+    ("received_at", "timestamptz"),
+]
+_PG_INSERT_USAGE = text(
+    f"INSERT INTO {UsageRecord.__tablename__} ({', '.join(c for c, _ in _USAGE_COLUMNS)}) "
+    f"SELECT {', '.join(c for c, _ in _USAGE_COLUMNS)} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    f"AS r({', '.join(f'{c} {t}' for c, t in _USAGE_COLUMNS)}) "
+    "ON CONFLICT (request_id) DO NOTHING RETURNING request_id, cost_micros"
+)
+
+
+def _insert_new(db: Database, s: Session, rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Inserts the usage rows whose ``request_id`` is new; returns (request_id, cost) of those."""
+    if db.dialect == "postgresql":
+        payload = orjson.dumps(rows).decode()
+        return [(str(a), int(b)) for a, b in s.execute(_PG_INSERT_USAGE, {"rows": payload})]
+    # SQLite: an executemany that SQLAlchemy batches into multi-row INSERTs ("insertmanyvalues").
+    stmt = (
+        db.insert(UsageRecord.__table__)
+        .on_conflict_do_nothing(index_elements=["request_id"])
+        .returning(UsageRecord.__table__.c.request_id, UsageRecord.__table__.c.cost_micros)
+    )
+    return [(str(a), int(b)) for a, b in s.execute(stmt, rows)]
 
 
 def _exceeded(what: str, lease_id: str, granted: int, spent: int, **details: object) -> ApiError:

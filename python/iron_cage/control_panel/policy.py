@@ -25,6 +25,7 @@ from typing import TypeVar, cast
 from sqlalchemy.orm import Session
 
 from iron_cage import _core
+from iron_cage.control_panel.db import tx_memo
 from iron_cage.control_panel.events import emit, run_after_commit
 from iron_cage.control_panel.models import Agent, UnauthorizedAction, User
 from iron_cage.control_panel.principal import Principal
@@ -83,9 +84,18 @@ def _both(a: list[str] | None, b: list[str] | None, *, models: bool) -> list[str
     return sorted({m for m in a if admits(b, m)} | {m for m in b if admits(a, m)})
 
 
+def _owner(s: Session, agent: Agent) -> User | None:
+    """The agent's developer, read once per transaction (the identity map holds rows weakly, so
+    each ``s.get`` after the last reference went away would read it again)."""
+    owners: dict[int, User | None] = tx_memo(s, "owners")
+    if agent.owner_id not in owners:
+        owners[agent.owner_id] = s.get(User, agent.owner_id)
+    return owners[agent.owner_id]
+
+
 def effective(s: Session, agent: Agent) -> ModelPolicy:
     """What ``agent`` may call: its own lists and its developer's, both applied."""
-    owner = s.get(User, agent.owner_id)
+    owner = _owner(s, agent)
     mine, theirs = own(agent), own(owner) if owner is not None else ModelPolicy()
     return ModelPolicy(
         allowed_models=_both(mine.allowed_models, theirs.allowed_models, models=True),
@@ -130,7 +140,7 @@ def _stricter(a: dict[str, A] | None, b: dict[str, A] | None) -> dict[str, A] | 
 
 def effective_pii(s: Session, agent: Agent) -> PiiPolicy:
     """The PII floor ``agent``'s runtime receives: its own and its developer's, the stricter."""
-    owner = s.get(User, agent.owner_id)
+    owner = _owner(s, agent)
     mine, theirs = own_pii(agent), own_pii(owner) if owner is not None else PiiPolicy()
     return PiiPolicy(
         egress=_stricter(mine.egress, theirs.egress),

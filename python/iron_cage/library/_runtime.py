@@ -93,7 +93,7 @@ class AgentRuntime(Events):
         failure_threshold: int = 5,
         cooldown_s: float = 60.0,
         name: str = "agent",
-        control_panel: str | None = None,
+        control_panel: _lease.ServerArg | None = None,
         ic_token: str | None = None,
         outbox_path: str | os.PathLike[str] | None = None,
         unbounded_reserve_usd: float | None = None,

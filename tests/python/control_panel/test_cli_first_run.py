@@ -171,3 +171,30 @@ def test_reset_admin_passwd_and_a_login_that_stopped_working(tmp_path: Path) -> 
         assert cli(session, *login, stdin=ADMIN_PASSWORD + "\n").returncode == 0
         clean(cli(session, "budget", "show", "999"), 5, "refused (404 not_found)", "agent 999 not found")
         clean(cli(session, "agent", "add", "x" * 300), 5, "refused (422", "name is too long")
+
+
+def test_the_served_socket_sends_small_answers_without_waiting_for_an_ack() -> None:
+    """The connections the server accepts have Nagle's algorithm off (TCP_NODELAY), which asyncio
+    sets only on sockets made as TCP ones: with it on, a keep-alive client waits for a delayed
+    ACK (~40 ms on Linux) on every answer whose body is written after its headers."""
+    import asyncio
+
+    from iron_cage.cli.control_panel import _listen
+
+    async def accept_one() -> int:
+        sock = _listen("127.0.0.1", 0)
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_connect(_r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            conn = writer.get_extra_info("socket")
+            accepted.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=sock)
+        async with server:
+            _r, w = await asyncio.open_connection(*sock.getsockname())
+            nodelay = await asyncio.wait_for(accepted, 10)
+            w.close()
+            return nodelay
+
+    assert asyncio.run(accept_one()) != 0

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from iron_cage.control_panel import leasing, policy
 from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.alerts import check_budget, check_pii
-from iron_cage.control_panel.budgets import publish_state
+from iron_cage.control_panel.budgets import budget_of, publish_state
 from iron_cage.control_panel.deps import (
     CP,
     Admin,
@@ -31,7 +31,7 @@ from iron_cage.control_panel.deps import (
 )
 from iron_cage.control_panel.errors import ApiError, bad_request, conflict, not_found, unauthorized
 from iron_cage.control_panel.events import after_rollback, emit
-from iron_cage.control_panel.models import Agent, Budget, BudgetRequest, Lease, Limit, ProviderKey
+from iron_cage.control_panel.models import Agent, BudgetRequest, Lease, Limit, ProviderKey
 from iron_cage.control_panel.money import MAX_USD, micros, usd
 from iron_cage.control_panel.pools import raise_allocation
 from iron_cage.control_panel.provider_keys import current_key, release_audited, require_exchange, sealed_for
@@ -58,8 +58,8 @@ UTC = timezone.utc
 
 def lease_out(s: Session, lease: Lease) -> LeaseOut:
     agent = s.get(Agent, lease.agent_id)
-    b = s.scalar(select(Budget).where(Budget.agent_id == lease.agent_id))
-    assert agent is not None and b is not None
+    b = budget_of(s, lease.agent_id)
+    assert agent is not None
     return LeaseOut(
         lease_id=lease.id,
         agent_id=lease.agent_id,
@@ -152,7 +152,7 @@ def report(body: ReportIn, who: AgentCaller, cp: CP, s: Db) -> ReportOut:
     """Records a batch of calls. Idempotent on each ``request_id``: a replayed report is
     counted once and answered as a duplicate."""
     assert who.agent_id is not None
-    lease = leasing.owned_lease(s, body.lease_id, who.agent_id)
+    lease = leasing.owned_lease(s, body.lease_id, who.agent_id, lock=True)
     agent = s.get(Agent, lease.agent_id)
     assert agent is not None
     allowed = policy.effective(s, agent)

@@ -1,0 +1,183 @@
+"""Chaos fixtures: a real PostgreSQL, Control Panel replicas on it, FakeProvider, a workload of
+runtime threads, and the invariant checks every scenario ends with."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+import psycopg
+import pytest
+
+import iron_cage as ic
+from iron_cage.testing import FakeProvider
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "python"), str(ROOT)]
+
+from python.control_panel.servers import ServerProcess  # noqa: E402
+
+from pg_server import PostgresServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    from iron_cage.control_panel.db import make_engine, migrate
+
+    with PostgresServer() as pg:
+        engine = make_engine(pg.create_database("chaos_template"))
+        migrate(engine)
+        engine.dispose()
+        yield pg
+
+
+@pytest.fixture
+def database_url(postgres: PostgresServer, tmp_path: Path) -> str:
+    return postgres.create_database(f"chaos_{int(time.time() * 1000) % 10**9}", template="chaos_template")
+
+
+def start_replicas(database_url: str, tmp_path: Path, n: int, *extra: str) -> list[ServerProcess]:
+    return [ServerProcess(database_url, tmp_path, f"cp-{i}", *extra).start() for i in range(1, n + 1)]
+
+
+class Sampler(threading.Thread):
+    """Every ~100 ms: the sum of live leases against the allocation, per agent (invariant d)."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn = dsn.replace("postgresql+psycopg://", "postgresql://")
+        self.samples = 0
+        self.max_ratio = 0.0
+        self.violations: list[str] = []
+        self.errors = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(0.1):
+            try:
+                with psycopg.connect(self.dsn, connect_timeout=2) as conn:
+                    rows = conn.execute(
+                        "SELECT b.agent_id, b.limit_micros, b.spent_micros,"
+                        " COALESCE(SUM(l.granted_micros - l.spent_micros)"
+                        " FILTER (WHERE l.status = 'active'), 0)"
+                        " FROM budgets b LEFT JOIN leases l ON l.agent_id = b.agent_id"
+                        " GROUP BY b.agent_id, b.limit_micros, b.spent_micros"
+                    ).fetchall()
+            except psycopg.Error:
+                self.errors += 1  # PostgreSQL restarting: no sample this tick
+                continue
+            self.samples += 1
+            for agent_id, limit, spent, live in rows:
+                if limit > 0:
+                    self.max_ratio = max(self.max_ratio, float(live + spent) / limit)
+                if live + spent > limit:
+                    self.violations.append(f"agent {agent_id}: live {live} + spent {spent} > {limit}")
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join(5)
+
+
+@dataclass
+class Workload:
+    """N runtime threads, each an AgentRuntime making calls through the real openai client."""
+
+    urls: list[str]
+    tokens: list[str]
+    fake: FakeProvider
+    tmp: Path
+    calls: int = 0
+    refused: int = 0
+    errors: list[str] = field(default_factory=list)
+    failovers: int = 0
+    spent_local: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, seconds: float, during: Callable[[], None] | None = None, slice_usd: float = 0.05) -> None:
+        stop = threading.Event()
+
+        def one(i: int) -> None:
+            with ic.AgentRuntime(
+                budget=slice_usd,
+                control_panel=self.urls,
+                ic_token=self.tokens[i],
+                outbox_path=self.tmp / f"outbox-{i}.db",
+                name=f"w{i}",
+            ) as rt:
+                client = rt.instrument(
+                    openai.OpenAI(base_url=self.fake.base_url, api_key="k", max_retries=0, timeout=10)
+                )
+                while not stop.is_set():
+                    try:
+                        client.chat.completions.create(
+                            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=8
+                        )
+                        with self.lock:
+                            self.calls += 1
+                    except ic.BudgetExceededError:
+                        with self.lock:
+                            self.refused += 1
+                        time.sleep(0.05)
+                    except Exception as exc:  # counted and shown, never hidden
+                        with self.lock:
+                            self.errors.append(repr(exc))
+                        time.sleep(0.05)
+                assert rt.lease is not None
+                deadline = time.monotonic() + 30
+                while not rt.lease.flush() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                with self.lock:
+                    self.failovers += int(rt.lease.status()["failovers"])
+                    self.spent_local += float(rt.spent_usd)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(self.tokens))]
+        for t in threads:
+            t.start()
+        if during is not None:
+            during()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join(90)
+
+
+def check_invariants(
+    name: str, dsn: str, fake: FakeProvider, workload: Workload, sampler: Sampler
+) -> dict[str, Any]:
+    """(a) recorded == billed, (b) no request_id twice, (c) spent <= allocation, (d) sampled leases."""
+    with psycopg.connect(dsn.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        records, recorded_micros, distinct = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(cost_micros), 0), COUNT(DISTINCT request_id) FROM usage_records"
+        ).fetchone() or (0, 0, 0)
+        recorded_micros = int(recorded_micros)
+        spent_sum = conn.execute("SELECT COALESCE(SUM(spent_micros), 0) FROM budgets").fetchone()
+        over = conn.execute("SELECT agent_id FROM budgets WHERE spent_micros > limit_micros").fetchall()
+    figures = {
+        "scenario": name,
+        "calls": workload.calls,
+        "billed_requests": fake.request_count,
+        "recorded_requests": records,
+        "recorded_usd": recorded_micros / 1e6,
+        "runtime_spent_usd": round(workload.spent_local, 6),
+        "refused": workload.refused,
+        "failovers": workload.failovers,
+        "samples": sampler.samples,
+        "max_leased_plus_spent_over_allocation": round(sampler.max_ratio, 4),
+        "errors": len(workload.errors),
+    }
+    print(f"\nCHAOS {figures}")
+    assert not workload.errors, workload.errors[:5]
+    assert records == fake.request_count == workload.calls  # (a) every billed call recorded once
+    assert spent_sum is not None and int(spent_sum[0]) == recorded_micros
+    assert abs(recorded_micros / 1e6 - workload.spent_local) < 1e-6  # (a) in money
+    assert distinct == records  # (b)
+    assert not over  # (c)
+    assert sampler.samples > 0 and not sampler.violations, sampler.violations[:5]  # (d)
+    return figures
