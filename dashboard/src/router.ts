@@ -7,6 +7,7 @@ export const router = createRouter({
   routes: [
     { path: "/", name: "overview", component: OverviewView },
     { path: "/calls", name: "calls", component: () => import("./views/CallsView.vue") },
+    { path: "/calls/:id", name: "call", component: () => import("./views/TraceView.vue") },
     { path: "/alerts", name: "alerts", component: () => import("./views/AlertsView.vue") },
     { path: "/usage", name: "usage", component: () => import("./views/UsageView.vue") },
     { path: "/admin/users", name: "users", component: () => import("./views/UsersView.vue"), meta: { admin: true } },
