@@ -14,6 +14,7 @@ export const router = createRouter({
     { path: "/admin/tokens", name: "tokens", component: () => import("./views/TokensView.vue"), meta: { staff: true } },
     { path: "/admin/limits", name: "limits", component: () => import("./views/LimitsView.vue") },
     { path: "/admin/keys", name: "keys", component: () => import("./views/KeysView.vue") },
+    { path: "/admin/policies", name: "policies", component: () => import("./views/PoliciesView.vue") },
     { path: "/admin/teams", name: "teams", component: () => import("./views/TeamsView.vue") },
     { path: "/account", name: "account", component: () => import("./views/AccountView.vue") },
     { path: "/admin/requests", name: "requests", component: () => import("./views/RequestsView.vue"), meta: { staff: true } },
