@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clock, count, duration, latency, money, pct, rate } from "./format";
+import { clock, count, duration, exactMoney, latency, money, pct, rate } from "./format";
 
 describe("money", () => {
   it("keeps cents and separators from a cent up", () => {
@@ -17,6 +17,24 @@ describe("money", () => {
   it("signs negatives and dashes non-numbers", () => {
     expect(money(-2.5)).toBe("-$2.50");
     expect(money(Number.NaN)).toBe("–");
+  });
+});
+
+describe("exactMoney", () => {
+  it("keeps every digit down to the micro-dollar", () => {
+    expect(exactMoney(0.012345)).toBe("$0.012345");
+    expect(exactMoney(0.000042)).toBe("$0.000042");
+    expect(exactMoney(1234.000001)).toBe("$1,234.000001");
+  });
+  it("shows at least cents and drops what is below a micro-dollar", () => {
+    expect(exactMoney(1.5)).toBe("$1.50");
+    expect(exactMoney(0)).toBe("$0.00");
+    expect(exactMoney(0.1 + 0.2)).toBe("$0.30");
+    expect(exactMoney(0.0000004)).toBe("$0.00");
+  });
+  it("signs negatives and dashes non-numbers", () => {
+    expect(exactMoney(-0.25)).toBe("-$0.25");
+    expect(exactMoney(Number.POSITIVE_INFINITY)).toBe("–");
   });
 });
 

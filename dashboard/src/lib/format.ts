@@ -64,3 +64,14 @@ export function when(iso: string | null | undefined): string {
   const two = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${clock(iso).slice(1, -1)}`;
 }
+
+/** A call's cost as recorded (micro-dollars): every significant digit down to the micro-dollar,
+ * at least cents (`$0.012345`, `$1.50`, `$1,234.000001`), so one call's cost never rounds away. */
+export function exactMoney(usd: number): string {
+  if (!Number.isFinite(usd)) return "–";
+  const sign = usd < 0 ? "-" : "";
+  const micros = Math.round(Math.abs(usd) * 1e6);
+  const whole = Math.floor(micros / 1e6);
+  const fraction = String(micros % 1e6).padStart(6, "0").replace(/0+$/, "").padEnd(2, "0");
+  return `${sign}$${grouped.format(whole)}.${fraction}`;
+}

@@ -1,5 +1,6 @@
 """Control Panel fixtures: a Control Panel, a TestClient with helpers per role, the runtime's
-side of the sealed key. Every test that takes ``database_url`` (``tests/python/conftest.py``)
+side of the sealed key, and for the dashboard's tests Debian's Chromium and an embedded Control
+Panel on a SQLite file. Every test that takes ``database_url`` (``tests/python/conftest.py``)
 runs on a SQLite file and on a real PostgreSQL server.
 """
 
@@ -7,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import itertools
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +20,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from iron_cage import _core
 from iron_cage.control_panel import ControlPanel, Settings, create_app
+from iron_cage.control_panel.dashboard import STATIC
+from iron_cage.control_panel.embedded import EmbeddedControlPanel
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
@@ -152,3 +158,34 @@ class Api:
 def api(cp: ControlPanel) -> Iterator[Api]:
     with TestClient(create_app(control_panel=cp)) as client:
         yield Api(client, cp)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps dialling Google's hosts.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not (STATIC / "index.html").is_file():
+        pytest.fail("the dashboard is not built: run `make dashboard` (make test does)")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make chromium` installs Debian's package (make test does)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def panel(tmp_path: Path) -> Iterator[EmbeddedControlPanel]:
+    with EmbeddedControlPanel(make_settings(f"sqlite:///{tmp_path / 'cp.db'}")) as cp:
+        yield cp

@@ -3,11 +3,13 @@
 Runs ``iron-cage demo --supervised`` (the LangChain lead-generation agent, FakeProvider, an
 embedded Control Panel), follows it in Debian's Chromium (Playwright, nothing downloaded) and,
 once the agent has stopped, photographs the control panel with its notifications, the calls,
-the usage charts, the IC tokens page and the control panel at 390 px.
+the usage charts, the IC tokens page, one call's page, the policies page and the control
+panel at 390 px.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -70,6 +72,16 @@ class Camera:
             if name == "usage":
                 page.locator("[data-chart=timeseries] canvas").wait_for()
             self.shoot(page, name, full=name != "calls")  # the calls page: its first screen
+        page.click("[data-tab='/calls']")
+        rows = page.locator("[data-traces] tr[data-trace]")
+        rows.first.wait_for()
+        with_pii = rows.filter(has=page.locator("td:nth-child(8)", has_text=re.compile(r"\d")))
+        (with_pii if with_pii.count() else rows).first.click()  # a call with PII findings, if any
+        page.locator("[data-trace-pii] tbody tr").first.wait_for()
+        self.shoot(page, "call")
+        page.click("[data-tab='/admin/policies']")
+        page.locator("[data-pii=egress] tbody tr").first.wait_for()
+        self.shoot(page, "policies")
         phone = self.log_in(cp, 390)
         self.shoot(phone, "390px", full=False)
         self.browser.close()

@@ -8,7 +8,6 @@ buttons, the event history across pages, the admin pages, the role views, 390 px
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -18,46 +17,16 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 import iron_cage as ic
-from iron_cage.control_panel.dashboard import STATIC
 from iron_cage.control_panel.embedded import EmbeddedControlPanel
 from iron_cage.testing import FakeProvider
 
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, make_settings
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialling Google's hosts.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PROVIDER_KEY = "sk-fake-provider-key-0123456789"
 EMAIL_IN_REPLY = "Write to jane.doe@example.com for the leads."
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not (STATIC / "index.html").is_file():
-        pytest.fail("the dashboard is not built: run `make dashboard` (make test does)")
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make chromium` installs Debian's package (make test does)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def panel(tmp_path: Path) -> Iterator[EmbeddedControlPanel]:
-    with EmbeddedControlPanel(make_settings(f"sqlite:///{tmp_path / 'cp.db'}")) as cp:
-        yield cp
 
 
 @pytest.fixture
