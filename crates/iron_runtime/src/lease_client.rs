@@ -286,16 +286,13 @@ impl Http {
     }
 }
 
-/// What a runtime of a stopped agent says: by whom and when, when the server says.
+/// What a runtime of a stopped agent says: by whom (their role in brackets) and
+/// when, when the server says.
 fn stopped_message(by: Option<&str>, at: Option<&str>) -> String {
-    let who = match (by, at) {
-        (Some(by), Some(at)) => format!(" by {by} at {at}"),
-        (Some(by), None) => format!(" by {by}"),
-        (None, Some(at)) => format!(" at {at}"),
-        (None, None) => String::new(),
-    };
+    let by = by.map_or_else(|| "an admin or the agent's owner".to_owned(), str::to_owned);
+    let at = at.map(|at| format!(" at {at}")).unwrap_or_default();
     format!(
-        "the agent was stopped by an admin in the Control Panel{who}: no new calls are admitted until an admin or its owner resumes it (POST /api/v1/agents/{{id}}/resume)"
+        "the agent was stopped in the Control Panel by {by}{at}: no new calls are admitted until an admin or its owner resumes it (POST /api/v1/agents/{{id}}/resume)"
     )
 }
 
@@ -1121,7 +1118,7 @@ impl Inner {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::{api_bases, rfc3339, Http, LeaseError};
+    use super::{api_bases, rfc3339, stopped_message, Http, LeaseError};
     use std::io::{Read, Write};
     use std::net::TcpListener;
     use std::sync::atomic::Ordering;
@@ -1209,15 +1206,17 @@ mod tests {
     #[test]
     fn a_stopped_agent_is_told_who_stopped_it() {
         let body = serde_json::json!({"error": {"code": "agent_stopped", "message": "agent 3 is stopped",
-            "details": {"stopped_by": "admin@example.com", "stopped_at": "2026-12-07T12:00:00Z"}}});
+            "details": {"stopped_by": "admin@example.com (admin)", "stopped_at": "2026-12-07T12:00:00Z"}}});
         let e = super::refused("a lease", 409, &body);
         assert!(matches!(e, LeaseError::Stopped { .. }));
         let text = e.to_string();
-        assert!(text.contains("stopped by an admin"), "{text}");
         assert!(
-            text.contains("by admin@example.com at 2026-12-07T12:00:00Z"),
+            text.contains(
+                "stopped in the Control Panel by admin@example.com (admin) at 2026-12-07T12:00:00Z"
+            ),
             "{text}"
         );
+        assert!(stopped_message(None, None).contains("stopped in the Control Panel by an admin"));
         // Another refusal stays what the server said.
         let other =
             serde_json::json!({"error": {"code": "budget_exceeded", "message": "no budget"}});
