@@ -121,6 +121,7 @@ def stop_agent(agent_id: Id, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "stopped"
     a.stop_requested_at = datetime.now(UTC)
+    a.stopped_by = f"{who.name} ({who.role})"
     emit(s, "AGENT_EVENT", a.id, a.owner_id, event="stopped", by=who.name, by_role=who.role)
     publish_state(s, a)
     return agent_out(s, a)
@@ -131,6 +132,7 @@ def resume_agent(agent_id: Id, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "active"
     a.stop_requested_at = None
+    a.stopped_by = None
     emit(s, "AGENT_EVENT", a.id, a.owner_id, event="resumed", by=who.name, by_role=who.role)
     publish_state(s, a)
     return agent_out(s, a)
