@@ -121,7 +121,8 @@ def stop_agent(agent_id: Id, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "stopped"
     a.stop_requested_at = datetime.now(UTC)
-    a.stopped_by = f"{who.name} ({who.role})"
+    user = s.get(User, who.user_id) if who.user_id is not None else None
+    a.stopped_by = f"{user.email if user else who.name} ({who.role})"  # named in the runtime's error
     emit(s, "AGENT_EVENT", a.id, a.owner_id, event="stopped", by=who.name, by_role=who.role)
     publish_state(s, a)
     return agent_out(s, a)

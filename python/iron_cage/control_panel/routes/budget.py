@@ -191,7 +191,12 @@ def report(body: ReportIn, who: AgentCaller, cp: CP, s: Db) -> ReportOut:
                 allowed_models=allowed.allowed_models,
                 allowed_providers=allowed.allowed_providers,
             )
-    result = leasing.record_usage(cp.db, s, lease, body.reports)
+    # A batch of breaker transitions only records no calls.
+    result = (
+        leasing.record_usage(cp.db, s, lease, body.reports)
+        if body.reports
+        else leasing.ReportResult(0, 0, set(), 0)
+    )
     new = [r for r in body.reports if r.request_id in result.new_ids]
     refusals.after_report(s, who, agent, new, body.events)
     if charged := [r for r in new if r.charged]:
