@@ -37,10 +37,10 @@ UNCHARGED = REFUSED_STATUSES | FAILED_STATUSES
 
 # The columns a report adds to its usage_records row, with their PostgreSQL types (for
 # leasing's JSON-recordset INSERT).
-COLUMNS = [("reason", "varchar"), ("count", "bigint"), ("saved_micros", "bigint")]
+REFUSAL_COLUMNS = [("reason", "varchar"), ("count", "bigint"), ("saved_micros", "bigint")]
 
 
-def columns(r: UsageIn) -> dict[str, Any]:
+def refusal_columns(r: UsageIn) -> dict[str, Any]:
     """A report's refusal columns (``''``, 1 and 0 for a charged call)."""
     return {"reason": r.reason, "count": r.count, "saved_micros": micros(r.saved_usd or Decimal(0))}
 
