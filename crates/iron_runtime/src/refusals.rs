@@ -25,6 +25,9 @@ pub const REFUSED_POLICY: &str = "refused_policy";
 pub const REFUSED_STOPPED: &str = "refused_stopped";
 /// The request policy blocked PII (or a credential) in what the call would send.
 pub const BLOCKED_PII: &str = "blocked_pii";
+/// A tool was refused (not allowed, over its limit, its breaker open); the
+/// report's model is `tool:<name>`.
+pub const REFUSED_TOOL: &str = "refused_tool";
 /// The model's circuit breaker is open: the upstream was not called.
 pub const BREAKER_OPEN: &str = "breaker_open";
 /// The upstream answered an error status.
@@ -35,8 +38,9 @@ pub const FAILED_TIMEOUT: &str = "failed_timeout";
 pub const FAILED_CONNECT: &str = "failed_connect";
 
 /// Every status this module reports.
-pub const STATUSES: [&str; 9] = [
+pub const STATUSES: [&str; 10] = [
     REFUSED_BUDGET,
+    REFUSED_TOOL,
     REFUSED_LIMIT,
     REFUSED_POLICY,
     REFUSED_STOPPED,
@@ -48,7 +52,13 @@ pub const STATUSES: [&str; 9] = [
 ];
 
 /// The event kinds an [`Outcome`] or a breaker transition is read from.
-pub const EVENT_KINDS: &[&str] = &["llm_refused", "llm_error", "breaker_state"];
+pub const EVENT_KINDS: &[&str] = &[
+    "llm_refused",
+    "llm_error",
+    "breaker_state",
+    "tool_call",
+    "unauthorized_action",
+];
 
 /// The longest reason reported (characters).
 pub const MAX_REASON: usize = 200;
@@ -83,6 +93,9 @@ fn short(text: &str) -> String {
 /// malformed request, an unknown model) or that name no model.
 #[must_use]
 pub fn classify(event: &Value) -> Option<Outcome> {
+    if let Some(tool) = refused_tool(event) {
+        return Some(tool);
+    }
     let model = event["model"].as_str().filter(|m| !m.is_empty())?;
     let provider = event["provider"].as_str().unwrap_or_default().to_owned();
     let (status, reason) = match event["type"].as_str()? {
@@ -125,6 +138,37 @@ pub fn classify(event: &Value) -> Option<Outcome> {
         status,
         reason: short(&reason),
         avoided,
+    })
+}
+
+/// A tool refusal of the library runtime's tool rules: every `tool_not_allowed`
+/// is one `unauthorized_action` event (a run, a request offering it, a reply
+/// asking for it); a limit or an open tool breaker is a refused `tool_call`
+/// with its code (a refused run's `tool_call` without a code is the
+/// `unauthorized_action` already counted).
+fn refused_tool(event: &Value) -> Option<Outcome> {
+    let code = match event["type"].as_str()? {
+        "unauthorized_action" => event["kind"]
+            .as_str()
+            .filter(|k| *k == "tool_not_allowed")?,
+        "tool_call" if event["outcome"] == "refused" => event["error"]
+            .as_str()
+            .filter(|c| !c.is_empty() && *c != "tool_not_allowed")?,
+        _ => return None,
+    };
+    let tool = event["tool"].as_str().filter(|t| !t.is_empty())?;
+    let what = match code {
+        "tool_not_allowed" => "is not allowed for this agent",
+        "tool_limit" => "is over its limit in this runtime",
+        "circuit_open" => "has its circuit breaker open",
+        _ => "was refused",
+    };
+    Some(Outcome {
+        model: short(&format!("tool:{tool}")),
+        provider: String::new(),
+        status: REFUSED_TOOL,
+        reason: short(&format!("{code}: tool {tool:?} {what}")),
+        avoided: Money::ZERO,
     })
 }
 
@@ -266,6 +310,52 @@ mod tests {
         assert_eq!(
             classify(&open).expect("an outcome").avoided,
             Money::from_micros(1234)
+        );
+    }
+
+    #[test]
+    fn tool_refusals_count_once_each() {
+        let s = |e: Value| classify(&e).map(|o| (o.status, o.model, o.reason));
+        assert_eq!(
+            s(json!({"type": "unauthorized_action", "kind": "tool_not_allowed", "tool": "shell"})),
+            Some((
+                REFUSED_TOOL,
+                "tool:shell".into(),
+                "tool_not_allowed: tool \"shell\" is not allowed for this agent".into()
+            ))
+        );
+        // A refused run of a disallowed tool also has a tool_call: counted by its unauthorized_action.
+        assert_eq!(
+            s(json!({"type": "tool_call", "tool": "shell", "outcome": "refused"})),
+            None
+        );
+        assert_eq!(
+            s(
+                json!({"type": "tool_call", "tool": "shell", "outcome": "refused", "error": "tool_not_allowed"})
+            ),
+            None
+        );
+        let limit = s(
+            json!({"type": "tool_call", "tool": "search", "outcome": "refused", "error": "tool_limit"}),
+        );
+        assert_eq!(
+            limit.map(|o| (o.0, o.1)),
+            Some((REFUSED_TOOL, "tool:search".to_string()))
+        );
+        assert!(s(json!({"type": "tool_call", "tool": "search", "outcome": "refused", "error": "circuit_open"})).is_some());
+        assert_eq!(
+            s(json!({"type": "tool_call", "tool": "search", "outcome": "ok"})),
+            None
+        );
+        assert_eq!(
+            s(
+                json!({"type": "tool_call", "tool": "search", "outcome": "error", "error": "ValueError"})
+            ),
+            None
+        );
+        assert_eq!(
+            s(json!({"type": "unauthorized_action", "kind": "model_not_allowed", "tool": "x"})),
+            None
         );
     }
 

@@ -45,6 +45,16 @@ def refusal_columns(r: UsageIn) -> dict[str, Any]:
     return {"reason": r.reason, "count": r.count, "saved_micros": micros(r.saved_usd or Decimal(0))}
 
 
+def _unauthorized_kind(r: UsageIn) -> str | None:
+    """The unauthorized action a runtime's refusal stands for: a model, or a tool, the agent may
+    not use (a tool refusal's reason starts with its code)."""
+    if r.status == "refused_policy":
+        return "model_not_allowed"
+    if r.status == "refused_tool" and r.reason.startswith("tool_not_allowed"):
+        return "tool_not_allowed"
+    return None
+
+
 def exempt_from_model_policy(r: UsageIn) -> bool:
     """A refused call was never sent: naming a disallowed model is the runtime refusing it."""
     return r.status in REFUSED_STATUSES
@@ -74,20 +84,21 @@ def after_report(
     a, o = agent.id, agent.owner_id
     uncharged = [r for r in new if r.status in UNCHARGED]
     for r in uncharged:
-        if r.status == "refused_policy":
-            detail = f"the runtime refused {r.count} call(s) to model {r.model!r}: {r.reason}"
+        kind = _unauthorized_kind(r)
+        if kind is not None:
+            what = "run(s) of" if kind == "tool_not_allowed" else "call(s) to model"
+            name = r.model.removeprefix("tool:") if kind == "tool_not_allowed" else r.model
+            detail = f"the runtime refused {r.count} {what} {name!r}: {r.reason}"
             s.add(
                 UnauthorizedAction(
-                    kind="model_not_allowed",
+                    kind=kind,
                     agent_id=a,
                     user_id=who.user_id,
                     role=who.role,
                     detail=detail[:2000],
                 )
             )
-            emit(
-                s, "AGENT_EVENT", a, o, event="unauthorized_action", action="model_not_allowed", detail=detail
-            )
+            emit(s, "AGENT_EVENT", a, o, event="unauthorized_action", action=kind, detail=detail)
             log.warning("unauthorized action refused by agent %d's runtime: %s", a, detail)
     saved: dict[str, tuple[int, int, str]] = {}
     for r in uncharged:

@@ -450,6 +450,7 @@ CallStatus = Literal[
     "refused_limit",
     "refused_policy",
     "refused_stopped",
+    "refused_tool",
     "blocked_pii",
     "breaker_open",
     "failed_upstream",
@@ -457,7 +458,15 @@ CallStatus = Literal[
     "failed_connect",
 ]
 REFUSED_STATUSES = frozenset(
-    {"refused_budget", "refused_limit", "refused_policy", "refused_stopped", "blocked_pii", "breaker_open"}
+    {
+        "refused_budget",
+        "refused_limit",
+        "refused_policy",
+        "refused_stopped",
+        "refused_tool",
+        "blocked_pii",
+        "breaker_open",
+    }
 )
 FAILED_STATUSES = frozenset({"failed_upstream", "failed_timeout", "failed_connect"})
 # What /traces?status= also takes: every refused, or every failed, call.
