@@ -86,7 +86,7 @@ def after_report(
     for r in uncharged:
         kind = _unauthorized_kind(r)
         if kind is not None:
-            what = "run(s) of" if kind == "tool_not_allowed" else "call(s) to model"
+            what = "use(s) of tool" if kind == "tool_not_allowed" else "call(s) to model"
             name = r.model.removeprefix("tool:") if kind == "tool_not_allowed" else r.model
             detail = f"the runtime refused {r.count} {what} {name!r}: {r.reason}"
             s.add(

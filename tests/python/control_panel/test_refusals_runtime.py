@@ -160,3 +160,35 @@ def test_router_mode_reports_its_refusals(env: Env) -> None:
         assert router.lease is not None and router.lease.flush()
     assert counts(env) == {"ok": 1, "refused_policy": 50}
     assert len(traces(env, status="refused_policy")) <= 5
+
+
+def test_refused_tools_are_reported_and_a_disallowed_one_is_an_unauthorized_action(env: Env) -> None:
+    with ic.AgentRuntime(
+        budget=0.5,
+        control_panel=env.server.url,
+        ic_token=env.token,
+        outbox_path=env.tmp / "o.db",
+        allowed_tools=["search"],
+        tool_limits={"search": 1},
+    ) as rt:
+        search = rt.tool(lambda q: f"results for {q}", name="search")
+        shell = rt.tool(lambda cmd: cmd, name="shell")
+        assert search("a") == "results for a"
+        for _ in range(30):  # an agent retrying a tool over its limit
+            with pytest.raises(ic.PolicyError, match="limit"):
+                search("b")
+        for _ in range(3):
+            with pytest.raises(ic.PolicyError, match="not allowed"):
+                shell("rm -rf /")
+        assert rt.lease is not None and rt.lease.flush()
+    rows = traces(env, status="refused_tool")
+    assert {t["model"] for t in rows} == {"tool:search", "tool:shell"}
+    assert sum(t["count"] for t in rows if t["model"] == "tool:search") == 30
+    assert sum(t["count"] for t in rows if t["model"] == "tool:shell") == 3
+    assert all("rm -rf" not in t["reason"] for t in rows)  # the code and the tool, never the arguments
+    assert env.usage_count() == 0 and env.budget()["spent_usd"] == 0
+    denied = env.api("GET", "/unauthorized-actions")
+    assert [d["kind"] for d in denied] == ["tool_not_allowed"] * len(
+        [t for t in rows if t["model"] == "tool:shell"]
+    )
+    assert "'shell'" in denied[0]["detail"]
