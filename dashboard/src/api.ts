@@ -49,6 +49,10 @@ export interface Trace {
   pii_findings: number;
   breaker_state: string;
   status: string;
+  /** Refused and failed calls: why, how many identical ones, what an open breaker saved. */
+  reason?: string;
+  count?: number;
+  saved_usd?: number;
   occurred_at: string;
   received_at: string;
 }

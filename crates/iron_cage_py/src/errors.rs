@@ -199,9 +199,16 @@ impl Error {
             Error::Safety(e) => build(py, "ConfigError", e.to_string(), None, &[]),
             Error::Lease(e) => {
                 let kw = PyDict::new(py);
-                if let LeaseError::Refused { status, code, .. } = &e {
-                    kw.set_item("status", *status)?;
-                    kw.set_item("code", code)?;
+                match &e {
+                    LeaseError::Refused { status, code, .. } => {
+                        kw.set_item("status", *status)?;
+                        kw.set_item("code", code)?;
+                    }
+                    LeaseError::Stopped { .. } => {
+                        kw.set_item("status", 409)?;
+                        kw.set_item("code", "agent_stopped")?;
+                    }
+                    _ => {}
                 }
                 build(py, "ControlPanelError", e.to_string(), Some(&kw), &[])
             }

@@ -26,6 +26,8 @@ struct Inner {
     subscribers: RwLock<Vec<(u64, Subscriber)>>,
     /// Subscribers to the typed records of charged calls.
     calls: RwLock<Vec<(u64, CallSubscriber)>>,
+    /// Subscribers to some kinds of event only (they do not make `llm_call` serialised).
+    kinds: RwLock<Vec<(u64, &'static [&'static str], Subscriber)>>,
     next_id: AtomicU64,
     file: Mutex<Option<File>>,
     /// Subscribers plus an open file: zero means nobody listens.
@@ -88,9 +90,36 @@ impl EventBus {
         id
     }
 
+    /// Calls `f` with every event whose `type` is one of `kinds` (never `llm_call`:
+    /// typed records are for [`EventBus::subscribe_calls`]); returns an id for
+    /// [`EventBus::unsubscribe`].
+    pub fn subscribe_kinds(
+        &self,
+        kinds: &'static [&'static str],
+        f: impl Fn(&Value) + Send + Sync + 'static,
+    ) -> u64 {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner.listeners.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .kinds
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((id, kinds, Arc::new(f)));
+        id
+    }
+
     /// Removes a subscriber (of events or of call records); false if it was not there.
     pub fn unsubscribe(&self, id: u64) -> bool {
-        let removed = remove(&self.inner.subscribers, id) || remove(&self.inner.calls, id);
+        let removed = remove(&self.inner.subscribers, id) || remove(&self.inner.calls, id) || {
+            let mut subs = self
+                .inner
+                .kinds
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let before = subs.len();
+            subs.retain(|(i, _, _)| *i != id);
+            subs.len() != before
+        };
         if removed {
             self.inner.listeners.fetch_sub(1, Ordering::Relaxed);
         }
@@ -156,7 +185,7 @@ impl EventBus {
             .map_or(0.0, |d| d.as_secs_f64());
         map.insert("ts".into(), json!(ts));
         let event = Value::Object(map);
-        let subs: Vec<Subscriber> = self
+        let mut subs: Vec<Subscriber> = self
             .inner
             .subscribers
             .read()
@@ -164,6 +193,15 @@ impl EventBus {
             .iter()
             .map(|(_, f)| Arc::clone(f))
             .collect();
+        subs.extend(
+            self.inner
+                .kinds
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .filter(|(_, kinds, _)| kinds.contains(&kind))
+                .map(|(_, _, f)| Arc::clone(f)),
+        );
         for f in subs {
             f(&event);
         }
@@ -208,8 +246,19 @@ mod tests {
         assert!(bus.unsubscribe(id));
         bus.emit("other", json!({}));
         assert_eq!(*seen.lock().expect("lock"), vec![json!("llm_call")]);
+        let some = Arc::new(Mutex::new(Vec::new()));
+        let s3 = Arc::clone(&some);
+        let id = bus.subscribe_kinds(&["llm_refused"], move |e| {
+            s3.lock().expect("lock").push(e["type"].clone());
+        });
+        bus.emit("llm_error", json!({}));
+        bus.emit("llm_refused", json!({}));
+        assert!(bus.unsubscribe(id));
+        assert!(!bus.unsubscribe(id));
+        bus.emit("llm_refused", json!({}));
+        assert_eq!(*some.lock().expect("lock"), vec![json!("llm_refused")]);
         let text = std::fs::read_to_string(&path).expect("read");
-        assert_eq!(text.lines().count(), 2);
+        assert_eq!(text.lines().count(), 5);
         let first: Value = serde_json::from_str(text.lines().next().expect("line")).expect("json");
         assert_eq!(first["model"], "m");
         std::fs::remove_dir_all(dir).ok();

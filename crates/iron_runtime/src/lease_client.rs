@@ -37,6 +37,7 @@ use crate::limits::{ModelPolicy, RequestLimits};
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
 use crate::record::CallRecord;
+use crate::refusals::{self, Collapser};
 use crate::sealed_key::{KeyExchange, KeySlot};
 
 /// How a runtime talks to the Control Panel.
@@ -92,6 +93,12 @@ pub enum LeaseError {
     /// A policy from the server that this runtime cannot apply as sent.
     #[error("{0}")]
     Policy(String),
+    /// The agent was stopped in the Control Panel: no lease until it is resumed.
+    #[error("{message}")]
+    Stopped {
+        /// Who stopped it and when, and what to do.
+        message: String,
+    },
 }
 
 type Https = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -279,8 +286,26 @@ impl Http {
     }
 }
 
+/// What a runtime of a stopped agent says: by whom (their role in brackets) and
+/// when, when the server says.
+fn stopped_message(by: Option<&str>, at: Option<&str>) -> String {
+    let by = by.map_or_else(|| "an admin or the agent's owner".to_owned(), str::to_owned);
+    let at = at.map(|at| format!(" at {at}")).unwrap_or_default();
+    format!(
+        "the agent was stopped in the Control Panel by {by}{at}: no new calls are admitted until an admin or its owner resumes it (POST /api/v1/agents/{{id}}/resume)"
+    )
+}
+
 fn refused(what: &'static str, status: u16, body: &Value) -> LeaseError {
     let err = &body["error"];
+    if err["code"] == "agent_stopped" {
+        return LeaseError::Stopped {
+            message: stopped_message(
+                err["details"]["stopped_by"].as_str(),
+                err["details"]["stopped_at"].as_str(),
+            ),
+        };
+    }
     LeaseError::Refused {
         what,
         status,
@@ -314,6 +339,8 @@ pub struct LeaseState {
     pub provider_base_url: Option<String>,
     /// The server asked this agent to stop.
     pub stop_requested: bool,
+    /// Why, as calls are refused (who stopped it and when).
+    pub stop_reason: String,
     /// The lease is live (not expired unrefreshed, not returned).
     pub live: bool,
     /// The per-request limits the server sent.
@@ -337,6 +364,8 @@ struct Inner {
     /// The opened provider key: read by the router and the key proxy when they sign.
     key: KeySlot,
     pipelines: Mutex<Vec<Weak<Pipeline>>>,
+    /// Refused and failed calls since the last flush, collapsed per (model, status).
+    refused: Mutex<Collapser>,
     closing: Mutex<bool>,
     /// One flush at a time (the worker's and an explicit `flush()`), so a batch is sent once.
     flushing: Mutex<()>,
@@ -383,6 +412,7 @@ impl LeaseClient {
             state: Mutex::new(LeaseState::default()),
             key: KeySlot::default(),
             pipelines: Mutex::new(Vec::new()),
+            refused: Mutex::new(Collapser::default()),
             closing: Mutex::new(false),
             flushing: Mutex::new(()),
             wake: Condvar::new(),
@@ -403,7 +433,8 @@ impl LeaseClient {
         })
     }
 
-    /// Reports every `llm_call` of `pipeline` and applies the Control Panel's
+    /// Reports every `llm_call` of `pipeline` (and its refused and failed calls and
+    /// breaker transitions, collapsed) and applies the Control Panel's
     /// per-request limits to it (now and whenever they change). Call once per pipeline.
     pub fn attach(&self, pipeline: &Arc<Pipeline>) -> u64 {
         {
@@ -415,8 +446,13 @@ impl LeaseClient {
             {
                 self.inner.note_error(&LeaseError::Policy(e));
             }
+            pipeline.set_halt(st.stop_requested.then_some(st.stop_reason.as_str()));
         }
         lock(&self.inner.pipelines).push(Arc::downgrade(pipeline));
+        let inner = Arc::clone(&self.inner);
+        pipeline
+            .events()
+            .subscribe_kinds(refusals::EVENT_KINDS, move |e| inner.observe(e));
         let inner = Arc::clone(&self.inner);
         pipeline
             .events()
@@ -465,6 +501,7 @@ impl LeaseClient {
 
     /// Sends every queued report now; true when the outbox is empty afterwards.
     pub fn flush(&self) -> bool {
+        self.inner.queue_refused();
         self.inner.flush();
         self.inner.outbox.is_empty()
     }
@@ -477,6 +514,7 @@ impl LeaseClient {
         if let Some(handle) = lock(&self.worker).take() {
             let _ = handle.join();
         }
+        self.inner.queue_refused();
         if self.inner.flush() {
             self.inner.give_back();
         }
@@ -533,6 +571,38 @@ struct Report<'a> {
     pii: Vec<ReportFinding<'a>>,
     status: &'static str,
     occurred_at: String,
+}
+
+/// A refused or failed call (or several identical ones) as the Control Panel takes it:
+/// a report with cost 0, a status from [`refusals::STATUSES`], the reason and the count.
+#[derive(serde::Serialize)]
+struct RefusalReport<'a> {
+    request_id: String,
+    model: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    provider: &'a str,
+    cost_usd: &'static str,
+    status: &'static str,
+    reason: &'a str,
+    count: u64,
+    /// What an open breaker saved (the refused calls' reservations), decimal USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    saved_usd: Option<String>,
+    breaker_state: &'static str,
+    occurred_at: &'a str,
+}
+
+fn decimal_usd(m: Money) -> String {
+    let micros = m.micros();
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+fn now_rfc3339() -> String {
+    rfc3339(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
 }
 
 /// The most findings one report lists (the Control Panel's limit per report).
@@ -592,7 +662,6 @@ impl Inner {
 
     fn enqueue(&self, call: &CallRecord) {
         let lease_id = lock(&self.state).lease_id.clone();
-        let micros = call.cost.micros();
         let report = Report {
             request_id: request_id(),
             model: &call.model,
@@ -600,7 +669,7 @@ impl Inner {
             input_tokens: call.input_tokens,
             output_tokens: call.output_tokens,
             cached_tokens: call.cached_input_tokens,
-            cost_usd: format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000),
+            cost_usd: decimal_usd(call.cost),
             latency_ms: call.latency_ms,
             pii_findings: call.pii_findings,
             pii: call
@@ -626,6 +695,57 @@ impl Inner {
             self.note_error(&LeaseError::Outbox(e));
         }
         self.wake.notify_all();
+    }
+
+    /// Counts a refused or failed call, or queues a breaker transition (an event of
+    /// a pipeline's bus; on the thread of the call).
+    fn observe(&self, event: &Value) {
+        if let Some(outcome) = refusals::classify(event) {
+            let full = lock(&self.refused).add(outcome, &now_rfc3339());
+            if full {
+                self.queue_refused();
+            }
+        } else if let Some(t) = refusals::transition(event, &now_rfc3339()) {
+            let mut t = t;
+            t["request_id"] = json!(request_id());
+            let lease_id = lock(&self.state).lease_id.clone();
+            if let Err(e) = self.outbox.push(&lease_id, &t) {
+                self.note_error(&LeaseError::Outbox(e));
+            }
+            self.wake.notify_all();
+        }
+    }
+
+    /// Moves the collapsed refusals into the outbox, one report each.
+    fn queue_refused(&self) {
+        let drained = lock(&self.refused).drain();
+        if drained.is_empty() {
+            return;
+        }
+        let lease_id = lock(&self.state).lease_id.clone();
+        for c in drained {
+            let o = &c.outcome;
+            let report = RefusalReport {
+                request_id: request_id(),
+                model: &o.model,
+                provider: &o.provider,
+                cost_usd: "0.000000",
+                status: o.status,
+                reason: &o.reason,
+                count: c.count,
+                saved_usd: (o.status == refusals::BREAKER_OPEN).then(|| decimal_usd(c.avoided)),
+                breaker_state: if o.status == refusals::BREAKER_OPEN {
+                    "open"
+                } else {
+                    "closed"
+                },
+                occurred_at: &c.first_at,
+            };
+            let report = serde_json::to_value(&report).unwrap_or_default();
+            if let Err(e) = self.outbox.push(&lease_id, &report) {
+                self.note_error(&LeaseError::Outbox(e));
+            }
+        }
     }
 
     /// Takes the server's limits and gives them to every attached pipeline.
@@ -717,8 +837,10 @@ impl Inner {
         let margin = (ttl / 10).min(Duration::from_secs(30));
         st.lifetime = ttl;
         st.deadline = Some(Instant::now() + ttl.saturating_sub(margin));
+        let was_stopped = st.stop_requested;
         st.stop_requested = body["stop"].as_bool().unwrap_or(false);
         st.live = body["status"] == "active" && !st.stop_requested;
+        let stop_now = st.stop_requested;
         let limit = if st.live {
             st.base.checked_add(granted).unwrap_or(Money::MAX)
         } else {
@@ -726,6 +848,12 @@ impl Inner {
         };
         drop(st);
         self.ledger.set_limit(limit);
+        if stop_now {
+            self.stopped(body);
+        } else if was_stopped {
+            lock(&self.state).stop_reason.clear();
+            self.set_halt(None);
+        }
         self.connected.store(true, Ordering::Relaxed);
         Ok(())
     }
@@ -788,8 +916,15 @@ impl Inner {
                 return true;
             };
             let lease_id = first.lease_id.clone();
-            let reports: Vec<&Value> = batch.iter().map(|p| &p.report).collect();
-            let body = json!({"lease_id": lease_id, "reports": reports});
+            // Breaker transitions ride in the same queue, sent as the batch's `events`.
+            let (events, reports): (Vec<&Value>, Vec<&Value>) = batch
+                .iter()
+                .map(|p| &p.report)
+                .partition(|r| r.get("kind").is_some());
+            let mut body = json!({"lease_id": lease_id, "reports": reports});
+            if !events.is_empty() {
+                body["events"] = json!(events);
+            }
             match self.http.post("/budget/report", &self.cfg.ic_token, &body) {
                 Ok((200, answer)) => {
                     let seqs: Vec<i64> = batch.iter().map(|p| p.seq).collect();
@@ -803,9 +938,13 @@ impl Inner {
                     if answer["lease"]["lease_id"] == current.as_str()
                         && answer["lease"]["stop"].as_bool() == Some(true)
                     {
-                        lock(&self.state).stop_requested = true;
-                        self.freeze();
+                        self.stopped(&answer["lease"]);
                     }
+                }
+                Ok((422, answer)) if self.drop_uncharged(&batch) => {
+                    // A Control Panel older than refusal reports: they cost nothing, so
+                    // they are dropped and the charged reports go on.
+                    self.note_error(&refused("refusal reports", 422, &answer));
                 }
                 Ok((status, answer)) => {
                     // 4xx on a report is permanent (e.g. the lease is unknown): keep the
@@ -819,6 +958,44 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Deletes the batch's reports that carry no money (refusals, failures, breaker
+    /// transitions); true when there were any.
+    fn drop_uncharged(&self, batch: &[crate::outbox::Pending]) -> bool {
+        let seqs: Vec<i64> = batch
+            .iter()
+            .filter(|p| {
+                p.report.get("kind").is_some()
+                    || p.report["status"]
+                        .as_str()
+                        .is_some_and(|s| refusals::STATUSES.contains(&s))
+            })
+            .map(|p| p.seq)
+            .collect();
+        !seqs.is_empty() && self.outbox.remove(&seqs).is_ok()
+    }
+
+    /// The server says the agent was stopped: spend nothing, and refuse every call
+    /// saying who stopped it and when.
+    fn stopped(&self, lease: &Value) {
+        let reason = stopped_message(lease["stopped_by"].as_str(), lease["stopped_at"].as_str());
+        {
+            let mut st = lock(&self.state);
+            st.stop_requested = true;
+            st.stop_reason.clone_from(&reason);
+        }
+        self.freeze();
+        self.set_halt(Some(&reason));
+    }
+
+    fn set_halt(&self, reason: Option<&str>) {
+        lock(&self.pipelines).retain(|w| {
+            w.upgrade().is_some_and(|p| {
+                p.set_halt(reason);
+                true
+            })
+        });
     }
 
     fn give_back(&self) {
@@ -857,8 +1034,7 @@ impl Inner {
                 self.connected.store(true, Ordering::Relaxed);
                 self.apply_limits(&answer);
                 if answer["stop"].as_bool() == Some(true) {
-                    lock(&self.state).stop_requested = true;
-                    self.freeze();
+                    self.stopped(&answer);
                 } else if answer["status"] != "active" {
                     self.freeze(); // expired server-side: the loop handshakes again
                 } else if lock(&self.state).stop_requested {
@@ -918,6 +1094,7 @@ impl Inner {
             if expired && lock(&self.state).live {
                 self.freeze();
             }
+            self.queue_refused();
             self.flush();
             if last_poll.elapsed() >= poll_every {
                 last_poll = Instant::now();
@@ -941,7 +1118,7 @@ impl Inner {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::{api_bases, rfc3339, Http, LeaseError};
+    use super::{api_bases, rfc3339, stopped_message, Http, LeaseError};
     use std::io::{Read, Write};
     use std::net::TcpListener;
     use std::sync::atomic::Ordering;
@@ -1024,6 +1201,29 @@ mod tests {
             Err(LeaseError::Unreachable { .. })
         ));
         assert!(Http::new(" ", Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn a_stopped_agent_is_told_who_stopped_it() {
+        let body = serde_json::json!({"error": {"code": "agent_stopped", "message": "agent 3 is stopped",
+            "details": {"stopped_by": "admin@example.com (admin)", "stopped_at": "2026-12-07T12:00:00Z"}}});
+        let e = super::refused("a lease", 409, &body);
+        assert!(matches!(e, LeaseError::Stopped { .. }));
+        let text = e.to_string();
+        assert!(
+            text.contains(
+                "stopped in the Control Panel by admin@example.com (admin) at 2026-12-07T12:00:00Z"
+            ),
+            "{text}"
+        );
+        assert!(stopped_message(None, None).contains("stopped in the Control Panel by an admin"));
+        // Another refusal stays what the server said.
+        let other =
+            serde_json::json!({"error": {"code": "budget_exceeded", "message": "no budget"}});
+        assert!(matches!(
+            super::refused("a lease", 402, &other),
+            LeaseError::Refused { status: 402, .. }
+        ));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod events;
 pub mod limits;
 pub mod pipeline;
 pub mod record;
+pub mod refusals;
 pub mod stream_guard;
 
 pub use egress::{Action as PiiAction, PiiPolicy};

@@ -114,6 +114,9 @@ pub struct Pipeline {
     pseudonyms: Arc<Pseudonyms>,
     /// Our threshold subscription on the ledger (which may outlive us when shared).
     ledger_subscription: u64,
+    /// Why nothing is admitted at all (the agent was stopped in the Control Panel):
+    /// every call is refused with this message.
+    halt: RwLock<Option<Arc<str>>>,
 }
 
 impl Drop for Pipeline {
@@ -210,6 +213,7 @@ impl Pipeline {
             limiter: Limiter::default(),
             unbounded_reserve: config.unbounded_reserve,
             ledger_subscription,
+            halt: RwLock::new(None),
         }))
     }
 
@@ -377,6 +381,11 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Refuses every call with `reason` (the agent was stopped), or admits again with `None`.
+    pub fn set_halt(&self, reason: Option<&str>) {
+        *self.halt.write().unwrap_or_else(PoisonError::into_inner) = reason.map(Arc::from);
+    }
+
     /// Parses, prices and admits a call. On success the worst case is reserved
     /// and a breaker permit is held until the call is finished.
     ///
@@ -401,6 +410,21 @@ impl Pipeline {
             .model_info(provider, &parsed.model)
             .map_err(|e| self.refuse(Some(&parsed.model), e))?;
         let (price_name, price) = (&model.price_name, &model.price);
+        let halt = self
+            .halt
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(reason) = halt {
+            return Err(self.refuse_with(
+                Some(&parsed.model),
+                PipelineError::BudgetExceeded {
+                    message: reason.to_string(),
+                    refusal: self.refusal(Money::ZERO),
+                },
+                &[("halted", json!(true))],
+            ));
+        }
         self.limiter
             .check_model(&parsed.model, price_name, provider.as_str())
             .map_err(|e| self.refuse(Some(&parsed.model), e))?;
@@ -481,7 +505,9 @@ impl Pipeline {
                     retry_after_s,
                 }) => {
                     drop(reservation);
-                    return Err(self.refuse(
+                    // What the call would have cost at most: what the open breaker saved.
+                    let avoided = estimate.cost;
+                    return Err(self.refuse_with(
                         Some(&parsed.model),
                         PipelineError::CircuitOpen {
                             message: format!("circuit breaker {breaker:?} is {state}: the upstream was not called; retry after {retry_after_s:.1}s"),
@@ -489,6 +515,10 @@ impl Pipeline {
                             state,
                             retry_after_s,
                         },
+                        &[
+                            ("avoided_micros", json!(avoided.micros())),
+                            ("provider", json!(model.price.provider.as_str())),
+                        ],
                     ));
                 }
                 Err(e) => return Err(PipelineError::BadRequest(e.to_string())),
@@ -639,11 +669,26 @@ impl Pipeline {
     }
 
     fn refuse(&self, model: Option<&str>, err: PipelineError) -> PipelineError {
+        self.refuse_with(model, err, &[])
+    }
+
+    /// [`Pipeline::refuse`] with more fields in the `llm_refused` event.
+    fn refuse_with(
+        &self,
+        model: Option<&str>,
+        err: PipelineError,
+        extra: &[(&str, Value)],
+    ) -> PipelineError {
         self.stats.refused.fetch_add(1, Ordering::Relaxed);
-        self.events.emit(
-            "llm_refused",
-            json!({"model": model, "code": err.code(), "status": err.status(), "message": err.to_string()}),
-        );
+        if self.events.is_active() {
+            let mut event = json!({"model": model, "code": err.code(), "status": err.status(), "message": err.to_string()});
+            if let Some(m) = event.as_object_mut() {
+                for (k, v) in extra {
+                    m.insert((*k).to_owned(), v.clone());
+                }
+            }
+            self.events.emit("llm_refused", event);
+        }
         err
     }
 
@@ -753,7 +798,8 @@ impl Call {
         self.pipeline.stats.failed.fetch_add(1, Ordering::Relaxed);
         self.pipeline.events.emit(
             "llm_error",
-            json!({"model": self.parsed.model, "error": reason, "latency_ms": ms(self.started.elapsed())}),
+            json!({"model": self.parsed.model, "provider": self.model.price.provider.as_str(), "error": reason,
+                   "latency_ms": ms(self.started.elapsed())}),
         );
         let _ = self.reservation.release();
     }
@@ -919,7 +965,8 @@ impl Call {
         self.pipeline.stats.failed.fetch_add(1, Ordering::Relaxed);
         self.pipeline.events.emit(
             "llm_error",
-            json!({"model": self.parsed.model, "status": status, "latency_ms": ms(self.started.elapsed())}),
+            json!({"model": self.parsed.model, "provider": self.model.price.provider.as_str(), "status": status,
+                   "latency_ms": ms(self.started.elapsed())}),
         );
         let _ = self.reservation.release();
     }

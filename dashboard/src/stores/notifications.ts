@@ -13,6 +13,10 @@ export interface Notice {
   agentId: number | null;
   /** budget warnings: the recommended increase */
   increaseUsd?: number;
+  /** breaker notices: the agent and model, and what it saved while this notice is up */
+  key?: string;
+  callsSaved?: number;
+  usdSaved?: number;
   level: "warn" | "error";
 }
 
@@ -40,19 +44,35 @@ export const useNotifications = defineStore("notifications", () => {
   /** A notice for the event, if it is one of the three kinds. */
   function fromEvent(e: LiveEvent, agent: string, provider?: string): void {
     if (e.type === "BREAKER_EVENT" && e.state === "open") {
-      add({
-        kind: "breaker",
-        level: "error",
+      // A runtime reports what an open breaker saves with every flush: one notice per breaker,
+      // its totals growing, rather than one pop-up a second.
+      const key = `${e.agent_id}/${e.model}`;
+      const shown = notices.value.find((n) => n.kind === "breaker" && n.key === key);
+      const callsSaved = (shown?.callsSaved ?? 0) + Number(e.calls_saved ?? 0);
+      const usdSaved = (shown?.usdSaved ?? 0) + Number(e.usd_saved ?? 0);
+      const saves = shown?.callsSaved != null || e.calls_saved != null;
+      const notice = {
+        kind: "breaker" as const,
+        level: "error" as const,
         agentId: e.agent_id,
+        key,
+        callsSaved: saves ? callsSaved : undefined,
+        usdSaved: saves ? usdSaved : undefined,
         title: `Circuit breaker open: ${agent}`,
         lines: [
           `Service: ${e.provider ?? provider ? `${e.provider ?? provider} / ` : ""}${e.model}`,
           ...(e.failures != null ? [`Failures: ${e.failures}`] : []),
-          ...(e.calls_saved != null ? [`Calls saved: ${e.calls_saved}`] : []),
-          ...(e.usd_saved != null ? [`Saved: ${money(Number(e.usd_saved))}`] : []),
+          ...(saves ? [`Calls saved: ${callsSaved}`, `Saved: ${money(usdSaved)}`] : []),
           "Calls to it are refused until it cools down.",
         ],
-      });
+      };
+      if (shown) {
+        Object.assign(shown, notice);
+        clearTimeout(timers.get(shown.id));
+        timers.set(shown.id, setTimeout(() => close(shown.id), DISMISS_MS));
+      } else {
+        add(notice);
+      }
     } else if (e.type === "PII_ALERT") {
       const entities = (e.entities as string[] | undefined) ?? [];
       const request = Number(e.request_findings ?? 0);

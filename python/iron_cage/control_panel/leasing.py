@@ -27,6 +27,7 @@ from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.events import EventHub, emit, run_after_commit
 from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, PiiFinding, UsageRecord
 from iron_cage.control_panel.money import MAX_USD, micros, usd
+from iron_cage.control_panel.refusals import REFUSAL_COLUMNS, refusal_columns
 from iron_cage.control_panel.wire import UsageIn
 
 LEASE_PREFIX = "lse_"
@@ -216,6 +217,7 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             "status": r.status,
             "occurred_at": r.occurred_at.astimezone(UTC) if r.occurred_at and r.occurred_at.tzinfo else now,
             "received_at": now,
+            **refusal_columns(r),
         }
         # In request_id order, so two batches sharing ids lock their index entries in one order.
         for r in sorted(reports, key=lambda r: r.request_id)
@@ -310,6 +312,7 @@ _USAGE_COLUMNS = [
     ("status", "varchar"),
     ("occurred_at", "timestamptz"),
     ("received_at", "timestamptz"),
+    *REFUSAL_COLUMNS,
 ]
 _PG_INSERT_USAGE = text(
     f"INSERT INTO {UsageRecord.__tablename__} ({', '.join(c for c, _ in _USAGE_COLUMNS)}) "

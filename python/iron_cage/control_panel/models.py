@@ -147,6 +147,7 @@ class Agent(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     stop_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    stopped_by: Mapped[str | None] = mapped_column(String(320), nullable=True)  # migration 0012
     allowed_models: Mapped[str | None] = mapped_column(Text, nullable=True)
     allowed_providers: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The PII policies for what requests send and what replies bring: JSON maps of entity (or
@@ -301,6 +302,11 @@ class UsageRecord(Base):
     pii_findings: Mapped[int] = mapped_column(Integer, default=0)
     breaker_state: Mapped[str] = mapped_column(String(16), default="closed")
     status: Mapped[str] = mapped_column(String(16), default="ok")
+    # Refused and failed calls (migration 0012): why, how many identical ones, what an open
+    # breaker saved. They cost nothing and are left out of every usage total.
+    reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    count: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    saved_micros: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # The runtime's claim, shown in traces; every aggregate uses received_at (migration 0004).
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)

@@ -393,6 +393,8 @@ class LeaseOut(BaseModel):
     status: str
     provider: str
     stop: bool = False
+    stopped_by: str | None = Field(None, description="with stop: who stopped the agent")
+    stopped_at: datetime | None = Field(None, description="with stop: when")
     limits: LeaseLimits = Field(default_factory=lambda: LeaseLimits())
 
 
@@ -437,6 +439,41 @@ class PiiFindingIn(Model):
         return self
 
 
+# A report's status (docs/protocol.md, "Refused and failed calls"). Charged calls: ``ok``,
+# ``error``, ``blocked`` (the reply was withheld for PII; still billed). Refused calls were never
+# sent (cost 0); failed ones were sent and got no usable answer (cost 0 unless billed).
+CallStatus = Literal[
+    "ok",
+    "error",
+    "blocked",
+    "refused_budget",
+    "refused_limit",
+    "refused_policy",
+    "refused_stopped",
+    "refused_tool",
+    "blocked_pii",
+    "breaker_open",
+    "failed_upstream",
+    "failed_timeout",
+    "failed_connect",
+]
+REFUSED_STATUSES = frozenset(
+    {
+        "refused_budget",
+        "refused_limit",
+        "refused_policy",
+        "refused_stopped",
+        "refused_tool",
+        "blocked_pii",
+        "breaker_open",
+    }
+)
+FAILED_STATUSES = frozenset({"failed_upstream", "failed_timeout", "failed_connect"})
+# What /traces?status= also takes: every refused, or every failed, call.
+StatusFilter = Literal[CallStatus, "refused", "failed"]
+BreakerState = Literal["closed", "open", "half_open"]
+
+
 class UsageIn(Model):
     request_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     model: Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -447,8 +484,17 @@ class UsageIn(Model):
     cost_usd: Usd
     latency_ms: Annotated[float, Field(ge=0, le=86_400_000, allow_inf_nan=False)] = 0.0
     pii_findings: Annotated[int, Field(ge=0, le=1_000_000)] = 0
-    breaker_state: Literal["closed", "open", "half_open"] = "closed"
-    status: Literal["ok", "error", "blocked"] = "ok"
+    breaker_state: BreakerState = "closed"
+    status: CallStatus = "ok"
+    reason: Annotated[str, StringConstraints(max_length=300)] = Field(
+        "", description="why a call was refused or failed, in a few words (never a prompt or a value)"
+    )
+    count: Annotated[int, Field(ge=1, le=10**9)] = Field(
+        1, description="identical refused or failed calls this report stands for (a retry storm is one)"
+    )
+    saved_usd: Usd | None = Field(
+        None, description="breaker_open: what the refused calls would have cost at most"
+    )
     occurred_at: datetime | None = None
     pii: Annotated[list[PiiFindingIn], Field(max_length=1000)] | None = Field(
         default=None,
@@ -456,15 +502,52 @@ class UsageIn(Model):
         "sent, one each (optional)",
     )
 
+    @model_validator(mode="after")
+    def _refusals_cost_nothing(self) -> UsageIn:
+        if self.status in REFUSED_STATUSES and self.cost_usd != 0:
+            raise ValueError(f"a {self.status} call was never sent, so its cost_usd must be 0")
+        if self.status not in REFUSED_STATUSES | FAILED_STATUSES and (self.count != 1 or self.reason):
+            raise ValueError("count and reason are for refused and failed calls only")
+        if self.saved_usd is not None and self.status != "breaker_open":
+            raise ValueError("saved_usd is for breaker_open reports only")
+        return self
+
+    @property
+    def charged(self) -> bool:
+        """A call that was made and counts as usage (not a refusal; a failure only if billed)."""
+        return self.status not in REFUSED_STATUSES | FAILED_STATUSES or self.cost_usd > 0
+
     @property
     def reply_findings(self) -> int:
         """PII found in the reply: the reported count, or the listed reply findings if more."""
         return max(self.pii_findings, sum(1 for f in self.pii or () if f.direction == "reply"))
 
 
+class RuntimeEventIn(Model):
+    """Something a runtime saw happen, sent with its reports: a breaker's state change."""
+
+    request_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    kind: Literal["breaker"]
+    breaker: Annotated[str, StringConstraints(min_length=1, max_length=140)]
+    model: Annotated[str, StringConstraints(max_length=100)] = ""
+    provider: Annotated[str, StringConstraints(max_length=32)] = ""
+    from_state: BreakerState
+    to_state: BreakerState
+    occurred_at: datetime | None = None
+
+
 class ReportIn(Model):
     lease_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    reports: Annotated[list[UsageIn], Field(min_length=1, max_length=1000)]
+    reports: Annotated[list[UsageIn], Field(max_length=1000)]
+    events: Annotated[list[RuntimeEventIn], Field(max_length=1000)] = Field(
+        default_factory=list, description="breaker transitions the runtime saw (optional)"
+    )
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ReportIn:
+        if not self.reports and not self.events:
+            raise ValueError("a report batch holds at least one report or event")
+        return self
 
 
 class ReportOut(BaseModel):
@@ -535,6 +618,9 @@ class TraceOut(BaseModel):
     pii_findings: int
     breaker_state: str
     status: str
+    reason: str = Field("", description="why a refused or failed call was refused or failed")
+    count: int = Field(1, description="identical refused or failed calls this record stands for")
+    saved_usd: float = Field(0.0, description="breaker_open: what the refused calls would have cost")
     occurred_at: datetime = Field(description="when the runtime says the call happened")
     received_at: datetime = Field(description="when the server recorded it; usage windows use this")
 

@@ -174,8 +174,8 @@ class ToolGovernor:
         started = time.perf_counter()
         try:
             breaker = self._admit(tool)
-        except PolicyError:
-            self._event(tool, started, "refused", args, kwargs)
+        except PolicyError as exc:
+            self._event(tool, started, "refused", args, kwargs, getattr(exc, "code", ""))
             raise
         try:
             result = breaker.call(fn, *args, **kwargs) if breaker is not None else fn(*args, **kwargs)
@@ -197,8 +197,8 @@ class ToolGovernor:
         started = time.perf_counter()
         try:
             breaker = self._admit(tool)
-        except PolicyError:
-            self._event(tool, started, "refused", args, kwargs)
+        except PolicyError as exc:
+            self._event(tool, started, "refused", args, kwargs, getattr(exc, "code", ""))
             raise
         try:
             if breaker is not None:

@@ -121,6 +121,8 @@ def stop_agent(agent_id: Id, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "stopped"
     a.stop_requested_at = datetime.now(UTC)
+    user = s.get(User, who.user_id) if who.user_id is not None else None
+    a.stopped_by = f"{user.email if user else who.name} ({who.role})"  # named in the runtime's error
     emit(s, "AGENT_EVENT", a.id, a.owner_id, event="stopped", by=who.name, by_role=who.role)
     publish_state(s, a)
     return agent_out(s, a)
@@ -131,6 +133,7 @@ def resume_agent(agent_id: Id, who: Staff, s: Db) -> AgentOut:
     a = visible_agent(s, who, agent_id, write=True)
     a.status = "active"
     a.stop_requested_at = None
+    a.stopped_by = None
     emit(s, "AGENT_EVENT", a.id, a.owner_id, event="resumed", by=who.name, by_role=who.role)
     publish_state(s, a)
     return agent_out(s, a)

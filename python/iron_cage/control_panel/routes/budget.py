@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from iron_cage.control_panel import leasing, policy
+from iron_cage.control_panel import leasing, policy, refusals
 from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.alerts import check_budget, check_pii
 from iron_cage.control_panel.budgets import budget_of, publish_state
@@ -74,7 +74,24 @@ def lease_out(s: Session, lease: Lease) -> LeaseOut:
         status=lease.status,
         provider=agent.provider,
         stop=agent.status != "active",
+        stopped_by=agent.stopped_by if agent.status != "active" else None,
+        stopped_at=agent.stop_requested_at if agent.status != "active" else None,
         limits=effective_limits(s, agent),
+    )
+
+
+def _stopped(agent: Agent) -> ApiError:
+    """A stopped agent's handshake or refresh: who stopped it and when, for the runtime's error."""
+    by = f" by {agent.stopped_by}" if agent.stopped_by else ""
+    at = f" at {agent.stop_requested_at.isoformat()}" if agent.stop_requested_at else ""
+    return ApiError(
+        409,
+        "agent_stopped",
+        f"agent {agent.id} was stopped{by}{at}: no lease until an admin or its owner resumes it "
+        f"(POST /api/v1/agents/{agent.id}/resume)",
+        agent_id=agent.id,
+        stopped_by=agent.stopped_by,
+        stopped_at=agent.stop_requested_at.isoformat() if agent.stop_requested_at else None,
     )
 
 
@@ -120,7 +137,7 @@ def handshake(
     agent = s.get(Agent, who.agent_id)
     assert agent is not None
     if agent.status != "active":
-        raise conflict(f"agent {agent.id} is {agent.status}: an admin or its owner must resume it")
+        raise _stopped(agent)
     key = current_key(s, agent.provider)
     with release_audited(cp, s, who, key):
         require_exchange(agent, key, body.key_exchange)
@@ -150,7 +167,7 @@ def report(body: ReportIn, who: AgentCaller, cp: CP, s: Db) -> ReportOut:
     assert agent is not None
     allowed = policy.effective(s, agent)
     for r in body.reports:
-        if (why := policy.refusal(allowed, r)) is not None:
+        if not refusals.exempt_from_model_policy(r) and (why := policy.refusal(allowed, r)) is not None:
             detail = f"usage report {r.request_id!r} on lease {lease.id!r}: {why}"
             record = partial(
                 policy.record_unauthorized, cp, who, agent.id, agent.owner_id, "model_not_allowed", detail
@@ -167,10 +184,16 @@ def report(body: ReportIn, who: AgentCaller, cp: CP, s: Db) -> ReportOut:
                 allowed_models=allowed.allowed_models,
                 allowed_providers=allowed.allowed_providers,
             )
-    result = leasing.record_usage(cp.db, s, lease, body.reports)
-    if result.accepted:
-        new = [r for r in body.reports if r.request_id in result.new_ids]
-        _report_events(s, agent, lease, new, result.cost, check_pii(cp, s, agent, new))
+    # A batch of breaker transitions only records no calls.
+    result = (
+        leasing.record_usage(cp.db, s, lease, body.reports)
+        if body.reports
+        else leasing.ReportResult(0, 0, set(), 0)
+    )
+    new = [r for r in body.reports if r.request_id in result.new_ids]
+    refusals.after_report(s, who, agent, new, body.events)
+    if charged := [r for r in new if r.charged]:
+        _report_events(s, agent, lease, charged, result.cost, check_pii(cp, s, agent, charged))
         check_budget(cp, s, agent)
     return ReportOut(accepted=result.accepted, duplicates=result.duplicates, lease=lease_out(s, lease))
 
@@ -222,8 +245,10 @@ def refresh(body: RefreshLeaseIn, who: AgentCaller, cp: CP, s: Db) -> LeaseGrant
     assert who.agent_id is not None
     lease = leasing.owned_lease(s, body.lease_id, who.agent_id)
     agent = s.get(Agent, who.agent_id)
-    if agent is None or agent.status != "active":
-        raise conflict(f"agent {who.agent_id} is stopped: return the lease and stop")
+    if agent is None:
+        raise conflict(f"agent {who.agent_id} is gone: return the lease and stop")
+    if agent.status != "active":
+        raise _stopped(agent)
     key = current_key(s, agent.provider)
     with release_audited(cp, s, who, key):
         require_exchange(agent, key, body.key_exchange)

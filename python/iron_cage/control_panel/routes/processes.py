@@ -18,6 +18,7 @@ from fastapi import Query, Response
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel import refusals
 from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.db import SafeSum
 from iron_cage.control_panel.deps import AgentCaller, AgentReader, Db, Id, TxRouter
@@ -138,6 +139,7 @@ def call_metrics(s: Session, agent_id: int, start: datetime, end: datetime) -> C
         UsageRecord.agent_id == agent_id,
         UsageRecord.received_at >= start,
         UsageRecord.received_at < end,
+        refusals.counted(),  # refused and failed calls are not usage
     )
     n, ok, inp, cached, cost, first, last = s.execute(
         select(

@@ -14,6 +14,7 @@ from fastapi import Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from iron_cage.control_panel import refusals
 from iron_cage.control_panel.access import visible_agent
 from iron_cage.control_panel.db import SafeSum
 from iron_cage.control_panel.deps import Db, Id, Person, Reader, TxRouter
@@ -24,6 +25,7 @@ from iron_cage.control_panel.principal import Principal
 from iron_cage.control_panel.wire import (
     Direction,
     PiiFindingOut,
+    StatusFilter,
     TraceDetailOut,
     TraceOut,
     UsageGroup,
@@ -73,8 +75,21 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     return start, end
 
 
-def _scoped(q: Any, s: Session, who: Principal, agent_id: int | None, start: datetime, end: datetime) -> Any:
+def _scoped(
+    q: Any,
+    s: Session,
+    who: Principal,
+    agent_id: int | None,
+    start: datetime,
+    end: datetime,
+    *,
+    usage: bool = True,
+) -> Any:
+    """``q`` within the window and what ``who`` sees; with ``usage``, charged calls only
+    (refused and failed ones are listed in traces, never usage)."""
     q = q.where(UsageRecord.received_at >= start, UsageRecord.received_at < end)
+    if usage:
+        q = q.where(refusals.counted())
     if agent_id is not None:
         visible_agent(s, who, agent_id)
         q = q.where(UsageRecord.agent_id == agent_id)
@@ -172,7 +187,10 @@ def traces(
     s: Db,
     agent_id: AgentFilter = None,
     model: Annotated[str | None, Query(max_length=100)] = None,
-    status: Annotated[Literal["ok", "error", "blocked"] | None, Query()] = None,
+    status: Annotated[
+        StatusFilter | None,
+        Query(description="one status, or refused / failed for every refused or failed call"),
+    ] = None,
     since: Since = None,
     until: Until = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -180,17 +198,18 @@ def traces(
         int | None, Query(ge=1, le=2**31 - 1, description="page: ids below this one")
     ] = None,
 ) -> list[TraceOut]:
-    """Per-request records, newest first (model, tokens, cost, latency, PII findings, breaker state)."""
+    """Per-request records, newest first (model, tokens, cost, latency, PII findings, breaker state),
+    refused and failed calls too (with their reason and how many identical calls each stands for)."""
     start, end = _window(since, until)
     q = (
-        _scoped(select(UsageRecord), s, who, agent_id, start, end)
+        _scoped(select(UsageRecord), s, who, agent_id, start, end, usage=False)
         .order_by(UsageRecord.id.desc())
         .limit(limit)
     )
     if model is not None:
         q = q.where(UsageRecord.model == model)
     if status is not None:
-        q = q.where(UsageRecord.status == status)
+        q = q.where(refusals.status_filter(status))
     if before_id is not None:
         q = q.where(UsageRecord.id < before_id)
     return [_trace(r) for r in s.scalars(q)]
@@ -212,6 +231,9 @@ def _trace(r: UsageRecord) -> TraceOut:
         pii_findings=r.pii_findings,
         breaker_state=r.breaker_state,
         status=r.status,
+        reason=r.reason,
+        count=r.count,
+        saved_usd=usd(r.saved_micros),
         occurred_at=r.occurred_at,
         received_at=r.received_at,
     )
