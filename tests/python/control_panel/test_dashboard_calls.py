@@ -152,3 +152,38 @@ def test_a_calls_page_fits_a_390px_screen(browser: Browser, panel: EmbeddedContr
     assert width <= page.evaluate("() => window.innerWidth"), width
     page.close()
     api.close()
+
+
+def test_a_collapsed_refusal_shows_why_how_many_calls_and_what_it_saved(
+    browser: Browser, panel: EmbeddedControlPanel
+) -> None:
+    api = admin(panel)
+    _, token = agent_with_token(api, "breaker-hit", 10)
+    refused = {
+        "request_id": "breaker-open-1",
+        "model": "gpt-4o",
+        "provider": "openai",
+        "cost_usd": "0",
+        "status": "breaker_open",
+        "reason": "circuit breaker 'openai' is open; retry in 30 s",
+        "count": 1234,
+        "saved_usd": "0.61",
+    }
+    report(panel, token, [refused])
+    tid = trace_id(api, "breaker-open-1")
+    page, errors = new_page(browser)
+    log_in(page, panel.url)
+    page.click("[data-tab='/calls']")
+    row = page.locator(f"[data-traces] tr[data-trace='{tid}']")
+    assert row.locator("[data-count]").inner_text().strip() == "\u00d71,234"
+    row.click()
+    detail = page.locator("[data-trace-detail]")
+    detail.wait_for()
+    assert detail.locator("[data-status]").inner_text() == "breaker_open"
+    assert detail.locator("[data-reason]").inner_text() == refused["reason"]
+    assert detail.locator("[data-count]").inner_text() == "1,234 identical calls in one record"
+    assert detail.locator("[data-saved]").inner_text().startswith("$0.61")
+    assert detail.locator("[data-cost]").inner_text() == "$0.00"
+    assert errors == []
+    page.close()
+    api.close()
