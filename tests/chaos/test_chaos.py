@@ -149,7 +149,7 @@ def test_kill_9_a_runtime(database_url: str, tmp_path: Path) -> None:
         with FaultProxy(servers[0].port) as proxy, FakeProvider() as fake:
             sampler.start()
             pause = tmp_path / "pause"
-            cfg = {
+            cfg: dict[str, Any] = {
                 "urls": [proxy.url],
                 "token": token,
                 "outbox": str(tmp_path / "killed" / "outbox.db"),
@@ -284,7 +284,8 @@ def test_outbox_disk_full(database_url: str, tmp_path: Path, tiny_disk: Path) ->
             sampler.stop()
             print(f"CHAOS disk full: {seen}")
             figures = check_invariants("outbox disk full", database_url, fake, work, sampler)
-            assert all(e.startswith(f"outbox {tiny_disk}") and "disk is full" in e for e in seen["errors"]), seen
+            for e in seen["errors"]:  # each runtime says which file and why
+                assert e.startswith(f"outbox {tiny_disk}") and "disk is full" in e, seen
             assert seen["calls_while_full"] == 0, seen  # nothing made that could not be recorded
             assert seen["refused_while_full"] > 0, seen
             assert work.calls > seen["calls_at_free"], seen  # resumed once the disk had room
