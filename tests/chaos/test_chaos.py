@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import threading
 import time
@@ -240,8 +241,9 @@ def _fill(disk: Path) -> Path:
 
 
 def test_outbox_disk_full(database_url: str, tmp_path: Path, tiny_disk: Path) -> None:
-    """No outbox, no calls: at start a clear error; mid-run (disk full) calls are refused, the
-    report that hit the full disk is kept in memory and still delivered; freed, calls resume."""
+    """No outbox, no calls: at start a clear error; mid-run (disk full) a report that cannot be
+    written is kept in memory and still delivered, and calls are refused until the outbox takes
+    writes again; freed, calls resume."""
     servers = start_replicas(database_url, tmp_path, 1, "--lease-ttl", "4", "--sweep-interval", "0.5")
     sampler = Sampler(database_url)
     try:
@@ -287,7 +289,13 @@ def test_outbox_disk_full(database_url: str, tmp_path: Path, tiny_disk: Path) ->
             figures = check_invariants("outbox disk full", database_url, fake, work, sampler)
             for e in seen["errors"]:  # each runtime says which file and why
                 assert e.startswith(f"outbox {tiny_disk}") and "disk is full" in e, seen
-            assert seen["calls_while_full"] == 0, seen  # nothing made that could not be recorded
+            # SQLite keeps writing into space its files already hold (a checkpointed WAL is reused),
+            # so calls may go on while the disk is full, each report written; what cannot be written
+            # is the report of the call in flight when a write failed (one thread per runtime):
+            # kept in memory, and the runtime refuses the calls after it.
+            for e in seen["errors"]:
+                kept = re.search(r"; (\d+) kept in memory", e)
+                assert kept is None or int(kept.group(1)) <= 1, e
             assert seen["refused_while_full"] > 0, seen
             assert work.calls > seen["calls_at_free"], seen  # resumed once the disk had room
             assert figures["errors"] == 0
