@@ -13,11 +13,12 @@ PY := $(BIN)/python
 MATURIN_FLAGS ?= --release
 export PYO3_PYTHON := $(abspath $(PY))
 
-.PHONY: postgres chromium bench-cp-scale dashboard test-dashboard screenshots bench-control-panel bench-router test-crewai framework-wheel test-llamaindex test-dspy test-frameworks help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
+.PHONY: postgres chromium chaos bench-cp-scale dashboard test-dashboard screenshots bench-control-panel bench-router test-crewai framework-wheel test-llamaindex test-dspy test-frameworks help setup build demo test test-rust test-python install-check bench bench-rust bench-python fuzz lint fmt clean
 
 help:
 	@echo "make demo    run the governed demo agent"
 	@echo "make test    run every test suite (Rust and Python)"
+	@echo "make chaos   the chaos suite: replicas killed, PostgreSQL restarted, partitions (not in make test)"
 	@echo "make bench   run the benchmarks (results: BENCHMARKS.md)"
 	@echo "make lint    ruff, mypy --strict, stubtest, clippy -D warnings, cargo fmt --check"
 	@echo "make setup   create $(VENV) and build the extension (done by the others as needed)"
@@ -106,6 +107,11 @@ postgres:
 # pytest exits 5 when it collects no tests; that is a broken suite, not a pass.
 test-python: setup postgres chromium
 	$(PY) -m pytest tests/python || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests: failing" >&2; exit $$rc; }
+
+# Real replicas, a real PostgreSQL and runtimes under faults (docs/reliability.md "Chaos suite");
+# slow and disruptive by design, so not part of `make test`.
+chaos: setup postgres
+	$(PY) -m pytest -p no:cacheprovider -s tests/chaos --rootdir tests/chaos -c /dev/null -W error -o xfail_strict=true
 
 # CrewAI pins openai<3 (on httpx), so its integration tests run in their own venv
 # against a wheel of the same build.

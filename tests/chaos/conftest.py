@@ -3,6 +3,12 @@ runtime threads, and the invariant checks every scenario ends with."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -99,6 +105,8 @@ class Workload:
     failovers: int = 0
     spent_local: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    runtimes: list[ic.AgentRuntime] = field(default_factory=list)  # the live ones, to look at
+    refusal: str = ""  # the last refusal's message
 
     def run(self, seconds: float, during: Callable[[], None] | None = None, slice_usd: float = 0.05) -> None:
         stop = threading.Event()
@@ -111,6 +119,8 @@ class Workload:
                 outbox_path=self.tmp / f"outbox-{i}.db",
                 name=f"w{i}",
             ) as rt:
+                with self.lock:
+                    self.runtimes.append(rt)
                 client = rt.instrument(
                     openai.OpenAI(base_url=self.fake.base_url, api_key="k", max_retries=0, timeout=10)
                 )
@@ -121,9 +131,10 @@ class Workload:
                         )
                         with self.lock:
                             self.calls += 1
-                    except ic.BudgetExceededError:
+                    except ic.BudgetExceededError as exc:
                         with self.lock:
                             self.refused += 1
+                            self.refusal = str(exc)
                         time.sleep(0.05)
                     except Exception as exc:  # counted and shown, never hidden
                         with self.lock:
@@ -181,3 +192,97 @@ def check_invariants(
     assert not over  # (c)
     assert sampler.samples > 0 and not sampler.violations, sampler.violations[:5]  # (d)
     return figures
+
+
+class RuntimeProcess:
+    """tests/chaos/runtime_proc.py in a process of its own, its output lines collected."""
+
+    def __init__(self, cfg: dict[str, Any], log: Path) -> None:
+        self.cfg = cfg
+        self.log = log
+        self.lines: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> RuntimeProcess:
+        with open(self.log, "a") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("runtime_proc.py")), json.dumps(self.cfg)],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+            )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, cond: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline or (self.proc is not None and self.proc.poll() is not None):
+                time.sleep(0.2)  # the last lines
+                if cond():
+                    return
+                raise AssertionError(
+                    f"runtime process: no {what}; last lines {self.lines[-5:]}; "
+                    f"stderr {self.log.read_text()[-2000:]}"
+                )
+            time.sleep(0.02)
+
+    @property
+    def calls(self) -> int:
+        return sum(1 for line in self.lines if line.startswith("call "))
+
+    @property
+    def spent(self) -> float:
+        last = [line for line in self.lines if line.startswith("call ")]
+        return float(last[-1].split()[2]) if last else 0.0
+
+    @property
+    def refused(self) -> int:
+        return sum(1 for line in self.lines if line == "refused")
+
+    @property
+    def errors(self) -> list[str]:
+        return [line for line in self.lines if line.startswith("error ")]
+
+    def status(self) -> dict[str, Any]:
+        found = [line for line in self.lines if line.startswith("status ")]
+        return dict(json.loads(found[-1][len("status ") :])) if found else {}
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._reader.join(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait(10)
+            self._reader.join(10)
+
+
+def outbox_rows(path: Path) -> int:
+    """Reports waiting in an outbox file (read by another process, as the next run would)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0])
+
+
+def client_connections(port: int) -> int:
+    """Open TCP connections (ESTABLISHED or CLOSE_WAIT) from this host to ``port`` on loopback."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            for row in f.readlines()[1:]:
+                fields = row.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] in ("01", "08"):
+                    n += 1
+    return n

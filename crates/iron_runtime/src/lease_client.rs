@@ -692,6 +692,8 @@ impl Inner {
         };
         let report = serde_json::to_value(&report).unwrap_or_default();
         if let Err(e) = self.outbox.push(&lease_id, &report) {
+            // Kept in memory, but no further call until the outbox takes writes again.
+            self.ledger.set_limit(self.frozen_limit());
             self.note_error(&LeaseError::Outbox(e));
         }
         self.wake.notify_all();
@@ -841,7 +843,7 @@ impl Inner {
         st.stop_requested = body["stop"].as_bool().unwrap_or(false);
         st.live = body["status"] == "active" && !st.stop_requested;
         let stop_now = st.stop_requested;
-        let limit = if st.live {
+        let limit = if st.live && self.outbox.error().is_none() {
             st.base.checked_add(granted).unwrap_or(Money::MAX)
         } else {
             self.frozen_limit()

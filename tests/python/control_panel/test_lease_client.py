@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -207,6 +208,55 @@ def test_bad_token_or_unreachable_server_is_a_clear_error(env: Env, tmp_path: Pa
         ic.AgentRuntime(control_panel="http://127.0.0.1:9", ic_token=env.token, outbox_path=tmp_path / "b.db")
     with pytest.raises(ic.ConfigError, match="needs both"):
         ic.AgentRuntime(control_panel=env.server.url)
+
+
+def test_an_outbox_that_cannot_be_written_refuses_calls_and_loses_no_report(env: Env, tmp_path: Path) -> None:
+    """Disk full under the outbox: the call whose report hit it is still reported (kept in
+    memory), and the next calls are refused instead of made unrecorded."""
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    mount = shutil.which("mount")
+    if mount is None:
+        pytest.skip("needs a tmpfs to fill: no mount command")
+    mounted = subprocess.run([mount, "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"needs a tmpfs to fill: {mounted.stderr.decode().strip()}")
+    try:
+        with ic.AgentRuntime(
+            budget=0.5, control_panel=env.server.url, ic_token=env.token, outbox_path=disk / "o.db"
+        ) as rt:
+            assert rt.lease is not None
+            client = rt.instrument(env.client())
+            for i in range(3):
+                ask(client, f"question {i}")
+            fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                for chunk in (65536, 512):
+                    try:
+                        while True:
+                            os.write(fd, b"\0" * chunk)
+                    except OSError:
+                        pass
+            finally:
+                os.close(fd)
+            made, refused = 3, False
+            for i in range(5):  # the first write that needs room fails inside its call
+                try:
+                    ask(client, f"after {i}")
+                except ic.BudgetExceededError:
+                    refused = True
+                    break
+                made += 1
+            assert refused and made <= 5, made
+            assert "cannot write usage reports" in rt.lease.status()["last_error"]
+            assert env.fake.request_count == made
+            rt.lease.flush()  # (true only once the delivered ones can be deleted from the file)
+            wait_for(lambda: env.usage_count() == made)  # the one kept in memory arrived too
+            os.unlink(disk / "filler")
+            wait_for(rt.lease.flush)
+            assert env.usage_count() == made  # sent again from the file: counted once
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_a_killed_runtime_lease_returns_to_the_pool_after_expiry(database_url: str, tmp_path: Path) -> None:
