@@ -226,8 +226,8 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run pii_scan -- -max_total_time=$(FUZZ_SECONDS)
 
 lint: setup dashboard/node_modules/.installed
-	$(BIN)/ruff check python tests/python tests/crewai benches/python examples
-	$(BIN)/ruff format --check python tests/python tests/crewai benches/python examples
+	$(BIN)/ruff check python tests/python tests/chaos tests/crewai benches/python examples
+	$(BIN)/ruff format --check python tests/python tests/chaos tests/crewai benches/python examples
 	$(BIN)/mypy
 	$(PY) -m mypy.stubtest iron_cage._core --allowlist stubtest-allowlist.txt
 	cargo fmt --all --check
@@ -236,7 +236,7 @@ lint: setup dashboard/node_modules/.installed
 
 fmt: | $(BIN)/activate
 	cargo fmt --all
-	$(BIN)/ruff format python tests/python tests/crewai benches/python examples
+	$(BIN)/ruff format python tests/python tests/chaos tests/crewai benches/python examples
 	$(BIN)/ruff check --fix python tests/python tests/crewai benches/python examples
 
 clean:

@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 import iron_cage as ic
+from iron_cage.control_panel.refusals import UNCHARGED
 from iron_cage.testing import FakeProvider
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,9 +165,17 @@ def check_invariants(
 ) -> dict[str, Any]:
     """(a) recorded == billed, (b) no request_id twice, (c) spent <= allocation, (d) sampled leases."""
     with psycopg.connect(dsn.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        # Charged calls only: refused and failed ones are reported too (cost 0), listed, never billed.
+        charged = "(status <> ALL(%(uncharged)s) OR cost_micros > 0)"
         records, recorded_micros, distinct = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(cost_micros), 0), COUNT(DISTINCT request_id) FROM usage_records"
+            "SELECT COUNT(*), COALESCE(SUM(cost_micros), 0), COUNT(DISTINCT request_id) FROM usage_records "
+            f"WHERE {charged}",
+            {"uncharged": sorted(UNCHARGED)},
         ).fetchone() or (0, 0, 0)
+        uncharged_rows, twice = conn.execute(
+            f"SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT request_id) FROM usage_records WHERE NOT {charged}",
+            {"uncharged": sorted(UNCHARGED)},
+        ).fetchone() or (0, 0)
         recorded_micros = int(recorded_micros)
         spent_sum = conn.execute("SELECT COALESCE(SUM(spent_micros), 0) FROM budgets").fetchone()
         over = conn.execute("SELECT agent_id FROM budgets WHERE spent_micros > limit_micros").fetchall()
@@ -178,6 +187,7 @@ def check_invariants(
         "recorded_usd": recorded_micros / 1e6,
         "runtime_spent_usd": round(workload.spent_local, 6),
         "refused": workload.refused,
+        "refusal_records": uncharged_rows,
         "failovers": workload.failovers,
         "samples": sampler.samples,
         "max_leased_plus_spent_over_allocation": round(sampler.max_ratio, 4),
@@ -188,7 +198,7 @@ def check_invariants(
     assert records == fake.request_count == workload.calls  # (a) every billed call recorded once
     assert spent_sum is not None and int(spent_sum[0]) == recorded_micros
     assert abs(recorded_micros / 1e6 - workload.spent_local) < 1e-6  # (a) in money
-    assert distinct == records  # (b)
+    assert distinct == records and twice == 0  # (b)
     assert not over  # (c)
     assert sampler.samples > 0 and not sampler.violations, sampler.violations[:5]  # (d)
     return figures

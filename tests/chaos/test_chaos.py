@@ -8,7 +8,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,10 @@ def _agents(server: object, n: int, budget: float) -> list[str]:
     return [server.new_agent(f"chaos-{i}", budget)[2] for i in range(n)]  # type: ignore[attr-defined]
 
 
-def test_kill_9_a_replica_mid_run(database_url: str, tmp_path: Path) -> None:
+def _two_replicas_under(
+    database_url: str, tmp_path: Path, name: str, seconds: float, fault: Callable[[list[Any]], None]
+) -> dict[str, Any]:
+    """RUNTIMES runtimes on two replicas for ``seconds``; ``fault`` strikes 2 s in."""
     servers = start_replicas(database_url, tmp_path, 2)
     sampler = Sampler(database_url)
     try:
@@ -47,44 +50,35 @@ def test_kill_9_a_replica_mid_run(database_url: str, tmp_path: Path) -> None:
             work = Workload([s.url for s in servers], tokens, fake, tmp_path)
             sampler.start()
 
-            def kill() -> None:
+            def later() -> None:
                 time.sleep(2)
-                assert servers[0].proc is not None
-                servers[0].proc.kill()
-                servers[0].proc.wait()
+                fault(servers)
 
-            work.run(6, during=lambda: threading.Thread(target=kill).start())
+            work.run(seconds, during=lambda: threading.Thread(target=later).start())
             sampler.stop()
-            figures = check_invariants("kill -9 replica", database_url, fake, work, sampler)
-            assert figures["failovers"] >= 1
+            return check_invariants(name, database_url, fake, work, sampler)
     finally:
         sampler.stop()
         for s in servers:
             s.stop()
+
+
+def test_kill_9_a_replica_mid_run(database_url: str, tmp_path: Path) -> None:
+    def kill(servers: list[Any]) -> None:
+        servers[0].proc.kill()
+        servers[0].proc.wait()
+
+    figures = _two_replicas_under(database_url, tmp_path, "kill -9 replica", 6, kill)
+    assert figures["failovers"] >= 1
 
 
 def test_restart_postgres_mid_run(postgres: PostgresServer, database_url: str, tmp_path: Path) -> None:
-    servers = start_replicas(database_url, tmp_path, 2)
-    sampler = Sampler(database_url)
-    try:
-        tokens = _agents(servers[0], RUNTIMES, 1.0)
-        with FakeProvider() as fake:
-            work = Workload([s.url for s in servers], tokens, fake, tmp_path)
-            sampler.start()
+    def restart(_servers: list[Any]) -> None:
+        postgres._run(
+            str(postgres.bindir / "pg_ctl"), "-D", str(postgres.data), "-w", "-m", "fast", "restart"
+        )
 
-            def restart() -> None:
-                time.sleep(2)
-                postgres._run(
-                    str(postgres.bindir / "pg_ctl"), "-D", str(postgres.data), "-w", "-m", "fast", "restart"
-                )
-
-            work.run(8, during=lambda: threading.Thread(target=restart).start())
-            sampler.stop()
-            check_invariants("restart PostgreSQL", database_url, fake, work, sampler)
-    finally:
-        sampler.stop()
-        for s in servers:
-            s.stop()
+    _two_replicas_under(database_url, tmp_path, "restart PostgreSQL", 8, restart)
 
 
 def test_partition_longer_than_the_lease(database_url: str, tmp_path: Path) -> None:

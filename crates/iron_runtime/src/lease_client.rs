@@ -887,7 +887,7 @@ impl Inner {
     fn refresh(&self) -> Result<(), LeaseError> {
         let lease_id = lock(&self.state).lease_id.clone();
         let kx = key_exchange()?;
-        let body = json!({"lease_id": lease_id, "requested_usd": self.cfg.slice.to_usd_f64(),
+        let body = json!({"lease_id": lease_id, "requested_usd": self.top_up().to_usd_f64(),
                           "key_exchange": kx.request()});
         let (status, answer) = self
             .http
@@ -1051,6 +1051,27 @@ impl Inner {
         }
     }
 
+    /// What the live lease still admits: its grant less what this runtime used since it began.
+    fn lease_remaining(&self, st: &LeaseState) -> Money {
+        let snap = self.ledger.snapshot();
+        let used = snap.spent.checked_add(snap.reserved).unwrap_or(Money::MAX);
+        st.granted.saturating_sub(used.saturating_sub(st.base))
+    }
+
+    /// A refresh asks for what tops the lease up to one slice (a refresh for its half-life
+    /// would otherwise add a whole slice each time and hold money other runtimes of the agent
+    /// cannot lease); at least a hundredth of a slice, which also restarts its clock.
+    fn top_up(&self) -> Money {
+        let remaining = self.lease_remaining(&lock(&self.state));
+        let floor = Money::from_micros((self.cfg.slice.micros() / 100).max(1));
+        let wanted = self.cfg.slice.saturating_sub(remaining);
+        if wanted.micros() < floor.micros() {
+            floor
+        } else {
+            wanted
+        }
+    }
+
     fn due_for_refresh(&self) -> bool {
         let st = lock(&self.state);
         if st.stop_requested {
@@ -1059,10 +1080,7 @@ impl Inner {
         if !st.live {
             return true;
         }
-        let snap = self.ledger.snapshot();
-        let used = snap.spent.checked_add(snap.reserved).unwrap_or(Money::MAX);
-        let lease_used = used.saturating_sub(st.base);
-        let remaining = st.granted.saturating_sub(lease_used);
+        let remaining = self.lease_remaining(&st);
         let low =
             remaining.micros() as f64 <= self.cfg.slice.micros() as f64 * self.cfg.refresh_below;
         let half_life = st

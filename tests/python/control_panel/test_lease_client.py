@@ -329,3 +329,35 @@ def test_a_daily_limit_caps_what_the_server_leases(env: Env) -> None:
     assert lease["granted_usd"] == 0.2
     again = httpx.post(f"{env.server.url}/api/v1/budget/handshake", json=ask_for)
     assert again.status_code == 402 and "daily limit" in again.json()["error"]["message"]
+
+
+def test_refreshes_for_the_lease_half_life_top_it_up_to_one_slice(database_url: str, tmp_path: Path) -> None:
+    """A runtime that spends little still refreshes every half lease life; each refresh asks
+    for what brings the lease back to one slice, so it never holds more than about a slice."""
+    server = ServerProcess(database_url, tmp_path, "cp-ttl", "--lease-ttl", "2", "--sweep-interval", "0")
+    server.start()
+    try:
+        admin, agent, token = server.new_agent("idle", 10)
+        with (
+            FakeProvider() as fake,
+            ic.AgentRuntime(
+                budget=1.0, control_panel=server.url, ic_token=token, outbox_path=tmp_path / "outbox.db"
+            ) as rt,
+        ):
+            client = rt.instrument(openai.OpenAI(base_url=fake.base_url, api_key="sk-test", max_retries=0))
+            ask(client)
+            granted = []
+            for _ in range(6):  # three lease lives of 2 s: about six half-life refreshes
+                time.sleep(1.0)
+                lease = httpx.get(
+                    f"{server.url}/api/v1/budget/leases/{rt.lease.lease_id}", headers=admin, timeout=30
+                ).json()
+                granted.append(lease["granted_usd"])
+            assert lease["status"] == "active"  # 6 s into a 2 s lease: it was refreshed
+            # A slice, plus what was spent, plus at most a hundredth of a slice per refresh
+            # (before: a whole slice more at every refresh).
+            assert max(granted) <= 1.0 + rt.spent_usd + 0.01 * 8, granted
+            budget = httpx.get(f"{server.url}/api/v1/agents/{agent['id']}/budget", headers=admin).json()
+            assert budget["leased_usd"] <= 1.0 + 0.01 * 8, budget
+    finally:
+        server.stop()
