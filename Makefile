@@ -220,10 +220,18 @@ bench-cp-scale: setup postgres
 bench-router: setup .venv-litellm/.deps
 	$(PY) benches/python/bench_router.py .venv-litellm/bin/litellm
 
+# Each cargo-fuzz target for FUZZ_SECONDS in turn, starting from its committed seeds
+# (fuzz/seeds/<target>, read only) and growing fuzz/corpus/<target>; crashes land in
+# fuzz/artifacts/<target>. All targets run even when one fails; the run fails after.
 # Needs `cargo install cargo-fuzz`; stable rustc accepts its -Z flags with RUSTC_BOOTSTRAP.
+# Not part of `make test`: the seeds alone are replayed there (crates/iron_fuzz).
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= request_parse reply_skim sse_parse pii_scan
 fuzz:
-	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run pii_scan -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && failed=""; for t in $(FUZZ_TARGETS); do \
+		echo "==> fuzzing $$t for $(FUZZ_SECONDS) s"; mkdir -p corpus/$$t; \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || failed="$$failed $$t"; \
+	done; if [ -n "$$failed" ]; then echo "fuzz targets failed:$$failed (see fuzz/artifacts/)" >&2; exit 1; fi
 
 lint: setup dashboard/node_modules/.installed
 	$(BIN)/ruff check python tests/python tests/chaos tests/crewai benches/python examples

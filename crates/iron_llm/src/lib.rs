@@ -9,6 +9,8 @@
 
 pub mod error;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inputs;
 pub mod media;
 pub mod request;

@@ -151,7 +151,7 @@ impl ParsedRequest {
 
     /// [`ParsedRequest::parse`] through a JSON tree: for bodies the skim does
     /// not take, and the one place the errors are worded.
-    fn parse_tree(format: ApiFormat, raw: &[u8]) -> Result<Self, LlmError> {
+    pub(crate) fn parse_tree(format: ApiFormat, raw: &[u8]) -> Result<Self, LlmError> {
         let value: Value = serde_json::from_slice(raw).map_err(|e| {
             bad(format!(
                 "the request body is not valid JSON ({e}); send a JSON object like {{\"model\": \"gpt-4o-mini\", \"messages\": [...]}}"
