@@ -346,11 +346,13 @@ def test_refreshes_for_the_lease_half_life_top_it_up_to_one_slice(database_url: 
         ):
             client = rt.instrument(openai.OpenAI(base_url=fake.base_url, api_key="sk-test", max_retries=0))
             ask(client)
+            assert rt.lease is not None
+            lease_id = rt.lease.lease_id
             granted = []
             for _ in range(6):  # three lease lives of 2 s: about six half-life refreshes
                 time.sleep(1.0)
                 lease = httpx.get(
-                    f"{server.url}/api/v1/budget/leases/{rt.lease.lease_id}", headers=admin, timeout=30
+                    f"{server.url}/api/v1/budget/leases/{lease_id}", headers=admin, timeout=30
                 ).json()
                 granted.append(lease["granted_usd"])
             assert lease["status"] == "active"  # 6 s into a 2 s lease: it was refreshed
