@@ -8,7 +8,10 @@ and as one agent (all on one budget row). Ingestion: 4 runtimes, each its own ag
 lease, sending batches of 1, 100 and 500 back to back; the agents' recorded spend must
 equal the sum sent.
 
-Usage: bench_control_panel.py [--quick]     (make bench-control-panel)
+Usage: bench_control_panel.py [--quick] [--workers N]     (make bench-control-panel)
+
+--workers N serves PostgreSQL with N uvicorn worker processes (`serve --workers`; SQLite
+always runs one).
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ from cp_server import ADMIN
 from pg_server import PostgresServer
 
 QUICK = "--quick" in sys.argv
+WORKERS = int(sys.argv[sys.argv.index("--workers") + 1]) if "--workers" in sys.argv else 1
 _ids = itertools.count()
 
 
-def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    proc, port = cp_server.start_server(database_url, log)
+def start_server(database_url: str, log: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    proc, port = cp_server.start_server(database_url, log, workers=workers)
     return proc, f"http://127.0.0.1:{port}/api/v1"
 
 
@@ -46,8 +50,8 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * (len(ordered) - 1) + 0.5))]
 
 
-def bench(label: str, database_url: str, tmp: Path) -> None:
-    proc, base = start_server(database_url, tmp / f"{label}.log")
+def bench(label: str, database_url: str, tmp: Path, workers: int = 1) -> None:
+    proc, base = start_server(database_url, tmp / f"{label}.log", workers)
     try:
         with httpx.Client(timeout=60) as c:
             admin = {
@@ -173,7 +177,8 @@ def main() -> None:
         tmp = Path(d)
         bench("sqlite", f"sqlite:///{tmp / 'cp.db'}", tmp)
         with PostgresServer() as pg:
-            bench("postgresql", pg.create_database("bench"), tmp)
+            label = "postgresql" if WORKERS == 1 else f"pg-{WORKERS}w"
+            bench(label, pg.create_database("bench"), tmp, WORKERS)
 
 
 if __name__ == "__main__":

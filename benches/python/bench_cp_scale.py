@@ -4,11 +4,13 @@ Each simulated runtime is an asyncio task with its own keep-alive connection (HT
 h11, so the load generator spends little CPU per request) and its own agent and IC token.
 It does what the lease client does: a handshake, then one LLM call a second reported at
 every flush (1 s after the previous flush returned, as the lease client's worker waits),
-a poll of its lease every 5 flushes, a refresh when the lease runs below a quarter, and a
-return at the end. The runtimes are spread round-robin over the replicas, as behind a load
-balancer. At the end the bench checks that every agent's recorded spend equals what its
-runtime reported, and prints latencies per request kind, the achieved rate and the CPU
-time each process used per report request (server replicas and PostgreSQL).
+a refresh when the lease runs below a quarter, and a return at the end. It never polls its
+lease: like the lease client, it learns of a stop or new limits from each report's answer
+and polls only after five flush intervals without one. The runtimes are spread round-robin
+over the replicas, as behind a load balancer. At the end the bench checks that every agent's
+recorded spend equals what its runtime reported, and prints latencies per request kind, the
+achieved rate and the CPU time each process used per report request (server replicas and
+PostgreSQL).
 
 Usage: bench_cp_scale.py [--runtimes N] [--replicas R] [--workers W] [--seconds S]
                          [--backend postgresql|sqlite] [--interval SECONDS]
@@ -171,8 +173,6 @@ async def runtime(
                 "refresh", "POST", f"{api}/refresh", {"lease_id": lease_id, "requested_usd": str(SLICE)}
             )
             remaining = Decimal(str(refreshed["lease_remaining_usd"]))
-        elif n % 5 == 0:
-            await call("poll", "GET", f"{api}/leases/{lease_id}")
     await call("return", "POST", f"{api}/return", {"lease_id": lease_id})
     stats.sent[agent_id] = sent
 

@@ -373,6 +373,8 @@ struct Inner {
     sent: AtomicU64,
     failures: AtomicU64,
     connected: AtomicBool,
+    /// A report's answer brought the live lease since the worker last looked.
+    heard: AtomicBool,
     last_error: Mutex<String>,
 }
 
@@ -419,6 +421,7 @@ impl LeaseClient {
             sent: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             connected: AtomicBool::new(false),
+            heard: AtomicBool::new(false),
             last_error: Mutex::new(String::new()),
         });
         inner.handshake()?;
@@ -936,11 +939,13 @@ impl Inner {
                     }
                     self.sent.fetch_add(seqs.len() as u64, Ordering::Relaxed);
                     self.connected.store(true, Ordering::Relaxed);
+                    // The answer carries the lease as a poll would see it: a busy
+                    // runtime learns of a stop, an expiry or new limits from its
+                    // reports and needs no poll of its own.
                     let current = lock(&self.state).lease_id.clone();
-                    if answer["lease"]["lease_id"] == current.as_str()
-                        && answer["lease"]["stop"].as_bool() == Some(true)
-                    {
-                        self.stopped(&answer["lease"]);
+                    if answer["lease"]["lease_id"] == current.as_str() {
+                        self.on_lease(&answer["lease"]);
+                        self.heard.store(true, Ordering::Relaxed);
                     }
                 }
                 Ok((422, answer)) if self.drop_uncharged(&batch) => {
@@ -1034,20 +1039,26 @@ impl Inner {
         {
             Ok((200, answer)) => {
                 self.connected.store(true, Ordering::Relaxed);
-                self.apply_limits(&answer);
-                if answer["stop"].as_bool() == Some(true) {
-                    self.stopped(&answer);
-                } else if answer["status"] != "active" {
-                    self.freeze(); // expired server-side: the loop handshakes again
-                } else if lock(&self.state).stop_requested {
-                    // Resumed by an admin: the lease admits again.
-                    if let Err(e) = self.apply(&answer, false, None) {
-                        self.note_error(&e);
-                    }
-                }
+                self.on_lease(&answer);
             }
             Ok((status, answer)) => self.note_error(&refused("the lease status", status, &answer)),
             Err(e) => self.note_error(&e),
+        }
+    }
+
+    /// Takes the server's view of the live lease (a poll's answer, or the `lease` of a
+    /// report's): its limits, a stop, an expiry server-side, a resume.
+    fn on_lease(&self, lease: &Value) {
+        self.apply_limits(lease);
+        if lease["stop"].as_bool() == Some(true) {
+            self.stopped(lease);
+        } else if lease["status"] != "active" {
+            self.freeze(); // expired server-side: the loop handshakes again
+        } else if lock(&self.state).stop_requested {
+            // Resumed by an admin: the lease admits again.
+            if let Err(e) = self.apply(lease, false, None) {
+                self.note_error(&e);
+            }
         }
     }
 
@@ -1116,7 +1127,10 @@ impl Inner {
             }
             self.queue_refused();
             self.flush();
-            if last_poll.elapsed() >= poll_every {
+            // A report answered since the last look told the runtime about its lease.
+            if self.heard.swap(false, Ordering::Relaxed) {
+                last_poll = Instant::now();
+            } else if last_poll.elapsed() >= poll_every {
                 last_poll = Instant::now();
                 self.poll();
             }
@@ -1138,10 +1152,15 @@ impl Inner {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::{api_bases, rfc3339, stopped_message, Http, LeaseError};
+    use super::{
+        api_bases, json, rfc3339, stopped_message, Http, LeaseClient, LeaseConfig, LeaseError,
+        Value,
+    };
+    use iron_cost::{Ledger, Money};
     use std::io::{Read, Write};
     use std::net::TcpListener;
     use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     /// A loopback HTTP server answering every request with `status` and `{"ok":N}`
@@ -1244,6 +1263,109 @@ mod tests {
             super::refused("a lease", 402, &other),
             LeaseError::Refused { status: 402, .. }
         ));
+    }
+
+    /// A loopback Control Panel that grants one lease and acknowledges every report,
+    /// recording each request's method and path.
+    fn control_panel(seen: Arc<Mutex<Vec<String>>>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                stream.read_exact(&mut body).unwrap();
+                let line = head.lines().next().unwrap_or_default().to_string();
+                let request: Vec<&str> = line.split(' ').collect();
+                let path = request[1].to_string();
+                super::lock(&seen).push(format!("{} {path}", request[0]));
+                let lease = json!({"lease_id": "L1", "agent_id": 1, "granted_usd": 1.0, "spent_usd": 0.0,
+                    "lease_remaining_usd": 1.0, "remaining_usd": 10.0, "expires_at": "2030-01-01T00:00:00Z",
+                    "ttl_s": 600.0, "status": "active", "provider": "openai", "stop": false, "limits": {}});
+                let (status, answer) = if path.ends_with("/budget/handshake") {
+                    (201, lease)
+                } else if path.ends_with("/budget/report") {
+                    let sent: Value = serde_json::from_slice(&body).unwrap();
+                    let n = sent["reports"].as_array().map_or(0, Vec::len);
+                    (200, json!({"accepted": n, "duplicates": 0, "lease": lease}))
+                } else {
+                    (200, lease)
+                };
+                let answer = answer.to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[test]
+    fn a_busy_runtime_learns_of_its_lease_from_report_answers_and_polls_only_when_idle() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let outbox = std::env::temp_dir().join(format!("ic-lease-poll-{}.db", std::process::id()));
+        let cfg = LeaseConfig {
+            server_url: control_panel(Arc::clone(&seen)),
+            ic_token: "ic_test".into(),
+            slice: Money::from_micros(1_000_000),
+            refresh_below: 0.2,
+            flush_interval: Duration::from_millis(20),
+            batch_size: 500,
+            outbox_path: outbox.clone(),
+            timeout: Duration::from_secs(5),
+            runtime: "test".into(),
+        };
+        let client = LeaseClient::start(cfg, Ledger::new("t", Money::from_micros(0), &[])).unwrap();
+        let count = |what: &str| {
+            super::lock(&seen)
+                .iter()
+                .filter(|r| r.contains(what))
+                .count()
+        };
+        // Busy for 2.5 s, past two poll intervals (1 s): a call every 10 ms.
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        while started.elapsed() < Duration::from_millis(2500) {
+            let report =
+                json!({"request_id": format!("r{n}"), "model": "gpt-4o", "cost_usd": "0.000001"});
+            client.inner.outbox.push("L1", &report).unwrap();
+            client.inner.wake.notify_all();
+            n += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let reports = count("POST /api/v1/budget/report");
+        assert!(reports >= 10, "{reports} reports");
+        assert_eq!(
+            count("GET /api/v1/budget/leases/L1"),
+            0,
+            "a busy runtime polled: {:?}",
+            super::lock(&seen)
+        );
+        // Idle: nothing to report, so the runtime asks about its lease itself.
+        std::thread::sleep(Duration::from_millis(2300));
+        assert!(
+            count("GET /api/v1/budget/leases/L1") >= 1,
+            "{:?}",
+            super::lock(&seen)
+        );
+        client.close();
+        let _ = std::fs::remove_file(&outbox);
     }
 
     #[test]
