@@ -162,6 +162,10 @@ pub struct StateChange {
     pub from: State,
     /// New state.
     pub to: State,
+    /// The failures that tripped it (consecutive, or in the rate window) for a change
+    /// to open; 0 when it was opened by hand. Other changes carry the failures seen in
+    /// the state left.
+    pub failures: u32,
     /// The generation after the change.
     pub generation: u64,
     /// When, on the breaker's clock (ns).
@@ -484,6 +488,7 @@ impl CircuitBreaker {
                         }
                         Outcome::Failure(retry_after) => {
                             let now = self.clock.now_ns();
+                            inner.consecutive_failures = 1; // the failed probe trips it
                             self.trip(&mut inner, now, retry_after, &mut changes);
                         }
                         Outcome::Release => {}
@@ -542,6 +547,7 @@ impl CircuitBreaker {
 
     fn transition(&self, inner: &mut Inner, to: State, now: u64, changes: &mut Vec<StateChange>) {
         let from = inner.state;
+        let failures = inner.consecutive_failures.max(inner.window_failures);
         inner.metrics.time_in_ns[from.index()] += now.saturating_sub(inner.state_since_ns);
         inner.state_since_ns = now;
         inner.state = to;
@@ -558,6 +564,7 @@ impl CircuitBreaker {
             breaker: self.name.clone(),
             from,
             to,
+            failures,
             generation: inner.generation,
             at_ns: now,
         });
@@ -729,6 +736,24 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_trip_says_how_many_failures_tripped_it() {
+        let (b, t) = breaker(BreakerConfig::default()); // 5 consecutive failures
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = Arc::clone(&seen);
+        b.subscribe(move |c| s2.lock().expect("lock").push((c.to, c.failures)));
+        for _ in 0..5 {
+            fail(&b);
+        }
+        t.store(120 * 1_000_000_000, Ordering::Release); // past the cooldown: a probe
+        b.admit(0).expect("probe").failure(None);
+        b.force_open();
+        let seen = seen.lock().expect("lock").clone();
+        assert_eq!(seen[0], (State::Open, 5));
+        assert_eq!(seen[1].0, State::HalfOpen);
+        assert_eq!(seen[2], (State::Open, 1));
     }
 
     #[test]

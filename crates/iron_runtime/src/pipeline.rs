@@ -176,7 +176,7 @@ impl Pipeline {
             reg.subscribe(move |c| {
                 bus.emit(
                     "breaker_state",
-                    json!({"breaker": c.breaker, "from": c.from.as_str(), "to": c.to.as_str()}),
+                    json!({"breaker": c.breaker, "from": c.from.as_str(), "to": c.to.as_str(), "failures": c.failures}),
                 );
             });
         }

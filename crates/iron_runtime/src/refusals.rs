@@ -188,6 +188,7 @@ pub fn transition(event: &Value, occurred_at: &str) -> Option<Value> {
         "model": model,
         "from_state": event["from"],
         "to_state": event["to"],
+        "failures": event["failures"].as_u64().unwrap_or(0),
         "occurred_at": occurred_at,
     }))
 }
@@ -424,9 +425,10 @@ mod tests {
 
     #[test]
     fn breaker_transitions_name_the_model() {
-        let e = json!({"type": "breaker_state", "breaker": "openai:gpt-4o", "from": "closed", "to": "open"});
+        let e = json!({"type": "breaker_state", "breaker": "openai:gpt-4o", "from": "closed", "to": "open", "failures": 5});
         let t = transition(&e, "2026-01-01T00:00:00Z").expect("a transition");
         assert_eq!(t["model"], "gpt-4o");
+        assert_eq!(t["failures"], 5);
         assert_eq!(t["provider"], "openai");
         assert_eq!(
             (t["from_state"].as_str(), t["to_state"].as_str()),

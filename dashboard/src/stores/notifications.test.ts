@@ -29,12 +29,14 @@ describe("notifications", () => {
   it("keeps one notice per open breaker, adding up what it saved", () => {
     const n = useNotifications();
     const open = { type: "BREAKER_EVENT", agent_id: 1, at, model: "gpt-4o", state: "open" };
-    n.fromEvent(open, "lead-gen", "openai");
+    n.fromEvent({ ...open, failures: 5 }, "lead-gen", "openai");
     n.fromEvent({ ...open, calls_saved: 9, usd_saved: 0.09 }, "lead-gen", "openai");
     n.fromEvent({ ...open, calls_saved: 4, usd_saved: 0.04 }, "lead-gen", "openai");
     n.fromEvent({ ...open, model: "gpt-4o-mini", calls_saved: 1, usd_saved: 0.01 }, "lead-gen", "openai");
     expect(n.notices.length).toBe(2);
     expect(n.notices[0].lines).toContain("Calls saved: 13");
+    expect(n.notices[0].lines).toContain("Failures: 5"); // from the change to open, kept
+    expect(n.notices[1].lines.join(" ")).not.toContain("Failures");
     expect(n.notices[0].lines.join(" ")).toContain("Saved: $0.13");
     expect(n.notices[1].lines).toContain("Calls saved: 1");
   });

@@ -17,6 +17,8 @@ export interface Notice {
   key?: string;
   callsSaved?: number;
   usdSaved?: number;
+  /** breaker notices: the failures that tripped it (sent with the change to open) */
+  failures?: number;
   level: "warn" | "error";
 }
 
@@ -51,6 +53,8 @@ export const useNotifications = defineStore("notifications", () => {
       const callsSaved = (shown?.callsSaved ?? 0) + Number(e.calls_saved ?? 0);
       const usdSaved = (shown?.usdSaved ?? 0) + Number(e.usd_saved ?? 0);
       const saves = shown?.callsSaved != null || e.calls_saved != null;
+      // Only the change to open says how many failures tripped it; later events keep it.
+      const failures = e.failures != null ? Number(e.failures) : shown?.failures;
       const notice = {
         kind: "breaker" as const,
         level: "error" as const,
@@ -58,10 +62,11 @@ export const useNotifications = defineStore("notifications", () => {
         key,
         callsSaved: saves ? callsSaved : undefined,
         usdSaved: saves ? usdSaved : undefined,
+        failures,
         title: `Circuit breaker open: ${agent}`,
         lines: [
           `Service: ${e.provider ?? provider ? `${e.provider ?? provider} / ` : ""}${e.model}`,
-          ...(e.failures != null ? [`Failures: ${e.failures}`] : []),
+          ...(failures != null ? [`Failures: ${failures}`] : []),
           ...(saves ? [`Calls saved: ${callsSaved}`, `Saved: ${money(usdSaved)}`] : []),
           "Calls to it are refused until it cools down.",
         ],

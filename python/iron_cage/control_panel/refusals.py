@@ -108,10 +108,10 @@ def after_report(
     opened = set()
     for e in events:
         model = e.model or e.breaker
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"failures": e.failures} if e.to_state == "open" and e.failures else {}
         if e.to_state == "open" and model in saved:
             calls, amount, _ = saved[model]
-            extra = {"calls_saved": calls, "usd_saved": usd(amount)}
+            extra |= {"calls_saved": calls, "usd_saved": usd(amount)}
             opened.add(model)
         emit(
             s,

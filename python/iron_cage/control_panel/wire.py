@@ -533,6 +533,9 @@ class RuntimeEventIn(Model):
     provider: Annotated[str, StringConstraints(max_length=32)] = ""
     from_state: BreakerState
     to_state: BreakerState
+    failures: int = Field(
+        0, ge=0, le=2**31 - 1, description="for a change to open: the failures that tripped it"
+    )
     occurred_at: datetime | None = None
 
 

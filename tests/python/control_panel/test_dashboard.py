@@ -291,6 +291,49 @@ def test_a_spent_budget_shows_budget_exhausted_and_the_breaker_trip_pops_up(
     api.close()
 
 
+def test_a_breaker_tripped_by_a_real_runtime_pops_up_with_failures_and_what_it_saved(
+    browser: Browser, panel: EmbeddedControlPanel, fake: FakeProvider, tmp_path: Path
+) -> None:
+    api = admin(panel)
+    _, token = agent_with_token(api, "flaky", 1)
+    page, _ = new_page(browser)
+    log_in(page, panel.url)
+    with ic.AgentRuntime(
+        budget=1,
+        control_panel=panel.url,
+        ic_token=token,
+        outbox_path=tmp_path / "outbox.db",
+        failure_threshold=3,
+        cooldown_s=600,
+    ) as rt:
+        client = rt.instrument(openai.OpenAI(base_url=fake.base_url, api_key=PROVIDER_KEY, max_retries=0))
+
+        def ask() -> None:
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "lead"}], max_tokens=30
+            )
+
+        fake.fail_next(503, times=3)
+        for _ in range(3):
+            with pytest.raises(openai.InternalServerError):
+                ask()
+        for _ in range(7):  # refused locally while the breaker is open
+            with pytest.raises(ic.CircuitOpenError):
+                ask()
+        assert rt.lease is not None and rt.lease.flush()
+    notice = page.locator("[data-notice=breaker]")
+    notice.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('[data-notice=breaker]')?.innerText.includes('Calls saved: 7')"
+    )
+    text = notice.inner_text()
+    assert "Service: openai / gpt-4o-mini" in text, text
+    assert "Failures: 3" in text, text
+    assert re.search(r"Saved: \$0\.\d+", text), text
+    page.close()
+    api.close()
+
+
 def test_events_outlive_page_switches_and_a_finished_run_is_there_at_login(
     browser: Browser, panel: EmbeddedControlPanel
 ) -> None:

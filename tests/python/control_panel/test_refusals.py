@@ -160,6 +160,7 @@ def test_breaker_events_carry_what_was_saved(api: Api) -> None:
                 "provider": "openai",
                 "from_state": "closed",
                 "to_state": "open",
+                "failures": 5,
             },
         ]
         r = post(
@@ -194,7 +195,9 @@ def test_breaker_events_carry_what_was_saved(api: Api) -> None:
     assert (seen[0]["calls_saved"], seen[0]["usd_saved"], seen[0]["from_state"]) == (9, 0.09, "closed")
     assert (seen[2]["calls_saved"], seen[2]["usd_saved"]) == (4, 0.04)
     assert seen[1]["calls"] == 9 and seen[1]["by_status"] == {"breaker_open": 9}
+    assert seen[0]["failures"] == 5  # what tripped it, for the notification's breakdown
     assert seen[4]["from_state"] == "half_open" and "calls_saved" not in seen[4]
+    assert "failures" not in seen[4] and "failures" not in seen[2]
     assert all(e["agent_id"] == agent["id"] for e in seen)
     assert api.budget(agent["id"])["spent_usd"] == 0
 
