@@ -157,6 +157,12 @@ async def run(label: str, view_url: str, report_url: str) -> None:
 
     viewers = [x for xs in per_viewer for x in xs]
     assert all(len(xs) == EVENTS for xs in per_viewer), [len(xs) for xs in per_viewer]
+    # Where a slow event lost its time: its first viewer late too means before the fan-out
+    # (commit, NOTIFY, the other replica's LISTEN thread); only its last, in the fan-out.
+    per_event = sorted(
+        ((max(xs[n] for xs in per_viewer), min(xs[n] for xs in per_viewer)) for n in range(EVENTS)), reverse=True
+    )
+    slowest = ", ".join(f"{last * 1000:.0f}/{first * 1000:.0f}" for last, first in per_event[:5])
     assert len(in_browsers) == BROWSERS * EVENTS, len(in_browsers)
     ms = 1000
     print(
@@ -165,6 +171,7 @@ async def run(label: str, view_url: str, report_url: str) -> None:
         f"{BROWSERS} Chromium pages: p50 {statistics.median(in_browsers) * ms:6.1f} ms  "
         f"p99 {pct(in_browsers, 0.99) * ms:6.1f} ms"
     )
+    print(f"{label:22s} the 5 slowest events, last / first viewer: {slowest} ms")
 
 
 def main() -> None:

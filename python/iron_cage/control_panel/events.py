@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -100,7 +101,8 @@ def run_after_rollback(s: Session) -> None:
 @dataclass(eq=False)
 class Subscriber:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[dict[str, Any]]
+    #: events as the JSON text sent to the client, encoded once for every subscriber
+    queue: asyncio.Queue[str]
     role: str
     user_id: int | None
     dropped: int = 0
@@ -110,7 +112,7 @@ class Subscriber:
             return True
         return self.role == "developer" and event.get("owner_id") == self.user_id
 
-    def put(self, event: dict[str, Any]) -> None:
+    def put(self, event: str) -> None:
         """On the subscriber's loop: a slow client loses its oldest events, never blocks the server."""
         if self.queue.full():
             self.queue.get_nowait()
@@ -118,7 +120,7 @@ class Subscriber:
         self.queue.put_nowait(event)
 
 
-def _put_all(subs: list[Subscriber], event: dict[str, Any]) -> None:
+def _put_all(subs: list[Subscriber], event: str) -> None:
     for sub in subs:
         sub.put(event)
 
@@ -149,9 +151,11 @@ class EventHub:
         for sub in subs:
             if sub.sees(event):
                 by_loop.setdefault(sub.loop, []).append(sub)
+        # Encoded once here, not once per viewer: a hundred viewers cost one encoding.
+        text = orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS).decode() if by_loop else ""
         for loop, group in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed
-                loop.call_soon_threadsafe(_put_all, group, event)
+                loop.call_soon_threadsafe(_put_all, group, text)
         self.delivered += 1
 
     # -- subscribers ---------------------------------------------------------------------------------
