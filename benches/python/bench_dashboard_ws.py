@@ -159,9 +159,8 @@ async def run(label: str, view_url: str, report_url: str) -> None:
     assert all(len(xs) == EVENTS for xs in per_viewer), [len(xs) for xs in per_viewer]
     # Where a slow event lost its time: its first viewer late too means before the fan-out
     # (commit, NOTIFY, the other replica's LISTEN thread); only its last, in the fan-out.
-    per_event = sorted(
-        ((max(xs[n] for xs in per_viewer), min(xs[n] for xs in per_viewer)) for n in range(EVENTS)), reverse=True
-    )
+    arrivals = [[xs[n] for xs in per_viewer] for n in range(EVENTS)]
+    per_event = sorted(((max(xs), min(xs)) for xs in arrivals), reverse=True)
     slowest = ", ".join(f"{last * 1000:.0f}/{first * 1000:.0f}" for last, first in per_event[:5])
     assert len(in_browsers) == BROWSERS * EVENTS, len(in_browsers)
     ms = 1000
