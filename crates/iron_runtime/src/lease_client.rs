@@ -317,6 +317,13 @@ fn refused(what: &'static str, status: u16, body: &Value) -> LeaseError {
     }
 }
 
+fn pool_left(lease: &Value) -> Option<Money> {
+    lease
+        .get("remaining_usd")
+        .filter(|v| v.is_number())
+        .map(usd)
+}
+
 fn usd(v: &Value) -> Money {
     Money::from_usd_f64(v.as_f64().unwrap_or(0.0), "lease amount").unwrap_or(Money::ZERO)
 }
@@ -353,6 +360,9 @@ pub struct LeaseState {
     pub ingress_floor: Option<PiiPolicy>,
     deadline: Option<Instant>,
     lifetime: Duration,
+    /// What the allocation still had beyond live leases in the server's last answer
+    /// (`remaining_usd`; None before one said it).
+    pool_left: Option<Money>,
 }
 
 struct Inner {
@@ -837,6 +847,7 @@ impl Inner {
             st.provider_base_url = body["provider_base_url"].as_str().map(str::to_string);
         }
         st.granted = granted;
+        st.pool_left = pool_left(body);
         let ttl = Duration::from_secs_f64(body["ttl_s"].as_f64().unwrap_or(0.0).max(0.0));
         // Stop spending a little before the server's expiry (clock skew free: a duration).
         let margin = (ttl / 10).min(Duration::from_secs(30));
@@ -1050,6 +1061,7 @@ impl Inner {
     /// report's): its limits, a stop, an expiry server-side, a resume.
     fn on_lease(&self, lease: &Value) {
         self.apply_limits(lease);
+        lock(&self.state).pool_left = pool_left(lease);
         if lease["stop"].as_bool() == Some(true) {
             self.stopped(lease);
         } else if lease["status"] != "active" {
@@ -1092,8 +1104,12 @@ impl Inner {
             return true;
         }
         let remaining = self.lease_remaining(&st);
-        let low =
-            remaining.micros() as f64 <= self.cfg.slice.micros() as f64 * self.cfg.refresh_below;
+        // Running low asks for more only while the allocation has more to give: once the
+        // server says it is used up, asking at every flush would be refused at every
+        // flush. A report's or poll's answer says when an admin adds budget.
+        let low = remaining.micros() as f64
+            <= self.cfg.slice.micros() as f64 * self.cfg.refresh_below
+            && st.pool_left.is_none_or(|left| left > Money::ZERO);
         let half_life = st
             .deadline
             .is_some_and(|d| d.saturating_duration_since(Instant::now()) < st.lifetime / 2);
@@ -1268,6 +1284,15 @@ mod tests {
     /// A loopback Control Panel that grants one lease and acknowledges every report,
     /// recording each request's method and path.
     fn control_panel(seen: Arc<Mutex<Vec<String>>>) -> String {
+        control_panel_granting(seen, 1.0, 10.0)
+    }
+
+    /// As [`control_panel`], its lease granting `granted` with `pool_left` left in the allocation.
+    fn control_panel_granting(
+        seen: Arc<Mutex<Vec<String>>>,
+        granted: f64,
+        pool_left: f64,
+    ) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         std::thread::spawn(move || {
@@ -1293,8 +1318,8 @@ mod tests {
                 let request: Vec<&str> = line.split(' ').collect();
                 let path = request[1].to_string();
                 super::lock(&seen).push(format!("{} {path}", request[0]));
-                let lease = json!({"lease_id": "L1", "agent_id": 1, "granted_usd": 1.0, "spent_usd": 0.0,
-                    "lease_remaining_usd": 1.0, "remaining_usd": 10.0, "expires_at": "2030-01-01T00:00:00Z",
+                let lease = json!({"lease_id": "L1", "agent_id": 1, "granted_usd": granted, "spent_usd": 0.0,
+                    "lease_remaining_usd": granted, "remaining_usd": pool_left, "expires_at": "2030-01-01T00:00:00Z",
                     "ttl_s": 600.0, "status": "active", "provider": "openai", "stop": false, "limits": {}});
                 let (status, answer) = if path.ends_with("/budget/handshake") {
                     (201, lease)
@@ -1366,6 +1391,56 @@ mod tests {
         );
         client.close();
         let _ = std::fs::remove_file(&outbox);
+    }
+
+    /// Starts a lease client on `url` (slice $1, a flush every 20 ms) and waits 1.5 s.
+    fn run_for_a_while(url: String, name: &str) {
+        let outbox =
+            std::env::temp_dir().join(format!("ic-lease-{name}-{}.db", std::process::id()));
+        let cfg = LeaseConfig {
+            server_url: url,
+            ic_token: "ic_test".into(),
+            slice: Money::from_micros(1_000_000),
+            refresh_below: 0.25,
+            flush_interval: Duration::from_millis(20),
+            batch_size: 500,
+            outbox_path: outbox.clone(),
+            timeout: Duration::from_secs(5),
+            runtime: "test".into(),
+        };
+        let client = LeaseClient::start(cfg, Ledger::new("t", Money::from_micros(0), &[])).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        client.close();
+        let _ = std::fs::remove_file(&outbox);
+    }
+
+    #[test]
+    fn a_low_lease_is_refreshed_only_while_the_allocation_has_more() {
+        // $0.10 granted of a $1 slice: low from the start.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        run_for_a_while(control_panel_granting(Arc::clone(&seen), 0.1, 5.0), "more");
+        let refreshes = super::lock(&seen)
+            .iter()
+            .filter(|r| r.ends_with("/budget/refresh"))
+            .count();
+        assert!(
+            refreshes >= 1,
+            "a low lease with budget left was not refreshed"
+        );
+
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        run_for_a_while(
+            control_panel_granting(Arc::clone(&seen), 0.1, 0.0),
+            "used-up",
+        );
+        let refreshes = super::lock(&seen)
+            .iter()
+            .filter(|r| r.ends_with("/budget/refresh"))
+            .count();
+        assert_eq!(
+            refreshes, 0,
+            "refreshed {refreshes} times against a used-up allocation"
+        );
     }
 
     #[test]
