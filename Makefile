@@ -106,7 +106,7 @@ postgres:
 
 # pytest exits 5 when it collects no tests; that is a broken suite, not a pass.
 test-python: setup postgres chromium
-	$(PY) -m pytest tests/python || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests: failing" >&2; exit $$rc; }
+	$(PY) -m pytest --durations=15 tests/python || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests: failing" >&2; exit $$rc; }
 
 # Real replicas, a real PostgreSQL and runtimes under faults (docs/reliability.md "Chaos suite");
 # slow and disruptive by design, so not part of `make test`.

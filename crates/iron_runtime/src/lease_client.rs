@@ -1344,19 +1344,7 @@ mod tests {
     #[test]
     fn a_busy_runtime_learns_of_its_lease_from_report_answers_and_polls_only_when_idle() {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let outbox = std::env::temp_dir().join(format!("ic-lease-poll-{}.db", std::process::id()));
-        let cfg = LeaseConfig {
-            server_url: control_panel(Arc::clone(&seen)),
-            ic_token: "ic_test".into(),
-            slice: Money::from_micros(1_000_000),
-            refresh_below: 0.2,
-            flush_interval: Duration::from_millis(20),
-            batch_size: 500,
-            outbox_path: outbox.clone(),
-            timeout: Duration::from_secs(5),
-            runtime: "test".into(),
-        };
-        let client = LeaseClient::start(cfg, Ledger::new("t", Money::from_micros(0), &[])).unwrap();
+        let (client, outbox) = start_client(control_panel(Arc::clone(&seen)), "poll");
         let count = |what: &str| {
             super::lock(&seen)
                 .iter()
@@ -1379,22 +1367,20 @@ mod tests {
         assert_eq!(
             count("GET /api/v1/budget/leases/L1"),
             0,
-            "a busy runtime polled: {:?}",
-            super::lock(&seen)
+            "a busy runtime polled ({reports} reports)"
         );
         // Idle: nothing to report, so the runtime asks about its lease itself.
         std::thread::sleep(Duration::from_millis(2300));
         assert!(
             count("GET /api/v1/budget/leases/L1") >= 1,
-            "{:?}",
-            super::lock(&seen)
+            "an idle runtime never polled"
         );
         client.close();
         let _ = std::fs::remove_file(&outbox);
     }
 
-    /// Starts a lease client on `url` (slice $1, a flush every 20 ms) and waits 1.5 s.
-    fn run_for_a_while(url: String, name: &str) {
+    /// A lease client on `url`: slice $1, a flush every 20 ms, its outbox in the temp dir.
+    fn start_client(url: String, name: &str) -> (LeaseClient, std::path::PathBuf) {
         let outbox =
             std::env::temp_dir().join(format!("ic-lease-{name}-{}.db", std::process::id()));
         let cfg = LeaseConfig {
@@ -1409,6 +1395,12 @@ mod tests {
             runtime: "test".into(),
         };
         let client = LeaseClient::start(cfg, Ledger::new("t", Money::from_micros(0), &[])).unwrap();
+        (client, outbox)
+    }
+
+    /// Runs a lease client on `url` for 1.5 s.
+    fn run_for_a_while(url: String, name: &str) {
+        let (client, outbox) = start_client(url, name);
         std::thread::sleep(Duration::from_millis(1500));
         client.close();
         let _ = std::fs::remove_file(&outbox);

@@ -60,6 +60,12 @@ def wait_for(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
+    yield from lease_env(database_url, tmp_path)
+
+
+def lease_env(database_url: str, tmp_path: Path) -> Iterator[Env]:
+    """A server process (sweeping every 0.2 s, no lease grace), FakeProvider, an agent of $1
+    with an IC token, and the provider key in the vault."""
     server = ServerProcess(database_url, tmp_path, "cp-1", "--sweep-interval", "0.2", "--lease-grace", "0")
     server.start()
     with FakeProvider(api_key=PROVIDER_KEY) as fake:

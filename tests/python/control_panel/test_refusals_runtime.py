@@ -7,32 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 import iron_cage as ic
-from iron_cage.testing import FakeProvider
 
-from .servers import ServerProcess
-from .test_lease_client import PROVIDER_KEY, Env, ask, wait_for
+from .test_lease_client import Env, ask, lease_env, wait_for
 
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
-    server = ServerProcess(database_url, tmp_path, "cp-1", "--sweep-interval", "0.2", "--lease-grace", "0")
-    server.start()
-    with FakeProvider(api_key=PROVIDER_KEY) as fake:
-        try:
-            admin, agent, token = server.new_agent("leads", 1)
-            httpx.post(
-                f"{server.url}/api/v1/providers/keys",
-                headers=admin,
-                json={"provider": "openai", "key": PROVIDER_KEY, "base_url": fake.base_url},
-            )
-            yield Env(server, fake, admin, agent["id"], token, tmp_path)
-        finally:
-            server.stop()
+    yield from lease_env(database_url, tmp_path)
 
 
 def traces(env: Env, **params: Any) -> list[dict[str, Any]]:
@@ -95,8 +80,11 @@ def test_refused_and_failed_library_calls_reach_the_traces_and_never_the_spend(e
     assert 1 <= len(opened) <= 5
     assert all(t["cost_usd"] == 0 and t["saved_usd"] > 0 and t["breaker_state"] == "open" for t in opened)
     assert "circuit breaker" in opened[0]["reason"]
-    [failed] = traces(env, status="failed")
-    assert failed["reason"] == "the upstream answered 503" and failed["count"] == 2
+    # One record, or two when the breaker's trip (it wakes the lease worker) drained the
+    # counts between the two failures.
+    failed = traces(env, status="failed")
+    assert sum(t["count"] for t in failed) == 2 and len(failed) <= 2, failed
+    assert {t["reason"] for t in failed} == {"the upstream answered 503"}
     [policy] = traces(env, status="refused_policy")
     assert policy["model"] == "gpt-4o-mini" and "gpt-4o-mini" in policy["reason"]
     [pii] = traces(env, status="blocked_pii")
