@@ -152,7 +152,7 @@ class EventHub:
             if sub.sees(event):
                 by_loop.setdefault(sub.loop, []).append(sub)
         # Encoded once here, not once per viewer: a hundred viewers cost one encoding.
-        text = orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS).decode() if by_loop else ""
+        text = orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode() if by_loop else ""
         for loop, group in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed
                 loop.call_soon_threadsafe(_put_all, group, text)
