@@ -253,10 +253,19 @@ impl PyCall {
         Ok(out.map(|b| PyBytes::new(py, &b)))
     }
 
-    /// The transport failed (no reply): a breaker failure, nothing charged.
-    fn fail(&self, reason: &str) -> Result<()> {
-        self.take()?.fail(reason);
-        Ok(())
+    /// The transport failed. `sent=False` (the request never went out: connection
+    /// refused, connect timeout): a breaker failure, nothing charged. `sent=True` (it
+    /// went out and no complete answer came: read timeout, connection broken): a
+    /// breaker failure, and the worst case reserved is charged, as the provider may
+    /// bill it; returns that cost in micro-dollars (0 when nothing was charged).
+    #[pyo3(signature = (reason, sent = false))]
+    fn fail(&self, reason: &str, sent: bool) -> Result<u64> {
+        let call = self.take()?;
+        if sent {
+            return Ok(call.unanswered(reason).cost.micros());
+        }
+        call.fail(reason);
+        Ok(0)
     }
 
     /// Starts governing a streamed (SSE) reply.

@@ -336,6 +336,16 @@ async fn handle(state: Arc<FakeState>, req: Request<Incoming>) -> Response<RespB
         );
         return r;
     }
+    if cut.is_some() {
+        // A reply that is not a stream breaks off after its status line.
+        let (tx, body) = channel();
+        tokio::spawn(async move {
+            let _ = tx
+                .send(Err(std::io::Error::other("scripted disconnect")))
+                .await;
+        });
+        return Response::new(body);
+    }
     json_response(200, &reply.body())
 }
 

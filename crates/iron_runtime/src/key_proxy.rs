@@ -10,6 +10,7 @@
 //! never becomes a Python object.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -61,7 +62,7 @@ impl KeyProxy {
             provider,
             key,
             token: token.clone(),
-            client: upstream_client(),
+            client: upstream_client(Duration::from_secs(10)),
         });
         let server = ServerHandle::start("127.0.0.1", 0, 1, move |req| {
             handle(Arc::clone(&shared), req)

@@ -583,6 +583,9 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pii: Vec<ReportFinding<'a>>,
     status: &'static str,
+    /// Why a call sent but not answered failed (empty for an answered call).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reason: &'a str,
     occurred_at: String,
 }
 
@@ -696,7 +699,12 @@ impl Inner {
                 )
                 .take(MAX_REPORTED_FINDINGS)
                 .collect(),
-            status: if call.blocked { "blocked" } else { "ok" },
+            status: match call.failed {
+                Some(status) => status,
+                None if call.blocked => "blocked",
+                None => "ok",
+            },
+            reason: &call.reason,
             occurred_at: rfc3339(
                 SystemTime::now()
                     .duration_since(UNIX_EPOCH)

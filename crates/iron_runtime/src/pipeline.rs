@@ -789,8 +789,9 @@ impl Call {
         self.model.tokenizer
     }
 
-    /// The transport failed (connection refused, reset, timeout): a breaker
-    /// failure; nothing is charged because nothing was produced.
+    /// The request never reached the upstream (connection refused, connect
+    /// timeout, no route): a breaker failure; nothing is charged because nothing
+    /// was sent.
     pub fn fail(self, reason: &str) {
         if let Some(p) = &self.permit {
             p.failure(None);
@@ -802,6 +803,41 @@ impl Call {
                    "latency_ms": ms(self.started.elapsed())}),
         );
         let _ = self.reservation.release();
+    }
+
+    /// The request was sent but no complete answer came (a read timeout, the
+    /// connection broken after sending, the caller giving up): a breaker failure,
+    /// and the worst case reserved is charged, because the provider may well have
+    /// processed the request and billed it. The call is reported as
+    /// `failed_timeout` or `failed_connect` with that cost, so the budget never
+    /// counts less than the provider may bill.
+    pub fn unanswered(self, reason: &str) -> Charge {
+        if let Some(p) = &self.permit {
+            p.failure(None);
+        }
+        let p = Arc::clone(&self.pipeline);
+        p.stats.failed.fetch_add(1, Ordering::Relaxed);
+        let usage = Usage {
+            input: self.estimate.input_tokens,
+            audio_input: self.parsed.inputs.audio_tokens,
+            output: self.estimate.output_tokens,
+            ..Usage::default()
+        };
+        let cost = self.estimate.cost;
+        let _ = self.reservation.commit(cost);
+        p.record(&self.parsed.model, &usage, cost, 0);
+        let (status, why) = crate::refusals::failure_status(reason, true);
+        p.events.emit(
+            "llm_error",
+            json!({"model": self.parsed.model, "provider": self.model.price.provider.as_str(), "error": reason,
+                   "latency_ms": ms(self.started.elapsed()), "charged_micros": cost.micros()}),
+        );
+        self.emit_record(usage, cost, false, &[], 0, false, Some((status, &why)));
+        Charge {
+            usage,
+            cost,
+            exact: false,
+        }
     }
 
     /// Finishes a non-streamed call with the upstream's status, `Retry-After`
@@ -1021,8 +1057,27 @@ impl Call {
                        "action": if blocked { "blocked" } else { policy.and_then(|p| p.reply_mode(&f.entity)).map_or("warn", mode_name) }}),
             );
         }
-        if !listening {
-            return Charge { usage, cost, exact };
+        if listening {
+            self.emit_record(usage, cost, exact, findings, status, blocked, None);
+        }
+        Charge { usage, cost, exact }
+    }
+
+    /// Emits the call's record (read by the lease client, the events file and listeners).
+    #[allow(clippy::too_many_arguments)]
+    fn emit_record(
+        &self,
+        usage: Usage,
+        cost: Money,
+        exact: bool,
+        findings: &[Finding],
+        status: u16,
+        blocked: bool,
+        failed: Option<(&'static str, &str)>,
+    ) {
+        let p = &self.pipeline;
+        if !p.events.is_active() {
+            return;
         }
         let snap = p.ledger.snapshot();
         p.events.emit_call(&CallRecord {
@@ -1050,10 +1105,13 @@ impl Call {
                 .map(|(f, a)| (f.clone(), a.as_str()))
                 .collect(),
             blocked,
+            failed: failed.map(|(s, _)| s),
+            reason: failed
+                .map(|(_, r)| crate::refusals::short(r))
+                .unwrap_or_default(),
             spent: snap.spent,
             limit: snap.limit,
         });
-        Charge { usage, cost, exact }
     }
 }
 

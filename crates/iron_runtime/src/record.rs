@@ -17,7 +17,7 @@ pub struct CallRecord {
     pub format: &'static str,
     /// Whether the reply streamed.
     pub stream: bool,
-    /// The upstream's HTTP status.
+    /// The upstream's HTTP status; 0 when no answer came (see `failed`).
     pub status: u16,
     /// All input tokens (uncached, cached, cache writes, audio).
     pub input_tokens: u64,
@@ -57,6 +57,14 @@ pub struct CallRecord {
     pub egress: Vec<(iron_safety::Finding, &'static str)>,
     /// Whether block mode withheld the reply (still charged: the provider billed it).
     pub blocked: bool,
+    /// A call that was sent but got no complete answer (it timed out, or the connection
+    /// broke): `failed_timeout` or `failed_connect`, charged the worst case reserved
+    /// because the provider may bill it. `None` for an answered call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<&'static str>,
+    /// Why it failed, in a few words (the transport's error; never a prompt or a value).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
     /// The budget's spend after this call.
     #[serde(skip)]
     pub spent: Money,

@@ -81,7 +81,7 @@ pub struct Outcome {
     pub avoided: Money,
 }
 
-fn short(text: &str) -> String {
+pub(crate) fn short(text: &str) -> String {
     match text.char_indices().nth(MAX_REASON) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
@@ -112,20 +112,11 @@ pub fn classify(event: &Value) -> Option<Outcome> {
             };
             (status, message.to_owned())
         }
+        // A call that was sent and charged is reported with its record, not counted here.
+        "llm_error" if event.get("charged_micros").is_some() => return None,
         "llm_error" => match event["status"].as_u64() {
             Some(code) => (FAILED_UPSTREAM, format!("the upstream answered {code}")),
-            None => {
-                let error = event["error"].as_str().unwrap_or("transport error");
-                let lower = error.to_ascii_lowercase();
-                if lower.contains("timeout") || lower.contains("timed out") {
-                    (FAILED_TIMEOUT, format!("no answer in time ({error})"))
-                } else {
-                    (
-                        FAILED_CONNECT,
-                        format!("the upstream was not reached ({error})"),
-                    )
-                }
-            }
+            None => failure_status(event["error"].as_str().unwrap_or("transport error"), false),
         },
         _ => return None,
     };
@@ -139,6 +130,27 @@ pub fn classify(event: &Value) -> Option<Outcome> {
         reason: short(&reason),
         avoided,
     })
+}
+
+/// The status and reason of a call the transport failed: [`FAILED_TIMEOUT`] when
+/// `error` (the transport's error or its type name) speaks of a timeout, else
+/// [`FAILED_CONNECT`]; `sent` says whether the request had gone out.
+#[must_use]
+pub fn failure_status(error: &str, sent: bool) -> (&'static str, String) {
+    let lower = error.to_ascii_lowercase();
+    if lower.contains("timeout") || lower.contains("timed out") {
+        (FAILED_TIMEOUT, format!("no answer in time ({error})"))
+    } else if sent {
+        (
+            FAILED_CONNECT,
+            format!("the connection broke before the answer ({error})"),
+        )
+    } else {
+        (
+            FAILED_CONNECT,
+            format!("the upstream was not reached ({error})"),
+        )
+    }
 }
 
 /// A tool refusal of the library runtime's tool rules: every `tool_not_allowed`
@@ -305,6 +317,20 @@ mod tests {
             s(&json!({"type": "llm_error", "model": "m", "error": "ConnectError"})),
             Some(FAILED_CONNECT)
         );
+        // A call sent and charged is reported with its own record, not counted here.
+        assert_eq!(
+            s(
+                &json!({"type": "llm_error", "model": "m", "error": "ReadTimeout", "charged_micros": 5})
+            ),
+            None
+        );
+        assert_eq!(failure_status("ReadError", true).0, FAILED_CONNECT);
+        assert!(failure_status("ReadError", true)
+            .1
+            .contains("broke before the answer"));
+        assert!(failure_status("ConnectError", false)
+            .1
+            .contains("not reached"));
 
         let mut open = refused("circuit_open", "m");
         open["avoided_micros"] = json!(1234);

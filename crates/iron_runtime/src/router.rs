@@ -71,11 +71,14 @@ impl Default for RouterConfig {
 
 pub(crate) type Upstream = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// The HTTP(S) client upstream calls go through (pooled, HTTP/1 and 2, webpki roots).
-pub(crate) fn upstream_client() -> Upstream {
+/// The HTTP(S) client upstream calls go through (pooled, HTTP/1 and 2, webpki
+/// roots). A connection not made within `connect_timeout` fails as a connect
+/// error: the request was never sent, so nothing is charged for it.
+pub(crate) fn upstream_client(connect_timeout: Duration) -> Upstream {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
@@ -86,6 +89,13 @@ pub(crate) fn upstream_client() -> Upstream {
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(256)
         .build(https)
+}
+
+/// How long a connection to the upstream may take: 10 s, or less when the
+/// whole call must finish sooner (half its timeout), so a connect that hangs
+/// fails as not sent rather than as a call without an answer.
+fn connect_timeout(upstream_timeout: Duration) -> Duration {
+    (upstream_timeout / 2).min(Duration::from_secs(10))
 }
 
 /// A running router.
@@ -108,7 +118,7 @@ impl Router {
     /// # Errors
     /// The address cannot be bound, or no TLS roots are available.
     pub fn start(config: RouterConfig, pipeline: Arc<Pipeline>) -> std::io::Result<Self> {
-        let client = upstream_client();
+        let client = upstream_client(connect_timeout(config.upstream_timeout));
         let api_key = config.api_key.clone();
         let (host, port, threads) = (config.host.clone(), config.port, config.threads);
         let shared = Arc::new(Shared {
@@ -244,7 +254,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
     .await;
     let resp = match sent {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
+        Ok(Err(e)) if e.is_connect() => {
             call.fail(&e.to_string());
             let err = PipelineError::Upstream(format!(
                 "the upstream {} could not be reached: {e}; nothing was charged",
@@ -252,11 +262,24 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<RespBod
             ));
             return error_response(&err, Some(format), before_upstream);
         }
-        Err(_) => {
-            call.fail("timeout");
+        Ok(Err(e)) => {
+            let charge = call.unanswered(&e.to_string());
             let err = PipelineError::Upstream(format!(
-                "the upstream {} did not answer within {:?}; nothing was charged",
-                upstream.url, shared.config.upstream_timeout
+                "the connection to the upstream {} broke before its answer: {e}; the request had been \
+                 sent, so the worst case reserved ({}) was charged",
+                upstream.url,
+                charge.cost
+            ));
+            return error_response(&err, Some(format), before_upstream);
+        }
+        Err(_) => {
+            let charge = call.unanswered("timeout");
+            let err = PipelineError::Upstream(format!(
+                "the upstream {} did not answer within {:?}; the request had been sent, so the worst \
+                 case reserved ({}) was charged",
+                upstream.url,
+                shared.config.upstream_timeout,
+                charge.cost
             ));
             return error_response(&err, Some(format), before_upstream);
         }
@@ -482,10 +505,11 @@ async fn relay_body(
     let upstream_bytes = match resp.into_body().collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
-            call.fail(&e.to_string());
+            let charge = call.unanswered(&e.to_string());
             let err = PipelineError::Upstream(format!(
-                "the upstream {} broke off its reply: {e}",
-                upstream.url
+                "the upstream {} broke off its reply: {e}; the worst case reserved ({}) was charged",
+                upstream.url,
+                charge.cost
             ));
             return error_response(&err, Some(format), before_upstream);
         }

@@ -42,6 +42,19 @@ def refusal(mod: ModuleType, request: Any, exc: IronCageError) -> Any:
     )
 
 
+# The transport errors raised before a request left this process: nothing can have been billed.
+_NOT_SENT = ("ConnectError", "ConnectTimeout", "PoolTimeout", "UnsupportedProtocol", "LocalProtocolError")
+
+
+def _fail(mod: ModuleType, call: Any, exc: BaseException, *, answered: bool = False) -> None:
+    """Finishes ``call`` after the transport raised ``exc``. A request that never went out
+    costs nothing; one that did (a read timeout, the connection broken after sending, the
+    caller giving up mid-call, a reply broken off) is charged the worst case reserved,
+    since the provider may have processed and billed it."""
+    not_sent = tuple(t for t in (getattr(mod, n, None) for n in _NOT_SENT) if isinstance(t, type))
+    call.fail(type(exc).__name__, sent=answered or not isinstance(exc, not_sent))
+
+
 def _with_body(mod: ModuleType, request: Any, body: bytes | None) -> Any:
     """``request`` carrying ``body`` (unchanged when ``body`` is None)."""
     if body is None:
@@ -198,7 +211,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
             try:
                 response = rt._send(mod, self.inner, request)
             except BaseException as exc:
-                call.fail(type(exc).__name__)
+                _fail(mod, call, exc)
                 raise
             if is_stream and response.status_code < 400:
                 stream = GuardedStream(rt, response, call.stream(), started)
@@ -208,7 +221,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
             try:
                 body = response.read()
             except BaseException as exc:
-                call.fail(type(exc).__name__)
+                _fail(mod, call, exc, answered=True)
                 raise
             finally:
                 response.close()
@@ -237,7 +250,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
             try:
                 response = await rt._asend(mod, self.inner, request)
             except BaseException as exc:
-                call.fail(type(exc).__name__)
+                _fail(mod, call, exc)
                 raise
             if is_stream and response.status_code < 400:
                 stream = AsyncGuardedStream(rt, response, call.stream(), started)
@@ -247,7 +260,7 @@ def make_transports(mod: ModuleType) -> tuple[type, type]:
             try:
                 body = await response.aread()
             except BaseException as exc:
-                call.fail(type(exc).__name__)
+                _fail(mod, call, exc, answered=True)
                 raise
             finally:
                 await response.aclose()

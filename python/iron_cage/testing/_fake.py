@@ -42,7 +42,8 @@ class FakeProvider(LoopbackServer):
         self._core.fail_next(status, times, retry_after)
 
     def disconnect_next(self, after_chunks: int, times: int = 1) -> None:
-        """The next ``times`` streamed replies break off after ``after_chunks`` SSE events."""
+        """The next ``times`` streamed replies break off after ``after_chunks`` SSE events;
+        a reply that is not streamed breaks off after its status line (200), with no body."""
         self._core.disconnect_next(after_chunks, times)
 
     def clear_faults(self) -> None:
