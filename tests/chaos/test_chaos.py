@@ -355,12 +355,9 @@ def test_slow_upstream_and_slow_server(database_url: str, tmp_path: Path) -> Non
             s.stop()
 
 
-@pytest.mark.xfail(
-    reason="a call the client gave up on (timeout) after the provider received it is charged nothing: "
-    "the runtime releases its reservation, so what the provider bills for it is never recorded",
-    strict=True,
-)
 def test_upstream_timeout_is_still_recorded(database_url: str, tmp_path: Path) -> None:
+    """A call the client gave up on after the provider received it is charged its worst case
+    and recorded, so every request the provider may bill is in the spend."""
     servers = start_replicas(database_url, tmp_path, 1)
     try:
         (token,) = _agents(servers[0], 1, 1.0)
@@ -381,10 +378,17 @@ def test_upstream_timeout_is_still_recorded(database_url: str, tmp_path: Path) -
                         continue
                     timeouts += 1
                 assert rt.lease is not None and rt.lease.flush()
+                spent = rt.spent_usd
             with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
                 row = conn.execute("SELECT COUNT(*) FROM usage_records").fetchone()
+                charged = conn.execute(
+                    "SELECT COALESCE(SUM(cost_micros), 0) FROM usage_records WHERE status = 'failed_timeout'"
+                ).fetchone()
+                budget = conn.execute("SELECT spent_micros FROM budgets").fetchone()
             print(f"\nCHAOS upstream timeouts {timeouts}, billed {fake.request_count}, recorded {row}")
-            assert row is not None and row[0] == fake.request_count  # (a)
+            assert timeouts == 3 and row is not None and row[0] == fake.request_count == 3  # (a)
+            assert charged is not None and budget is not None and int(charged[0]) == int(budget[0]) > 0
+            assert abs(int(budget[0]) / 1e6 - spent) < 1e-6
     finally:
         for s in servers:
             s.stop()

@@ -180,3 +180,29 @@ def test_refused_tools_are_reported_and_a_disallowed_one_is_an_unauthorized_acti
         [t for t in rows if t["model"] == "tool:shell"]
     )
     assert "'shell'" in denied[0]["detail"]
+
+
+def test_a_timed_out_call_reaches_the_spend_as_a_charged_failure(env: Env) -> None:
+    # The provider received the request and may bill it: the runtime charges the worst case
+    # reserved and reports that call on its own, so the Control Panel's spend counts it.
+    env.fake.set_latency(1.0)
+    with ic.AgentRuntime(
+        budget=0.5, control_panel=env.server.url, ic_token=env.token, outbox_path=env.tmp / "o.db"
+    ) as rt:
+        assert rt.lease is not None
+        with rt.instrument(
+            openai.OpenAI(base_url=env.fake.base_url, api_key="k", max_retries=0, timeout=0.2)
+        ) as client:
+            for _ in range(2):
+                with pytest.raises(openai.APITimeoutError):
+                    ask(client, max_tokens=500)
+            env.fake.set_latency(0.0)
+            assert ask(client)
+        assert rt.lease.flush()
+        spent = rt.spent_usd
+    timed_out = traces(env, status="failed_timeout")
+    assert len(timed_out) == 2 and {t["count"] for t in timed_out} == {1}
+    assert all(t["cost_usd"] > 0 and "ReadTimeout" in t["reason"] for t in timed_out)
+    assert env.fake.request_count == 3 == env.usage_count()  # every call the provider got is usage
+    assert env.budget()["spent_usd"] == pytest.approx(spent, abs=1e-6)
+    assert spent == pytest.approx(sum(t["cost_usd"] for t in traces(env)), abs=1e-6)
