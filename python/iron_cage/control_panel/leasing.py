@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import case, insert, select, text, update
+from sqlalchemy import case, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,7 +25,7 @@ from iron_cage.control_panel.budgets import forget, remember
 from iron_cage.control_panel.db import Database, SafeSum, tx_memo
 from iron_cage.control_panel.errors import ApiError
 from iron_cage.control_panel.events import EventHub, emit, run_after_commit
-from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, PiiFinding, UsageRecord
+from iron_cage.control_panel.models import Agent, Budget, Lease, Limit, PiiFinding, UsageRecord, User
 from iron_cage.control_panel.money import MAX_USD, micros, usd
 from iron_cage.control_panel.refusals import REFUSAL_COLUMNS, refusal_columns
 from iron_cage.control_panel.wire import UsageIn
@@ -95,9 +95,14 @@ def limits_of(s: Session, agent_id: int) -> dict[str, float]:
                 (Limit.agent_id == agent_id) | Limit.agent_id.is_(None)
             )
         ).all()
-        memo[agent_id] = {kind: value for kind, value, _ in sorted(rows, key=lambda r: r[2] is not None)}
+        memo[agent_id] = _by_kind([tuple(r) for r in rows])
     limits: dict[str, float] = memo[agent_id]
     return limits
+
+
+def _by_kind(rows: list[tuple[Any, ...]]) -> dict[str, float]:
+    """(kind, value, agent_id) rows: the global limits, overridden by the agent's own."""
+    return {kind: value for kind, value, _ in sorted(rows, key=lambda r: r[2] is not None)}
 
 
 def daily_room(s: Session, agent_id: int) -> int | None:
@@ -148,16 +153,41 @@ def new_lease(s: Session, agent_id: int, requested: int, ttl_s: int, runtime: st
 
 def owned_lease(s: Session, lease_id: str, agent_id: int, *, lock: bool = False) -> Lease:
     """The agent's lease; with ``lock``, its row locked until commit and read fresh (a report
-    needs what the batches before it recorded)."""
-    lease = (
-        s.get(Lease, lease_id, with_for_update=True, populate_existing=True)
-        if lock
-        else s.get(Lease, lease_id)
+    needs what the batches before it recorded).
+
+    One statement reads the lease with its agent and the agent's developer (only the lease
+    row is locked): the endpoints need all three, and ``s.get`` then finds them in the
+    session instead of reading each on its own."""
+    pg = s.get_bind().dialect.name == "postgresql"
+    limits = (
+        select(
+            (func.json_agg if pg else func.json_group_array)(
+                (func.json_build_array if pg else func.json_array)(Limit.kind, Limit.value, Limit.agent_id)
+            )
+        )
+        .where((Limit.agent_id == Lease.agent_id) | Limit.agent_id.is_(None))
+        .scalar_subquery()
     )
-    if lease is None:
+    stmt = (
+        select(Lease, Agent, User, limits)
+        .join(Agent, Agent.id == Lease.agent_id)
+        .outerjoin(User, User.id == Agent.owner_id)
+        .where(Lease.id == lease_id)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=Lease).execution_options(populate_existing=True)
+    row = s.execute(stmt).first()
+    if row is None:
         raise ApiError(404, "lease_not_found", f"no lease {lease_id!r}: handshake for a new one")
+    lease, agent, owner, limit_rows = row
     if lease.agent_id != agent_id:
         raise ApiError(403, "forbidden", f"lease {lease_id!r} belongs to another agent")
+    # Held for the transaction: the identity map keeps rows only while they are referenced.
+    tx_memo(s, "agents")[agent.id] = agent
+    tx_memo(s, "owners")[agent.owner_id] = owner
+    if isinstance(limit_rows, str):  # SQLite's JSON is text
+        limit_rows = orjson.loads(limit_rows)
+    tx_memo(s, "limits")[agent.id] = _by_kind([(str(k), float(v), a) for k, v, a in limit_rows or ()])
     return lease
 
 
@@ -222,7 +252,7 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
         # In request_id order, so two batches sharing ids lock their index entries in one order.
         for r in sorted(reports, key=lambda r: r.request_id)
     ]
-    inserted = _insert_new(db, s, rows)
+    inserted, lease_counted = _insert_new(db, s, rows, lease.id)
     accepted = len(inserted)
     total = sum(int(row[1]) for row in inserted)
     if total > granted - spent:
@@ -236,12 +266,13 @@ def record_usage(db: Database, s: Session, lease: Lease, reports: Sequence[Usage
             batch_usd=usd(total),
         )
     if total:
-        s.execute(
-            update(Lease)
-            .where(Lease.id == lease.id)
-            .values(spent_micros=Lease.spent_micros + total)
-            .execution_options(synchronize_session=False)
-        )
+        if not lease_counted:
+            s.execute(
+                update(Lease)
+                .where(Lease.id == lease.id)
+                .values(spent_micros=Lease.spent_micros + total)
+                .execution_options(synchronize_session=False)
+            )
         set_committed_value(lease, "spent_micros", spent + total)  # the row is ours until commit
         budget = s.scalars(
             update(Budget)
@@ -314,26 +345,37 @@ _USAGE_COLUMNS = [
     ("received_at", "timestamptz"),
     *REFUSAL_COLUMNS,
 ]
+# The lease's spent grows by what was inserted in the same statement (a data-modifying CTE
+# runs once, whether or not the outer query reads it): one round trip for both. A batch
+# refused after it (over the lease, past the spend ceiling) rolls back both.
 _PG_INSERT_USAGE = text(
-    f"INSERT INTO {UsageRecord.__tablename__} ({', '.join(c for c, _ in _USAGE_COLUMNS)}) "
+    f"WITH ins AS (INSERT INTO {UsageRecord.__tablename__} ({', '.join(c for c, _ in _USAGE_COLUMNS)}) "
     f"SELECT {', '.join(c for c, _ in _USAGE_COLUMNS)} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
     f"AS r({', '.join(f'{c} {t}' for c, t in _USAGE_COLUMNS)}) "
-    "ON CONFLICT (request_id) DO NOTHING RETURNING request_id, cost_micros"
+    "ON CONFLICT (request_id) DO NOTHING RETURNING request_id, cost_micros), "
+    f"spend AS (UPDATE {Lease.__tablename__} SET spent_micros = {Lease.__tablename__}.spent_micros + t.total "
+    "FROM (SELECT SUM(cost_micros) AS total FROM ins) AS t "
+    f"WHERE {Lease.__tablename__}.id = :lease_id AND t.total > 0 RETURNING 1) "
+    "SELECT request_id, cost_micros FROM ins"
 )
 
 
-def _insert_new(db: Database, s: Session, rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    """Inserts the usage rows whose ``request_id`` is new; returns (request_id, cost) of those."""
+def _insert_new(
+    db: Database, s: Session, rows: list[dict[str, Any]], lease_id: str
+) -> tuple[list[tuple[str, int]], bool]:
+    """Inserts the usage rows whose ``request_id`` is new; returns (request_id, cost) of those,
+    and whether the lease's ``spent_micros`` already counts them (PostgreSQL: same statement)."""
     if db.dialect == "postgresql":
         payload = orjson.dumps(rows).decode()
-        return [(str(a), int(b)) for a, b in s.execute(_PG_INSERT_USAGE, {"rows": payload})]
+        got = s.execute(_PG_INSERT_USAGE, {"rows": payload, "lease_id": lease_id})
+        return [(str(a), int(b)) for a, b in got], True
     # SQLite: an executemany that SQLAlchemy batches into multi-row INSERTs ("insertmanyvalues").
     stmt = (
         db.insert(UsageRecord.__table__)
         .on_conflict_do_nothing(index_elements=["request_id"])
         .returning(UsageRecord.__table__.c.request_id, UsageRecord.__table__.c.cost_micros)
     )
-    return [(str(a), int(b)) for a, b in s.execute(stmt, rows)]
+    return [(str(a), int(b)) for a, b in s.execute(stmt, rows)], False
 
 
 def _exceeded(what: str, lease_id: str, granted: int, spent: int, **details: object) -> ApiError:

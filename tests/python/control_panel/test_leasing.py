@@ -96,6 +96,36 @@ def test_report_is_idempotent_and_moves_cost_from_leased_to_spent(api: Api) -> N
     assert (b["spent_usd"], b["leased_usd"], b["available_usd"]) == (1.75, 2.25, 6.0)
 
 
+def test_a_reports_answer_carries_the_limits_in_force_and_the_lease_as_recorded(api: Api) -> None:
+    admin = api.as_("admin")
+    agent, other = api.agent(budget_usd=10), api.agent(budget_usd=10)
+    for body in (
+        {"kind": "max_tokens_per_request", "value": 4000},
+        {"kind": "max_cost_per_request_usd", "value": 0.5},
+        {"agent_id": agent["id"], "kind": "max_tokens_per_request", "value": 1000},
+        {"agent_id": other["id"], "kind": "daily_usd", "value": 3},
+    ):
+        assert api.client.post("/api/v1/limits", json=body, headers=admin).status_code == 201
+    token = api.ic_token(agent["id"])
+    lease = handshake(api, token, 4).json()
+    batch = {"lease_id": lease["lease_id"], "reports": [usage("lim-1", "0.25")]}
+    answer = api.client.post("/api/v1/budget/report", json=batch, headers=api.auth(token)).json()["lease"]
+    assert answer["limits"] == lease["limits"]
+    # The agent's own limit wins over the global one; another agent's limit does not apply.
+    assert answer["limits"]["max_tokens_per_request"] == 1000
+    assert answer["limits"]["max_cost_per_request_usd"] == 0.5
+    assert answer["limits"]["daily_usd"] is None
+    assert (answer["spent_usd"], answer["lease_remaining_usd"]) == (0.25, 3.75)
+    polled = api.client.get(f"/api/v1/budget/leases/{lease['lease_id']}", headers=api.auth(token)).json()
+    assert polled["spent_usd"] == 0.25 and polled["limits"] == answer["limits"]
+    # With no limit of its own or global, every limit is unset.
+    for row in api.client.get("/api/v1/limits", headers=admin).json():
+        api.client.delete(f"/api/v1/limits/{row['id']}", headers=admin)
+    again = {"lease_id": lease["lease_id"], "reports": [usage("lim-2", "0.25")]}
+    bare = api.client.post("/api/v1/budget/report", json=again, headers=api.auth(token)).json()["lease"]
+    assert bare["limits"]["max_tokens_per_request"] is None and bare["limits"]["daily_usd"] is None
+
+
 def test_return_gives_back_the_unspent_part_once(api: Api) -> None:
     agent = api.agent(budget_usd=10)
     token = api.ic_token(agent["id"])

@@ -134,7 +134,7 @@ def handshake(
         raise unauthorized("send the IC token as ic_token or 'Authorization: Bearer ic_...'")
     who = agent_for_token(cp, token)
     assert who.agent_id is not None
-    agent = s.get(Agent, who.agent_id)
+    agent = policy.agent_with_owner(s, who.agent_id)
     assert agent is not None
     if agent.status != "active":
         raise _stopped(agent)
