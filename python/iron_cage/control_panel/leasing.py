@@ -179,7 +179,10 @@ def owned_lease(s: Session, lease_id: str, agent_id: int, *, lock: bool = False)
     row = s.execute(stmt).first()
     if row is None:
         raise ApiError(404, "lease_not_found", f"no lease {lease_id!r}: handshake for a new one")
-    lease, agent, owner, limit_rows = row
+    lease: Lease = row[0]
+    agent: Agent = row[1]
+    owner: User | None = row[2]
+    limit_rows: Any = row[3]
     if lease.agent_id != agent_id:
         raise ApiError(403, "forbidden", f"lease {lease_id!r} belongs to another agent")
     # Held for the transaction: the identity map keeps rows only while they are referenced.

@@ -103,7 +103,7 @@ def agent_with_owner(s: Session, agent_id: int) -> Agent | None:
         return None
     agent, owner = row
     tx_memo(s, "owners")[agent.owner_id] = owner
-    return cast(Agent, agent)
+    return agent
 
 
 def effective(s: Session, agent: Agent) -> ModelPolicy:
