@@ -117,7 +117,34 @@ struct Http {
     current: AtomicUsize,
     failovers: AtomicU64,
     last_failover: Mutex<String>,
+    /// The last request found no replica answering (unreachable, or 502/503/504 from all).
+    down: AtomicBool,
     timeout: Duration,
+}
+
+/// The most a lease worker waits between attempts while the Control Panel is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How long the worker waits after `misses` rounds in a row found the Control Panel
+/// down: the flush interval doubled per miss, capped at a quarter of the lease's
+/// lifetime (so a runtime back in touch can still refresh in time) and at 30 s, and
+/// scaled by a random factor in [0.5, 1) so that runtimes cut off together do not come
+/// back together.
+fn backoff(flush_interval: Duration, lifetime: Duration, misses: u32, jitter: f64) -> Duration {
+    let cap = if lifetime.is_zero() {
+        MAX_BACKOFF
+    } else {
+        (lifetime / 4).clamp(flush_interval, MAX_BACKOFF.max(flush_interval))
+    };
+    let grown = flush_interval.saturating_mul(1u32 << misses.saturating_sub(1).min(16));
+    grown.min(cap).mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+/// A uniform random number in [0, 1).
+fn unit_random() -> f64 {
+    let mut bytes = [0u8; 2];
+    getrandom::fill(&mut bytes).unwrap_or_default();
+    f64::from(u16::from_le_bytes(bytes)) / 65536.0
 }
 
 /// The base URLs (`…/api/v1`) of a comma-separated list of Control Panel URLs.
@@ -172,6 +199,7 @@ impl Http {
             current: AtomicUsize::new(0),
             failovers: AtomicU64::new(0),
             last_failover: Mutex::new(String::new()),
+            down: AtomicBool::new(false),
             timeout,
         })
     }
@@ -212,11 +240,13 @@ impl Http {
                 Err(_) => false,
             };
             if !failed || n == 1 {
+                self.down.store(failed, Ordering::Relaxed);
                 self.settle(start, i);
                 return result;
             }
             last = Some(result);
         }
+        self.down.store(true, Ordering::Relaxed);
         last.unwrap_or_else(|| {
             Err(LeaseError::Unreachable {
                 url: self.base().to_string(),
@@ -386,6 +416,8 @@ struct Inner {
     /// A report's answer brought the live lease since the worker last looked.
     heard: AtomicBool,
     last_error: Mutex<String>,
+    /// The worker's wait before its next attempt while the server is down (0: it is up).
+    backoff_ms: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -433,6 +465,7 @@ impl LeaseClient {
             connected: AtomicBool::new(false),
             heard: AtomicBool::new(false),
             last_error: Mutex::new(String::new()),
+            backoff_ms: AtomicU64::new(0),
         });
         inner.handshake()?;
         let worker_inner = Arc::clone(&inner);
@@ -509,6 +542,7 @@ impl LeaseClient {
             "reports_sent": self.inner.sent.load(Ordering::Relaxed),
             "failures": self.inner.failures.load(Ordering::Relaxed),
             "last_error": lock(&self.inner.last_error).clone(),
+            "retry_in_ms": self.inner.backoff_ms.load(Ordering::Relaxed),
         })
     }
 
@@ -1128,8 +1162,11 @@ impl Inner {
         // Between reports, ask about the lease every few flush intervals (a stop, an expiry).
         let poll_every = (self.cfg.flush_interval * 5).max(Duration::from_secs(1));
         let mut last_poll = Instant::now();
+        // Rounds in a row whose last request found the server down.
+        let mut misses = 0u32;
         loop {
-            {
+            if misses == 0 {
+                // Up: a round every flush interval, or as soon as a report is queued.
                 let closing = lock(&self.closing);
                 if *closing {
                     return;
@@ -1140,6 +1177,31 @@ impl Inner {
                     .unwrap_or_else(PoisonError::into_inner);
                 if *closing {
                     return;
+                }
+            } else {
+                // Down: back off, and let no queued report cut the wait short (a busy
+                // runtime would otherwise retry at its call rate); only closing does.
+                let lifetime = lock(&self.state).lifetime;
+                let wait = backoff(self.cfg.flush_interval, lifetime, misses, unit_random());
+                self.backoff_ms.store(
+                    u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
+                let until = Instant::now() + wait;
+                let mut closing = lock(&self.closing);
+                loop {
+                    if *closing {
+                        return;
+                    }
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    closing = self
+                        .wake
+                        .wait_timeout(closing, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                 }
             }
             // A lease past its local deadline admits nothing until refreshed.
@@ -1169,6 +1231,12 @@ impl Inner {
                     self.note_error(&e);
                 }
             }
+            if self.http.down.load(Ordering::Relaxed) {
+                misses = misses.saturating_add(1);
+            } else {
+                misses = 0;
+                self.backoff_ms.store(0, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -1177,13 +1245,13 @@ impl Inner {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::{
-        api_bases, json, rfc3339, stopped_message, Http, LeaseClient, LeaseConfig, LeaseError,
-        Value,
+        api_bases, backoff, json, rfc3339, stopped_message, Http, LeaseClient, LeaseConfig,
+        LeaseError, Value,
     };
     use iron_cost::{Ledger, Money};
     use std::io::{Read, Write};
     use std::net::TcpListener;
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
@@ -1301,6 +1369,17 @@ mod tests {
         granted: f64,
         pool_left: f64,
     ) -> String {
+        control_panel_down_when(seen, granted, pool_left, Arc::new(AtomicBool::new(false)))
+    }
+
+    /// As [`control_panel_granting`], answering 503 to everything but the handshake
+    /// while `down` is set.
+    fn control_panel_down_when(
+        seen: Arc<Mutex<Vec<String>>>,
+        granted: f64,
+        pool_left: f64,
+        down: Arc<AtomicBool>,
+    ) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         std::thread::spawn(move || {
@@ -1331,6 +1410,11 @@ mod tests {
                     "ttl_s": 600.0, "status": "active", "provider": "openai", "stop": false, "limits": {}});
                 let (status, answer) = if path.ends_with("/budget/handshake") {
                     (201, lease)
+                } else if down.load(Ordering::Relaxed) {
+                    (
+                        503,
+                        json!({"error": {"code": "database_unavailable", "message": "down"}}),
+                    )
                 } else if path.ends_with("/budget/report") {
                     let sent: Value = serde_json::from_slice(&body).unwrap();
                     let n = sent["reports"].as_array().map_or(0, Vec::len);
@@ -1383,6 +1467,72 @@ mod tests {
             count("GET /api/v1/budget/leases/L1") >= 1,
             "an idle runtime never polled"
         );
+        client.close();
+        let _ = std::fs::remove_file(&outbox);
+    }
+
+    #[test]
+    fn backoff_doubles_per_miss_up_to_a_quarter_of_the_lease_and_30_s_with_jitter() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        let ttl = s(600);
+        // jitter 0: half the step; jitter just under 1: the whole step.
+        assert_eq!(backoff(s(1), ttl, 1, 0.0), ms(500));
+        assert_eq!(backoff(s(1), ttl, 1, 0.999_999).as_millis(), 999);
+        assert_eq!(backoff(s(1), ttl, 3, 0.0), s(2));
+        assert_eq!(backoff(s(1), ttl, 5, 0.0), s(8));
+        assert_eq!(backoff(s(1), ttl, 40, 0.0), s(15)); // capped at 30 s
+                                                        // A short lease caps the wait at a quarter of it, never below the flush interval.
+        assert_eq!(backoff(s(1), s(20), 10, 0.0), ms(2500));
+        assert_eq!(backoff(s(1), s(2), 10, 0.0), ms(500));
+        // Before any lease (no lifetime yet) the 30 s cap applies.
+        assert_eq!(backoff(s(1), Duration::ZERO, 40, 0.0), s(15));
+    }
+
+    #[test]
+    fn a_busy_runtime_backs_off_while_the_control_panel_is_down_and_delivers_after() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let down = Arc::new(AtomicBool::new(false));
+        let url = control_panel_down_when(Arc::clone(&seen), 1.0, 10.0, Arc::clone(&down));
+        let (client, outbox) = start_client(url, "backoff");
+        let reports = || {
+            super::lock(&seen)
+                .iter()
+                .filter(|r| r.ends_with("/budget/report"))
+                .count()
+        };
+        down.store(true, Ordering::Relaxed);
+        // A call every 10 ms for 1.5 s, each waking the worker, against a server answering 503.
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        while started.elapsed() < Duration::from_millis(1500) {
+            let report =
+                json!({"request_id": format!("b{n}"), "model": "gpt-4o", "cost_usd": "0.000001"});
+            client.inner.outbox.push("L1", &report).unwrap();
+            client.inner.wake.notify_all();
+            n += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let tried = reports();
+        // Without backoff every queued call would be one attempt (~150); doubling from the
+        // 20 ms flush interval fits at most about a dozen attempts in 1.5 s.
+        assert!(tried >= 2, "{tried} attempts");
+        assert!(
+            tried <= 14,
+            "{tried} attempts against a server that is down"
+        );
+        let status = client.status();
+        assert!(status["retry_in_ms"].as_u64().unwrap() > 0, "{status}");
+        assert!(status["pending_reports"].as_u64().unwrap() >= n, "{status}");
+        // Back up: the next attempt delivers everything, and the worker stops backing off.
+        down.store(false, Ordering::Relaxed);
+        let back = std::time::Instant::now();
+        while !client.inner.outbox.is_empty() && back.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(client.inner.outbox.is_empty(), "{}", client.status());
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(client.status()["retry_in_ms"], 0);
         client.close();
         let _ = std::fs::remove_file(&outbox);
     }
