@@ -113,18 +113,24 @@ class Workload:
         stop = threading.Event()
 
         def one(i: int) -> None:
-            with ic.AgentRuntime(
-                budget=slice_usd,
-                control_panel=self.urls,
-                ic_token=self.tokens[i],
-                outbox_path=self.tmp / f"outbox-{i}.db",
-                name=f"w{i}",
-            ) as rt:
+            with (
+                contextlib.ExitStack() as stack,
+                ic.AgentRuntime(
+                    budget=slice_usd,
+                    control_panel=self.urls,
+                    ic_token=self.tokens[i],
+                    outbox_path=self.tmp / f"outbox-{i}.db",
+                    name=f"w{i}",
+                ) as rt,
+            ):
                 with self.lock:
                     self.runtimes.append(rt)
                 client = rt.instrument(
                     openai.OpenAI(base_url=self.fake.base_url, api_key="k", max_retries=0, timeout=10)
                 )
+                # Closed with the runtime: a client left to the garbage collector leaves its
+                # keep-alive socket open until then (a ResourceWarning, an error under -W error).
+                stack.callback(client.close)
                 while not stop.is_set():
                     try:
                         client.chat.completions.create(

@@ -362,12 +362,16 @@ def test_upstream_timeout_is_still_recorded(database_url: str, tmp_path: Path) -
     try:
         (token,) = _agents(servers[0], 1, 1.0)
         with FakeProvider() as fake:
-            with ic.AgentRuntime(
-                budget=0.05, control_panel=servers[0].url, ic_token=token, outbox_path=tmp_path / "o.db"
-            ) as rt:
+            with (
+                contextlib.ExitStack() as stack,
+                ic.AgentRuntime(
+                    budget=0.05, control_panel=servers[0].url, ic_token=token, outbox_path=tmp_path / "o.db"
+                ) as rt,
+            ):
                 client = rt.instrument(
                     openai.OpenAI(base_url=fake.base_url, api_key="k", max_retries=0, timeout=0.5)
                 )
+                stack.callback(client.close)
                 fake.set_latency(1.5)
                 timeouts = 0
                 for _ in range(3):
